@@ -1,0 +1,42 @@
+# The course's commands. Everything runs in .venv, created on first use.
+#   make lab        open the notebooks in JupyterLab (127.0.0.1, token authentication)
+#   make test       unit tests + every notebook under nbval (+ browser tests where Chromium is found)
+#   make notebooks  re-execute every notebook in place (the only way committed outputs are made)
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+# JupyterLab refuses to run as root unless told it may.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test unit nbval notebooks venv clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is needed, found " + sys.version.split()[0]'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -r requirements.txt -e .
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ROOT_FLAG)
+
+test: $(STAMP)
+	$(PY) -m pytest tests notebooks $(NBVAL)
+
+unit: $(STAMP)
+	$(PY) -m pytest tests -m "not browser"
+
+nbval: $(STAMP)
+	$(PY) -m pytest notebooks $(NBVAL)
+
+notebooks: $(STAMP)
+	$(PY) tools/execute_notebooks.py $(NB)
+
+clean:
+	rm -rf .pytest_cache .hypothesis
