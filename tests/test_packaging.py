@@ -17,14 +17,14 @@ import pytest
 from course_lib import environment
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIREMENT = re.compile(r"^\s*-?\s*([A-Za-z0-9_.-]+)\s*(>=\s*[\w.]+)?\s*$")
+REQUIREMENT = re.compile(r"^([A-Za-z0-9_.-]+)\s*(>=\s*[\w.]+)?$")
 
 
 def requirement_lines(lines):
     """{name: '>=x.y'} from requirement-style lines, skipping comments and `-e .`."""
     found = {}
     for line in lines:
-        line = line.split("#")[0].strip()
+        line = line.split("#")[0].strip().removeprefix("- ")
         if not line or line.startswith("-e") or line.endswith(":"):
             continue
         match = REQUIREMENT.match(line)

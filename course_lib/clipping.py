@@ -1,0 +1,156 @@
+"""Gradient clipping and finding non-finite gradients (notebook 09).
+
+Two ways to tame an exploding gradient g (Pascanu, Mikolov & Bengio 2013):
+
+* **by norm**, g ← g · min(1, c / ‖g‖): the step keeps its direction, only its
+  length is capped (``clip_grad_norm_``, over all gradients together);
+* **by value**, g_i ← clamp(g_i, −c, c) per coordinate: large coordinates are cut
+  more than small ones, so the direction turns (``clip_grad_value_``;
+  ``clip_angle_degrees`` measures by how much).
+
+Both mirror ``torch.nn.utils`` and work IN PLACE on NumPy float arrays: a list of
+them (one per parameter) or a single array.
+"""
+
+import math
+from numbers import Real
+
+import numpy as np
+
+__all__ = [
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "nonfinite_gradients",
+    "report_nonfinite",
+    "clip_angle_degrees",
+    "vector_norm",
+]
+
+
+def _nonnegative(name, value):
+    """``value`` as a float, checked to be a real number >= 0 (inf allowed, NaN not)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not value >= 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return float(value)
+
+
+def _writable_float_arrays(grads):
+    """``grads`` (one array or a list of them) as a list, checked to be clippable in place."""
+    arrays = [grads] if isinstance(grads, np.ndarray) else list(grads)
+    for i, g in enumerate(arrays):
+        if not isinstance(g, np.ndarray):
+            raise TypeError(f"grads[{i}] must be a NumPy array, got {type(g).__name__}")
+        if not np.issubdtype(g.dtype, np.floating):
+            raise TypeError(f"grads[{i}] must be a float array to be clipped in place, got {g.dtype}")
+        if not g.flags.writeable:
+            raise ValueError(f"grads[{i}] is read-only and cannot be clipped in place")
+    return arrays
+
+
+def vector_norm(x, norm_type):
+    """‖x‖_p = (Σ |x_i|^p)^(1/p) over all entries; max |x_i| for p = inf.
+
+    Computed in x's dtype, as torch does: float32 squares overflow to inf beyond ~1e19.
+    """
+    magnitudes = np.abs(x)
+    if norm_type == math.inf:
+        return np.max(magnitudes, initial=0)
+    with np.errstate(over="ignore"):  # an overflow gives inf, as in torch
+        return np.sum(magnitudes**norm_type) ** (1 / norm_type)
+
+
+def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
+    """Scale all gradients together so that their total norm is at most ``max_norm``.
+
+        total = ‖(‖g_1‖_p, ‖g_2‖_p, …)‖_p          (the norm of all entries at once)
+        g_i ← g_i · min(1, max_norm / (total + 1e-6))
+
+    Returns ``total`` before clipping as a Python float (torch returns a 0-d tensor).
+    ``norm_type`` is p > 0 or ``math.inf`` / ``'inf'`` (max of |entries|). A NaN or
+    infinite total raises ``RuntimeError`` when ``error_if_nonfinite`` (nothing is
+    changed); otherwise, as in torch, the gradients are scaled by NaN or 0.
+    """
+    max_norm = _nonnegative("max_norm", max_norm)
+    try:
+        p = float(norm_type)
+    except (TypeError, ValueError):
+        raise TypeError(f"norm_type must be a number or 'inf', got {norm_type!r}") from None
+    if not p > 0:
+        raise ValueError(f"norm_type must be > 0 or inf, got {norm_type!r}")
+    arrays = _writable_float_arrays(grads)
+    if not arrays:
+        return 0.0
+    dtype = np.result_type(*arrays)
+    total = float(vector_norm(np.array([vector_norm(g, p) for g in arrays], dtype=dtype), p))
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(
+            f"The total norm of order {p} for gradients is non-finite ({total}), so it cannot "
+            "be clipped. To scale the gradients by the non-finite norm anyway, set "
+            "error_if_nonfinite=False"
+        )
+    coef = float(np.minimum(max_norm / (total + 1e-6), 1.0))  # NaN stays NaN, as in torch
+    with np.errstate(invalid="ignore"):  # inf · 0 = NaN, as in torch
+        for g in arrays:
+            g *= coef
+    return total
+
+
+def clip_grad_value_(grads, clip_value):
+    """Clamp every gradient entry to [−clip_value, clip_value], in place."""
+    clip_value = _nonnegative("clip_value", clip_value)
+    for g in _writable_float_arrays(grads):
+        np.clip(g, -clip_value, clip_value, out=g)
+
+
+def _named_arrays(named_grads):
+    pairs = named_grads.items() if isinstance(named_grads, dict) else named_grads
+    return [(name, np.asarray(g)) for name, g in pairs]
+
+
+def nonfinite_gradients(named_grads):
+    """Which gradients hold NaN and which hold ±inf.
+
+    ``named_grads`` is a dict ``{name: array}`` or a list of ``(name, array)`` pairs.
+    Returns ``{"nan": [names], "inf": [names]}``; a gradient holding both is listed in
+    both. (The seed's check printed "inf" for NaN and "nan" for inf.)
+    """
+    named = _named_arrays(named_grads)
+    return {
+        "nan": [name for name, g in named if np.isnan(g).any()],
+        "inf": [name for name, g in named if np.isinf(g).any()],
+    }
+
+
+def report_nonfinite(named_grads):
+    """One line per non-finite gradient (``nan: name`` / ``inf: name``), or a line
+    saying that all of them are finite."""
+    found = nonfinite_gradients(named_grads)
+    lines = [f"{kind}: {name}" for kind in ("nan", "inf") for name in found[kind]]
+    return "\n".join(lines) if lines else f"all {len(_named_arrays(named_grads))} gradients are finite"
+
+
+def _flat(vectors):
+    """One array, or a list of arrays (a gradient per parameter), as one flat vector."""
+    if isinstance(vectors, np.ndarray):
+        return vectors.ravel().astype(np.float64)
+    return np.concatenate([np.ravel(v) for v in vectors]).astype(np.float64)
+
+
+def clip_angle_degrees(before, after):
+    """The angle in degrees between a gradient before and after clipping.
+
+    0 for norm clipping (it only shortens); value clipping turns the direction:
+    g = (3, 0.4) clipped at 1 becomes (1, 0.4), turned by 14.2°.
+    """
+    a, b = _flat(before), _flat(after)
+    if a.shape != b.shape:
+        raise ValueError(f"before and after must have the same size, got {a.size} and {b.size}")
+    norms = np.linalg.norm(a) * np.linalg.norm(b)
+    if not (np.isfinite(norms) and norms > 0):
+        raise ValueError(
+            f"before and after must be finite and non-zero to have a direction, got norms "
+            f"{np.linalg.norm(a)} and {np.linalg.norm(b)}"
+        )
+    return float(np.degrees(np.arccos(np.clip(a @ b / norms, -1.0, 1.0))))

@@ -1,0 +1,445 @@
+"""The optimizers of ``torch.optim``, rebuilt from small NumPy update functions.
+
+``SGD``, ``RMSprop``, ``Adam`` and ``AdamW`` take the arguments, defaults and checks
+of their ``torch.optim`` namesakes and give the same numbers, on NumPy arrays that
+they update in place::
+
+    opt = Adam([w, b], lr=1e-3)
+    opt.step([dw, db])        # one gradient per parameter, same shapes
+    opt.lr = 0.5 * opt.lr     # hyperparameters are plain attributes
+
+Each optimizer is a thin shell around the update functions below, one equation
+each, which the notebooks show beside the maths. A name ending in ``_`` updates its
+first argument in place, as in torch. They keep torch's order of floating-point
+operations; torch fuses a few multiply-adds into one rounding, so float64 results
+agree to about 1e-15 per step and float32 results to float32 rounding.
+
+``lr`` and ``weight_decay`` may also be arrays that broadcast against every
+parameter: with shape (R, 1) and parameters of shape (R, d), one optimizer runs R
+settings side by side, as R independent runs along a leading "run" axis. Such
+arrays are rounded to each parameter's dtype, so a float32 sweep stays float32.
+"""
+
+import math
+import numbers
+from collections.abc import Iterable
+
+import numpy as np
+
+__all__ = [
+    "SGD",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+    "Optimizer",
+    "l2_gradient",
+    "decoupled_weight_decay_",
+    "momentum_buffer_",
+    "nesterov_direction",
+    "descend_",
+    "ewa_",
+    "ewa_of_squares_",
+    "rms_denominator",
+    "bias_correction",
+    "adam_denominator",
+    "preconditioned_descend_",
+]
+
+
+# --- the update functions -------------------------------------------------------
+
+
+def l2_gradient(grad, param, weight_decay):
+    """Gradient of loss + λ/2·‖θ‖²:  g + λ·θ  (``weight_decay`` of SGD, RMSprop, Adam)."""
+    return grad + weight_decay * param
+
+
+def decoupled_weight_decay_(param, lr, weight_decay):
+    """AdamW's decay, applied to the weights, not the gradient:  θ ← θ·(1 − lr·λ).
+
+    torch scales λ by the learning rate; Loshchilov & Hutter scale it by the
+    schedule multiplier only.
+    """
+    param *= 1 - lr * weight_decay
+    return param
+
+
+def momentum_buffer_(buf, grad, momentum, dampening):
+    """SGD's momentum buffer, a running sum of past gradients:  b ← μ·b + (1 − τ)·g.
+
+    torch's first buffer is the undamped gradient itself, b₁ = g₁, so
+    ``dampening=β`` alone does not give the textbook EWA v ← β·v + (1 − β)·g.
+    """
+    buf *= momentum
+    buf += (1 - dampening) * grad
+    return buf
+
+
+def nesterov_direction(grad, buf, momentum):
+    """Nesterov's look-ahead direction:  g + μ·b."""
+    return grad + momentum * buf
+
+
+def descend_(param, direction, lr):
+    """A step downhill:  θ ← θ − lr·d."""
+    param -= lr * direction
+    return param
+
+
+def ewa_(avg, value, beta):
+    """Exponentially weighted average:  a ← β·a + (1 − β)·x.
+
+    Computed as a + (1 − β)·(x − a), the same number in torch's ``lerp_`` form.
+    """
+    avg += (1 - beta) * (value - avg)
+    return avg
+
+
+def ewa_of_squares_(avg_sq, grad, beta):
+    """EWA of the squared gradient:  v ← β·v + (1 − β)·g²."""
+    avg_sq *= beta
+    avg_sq += (1 - beta) * grad * grad
+    return avg_sq
+
+
+def rms_denominator(square_avg, eps, grad_avg=None):
+    """RMSprop's denominator:  √v + ε, or √(v − ḡ²) + ε when centered.
+
+    Centered RMSprop subtracts the squared EWA of the gradient, leaving an
+    estimate of its variance. No bias correction: v starts at 0, so the first
+    step is about lr/√(1 − α), 10·lr for α = 0.99.
+    """
+    if grad_avg is not None:
+        square_avg = square_avg - grad_avg * grad_avg
+    return np.sqrt(square_avg) + eps
+
+
+def bias_correction(beta, step):
+    """1 − βᵗ: the total weight an EWA started at zero has gathered after t steps."""
+    return 1 - beta**step
+
+
+def adam_denominator(exp_avg_sq, bias_correction2, eps):
+    """Adam's denominator:  √v̂ + ε = √v / √(1 − β₂ᵗ) + ε, with ε added after the root."""
+    return np.sqrt(exp_avg_sq) / bias_correction2**0.5 + eps
+
+
+def preconditioned_descend_(param, direction, denom, lr):
+    """A step scaled coordinate by coordinate:  θ ← θ − lr·d / denom."""
+    param -= lr * direction / denom
+    return param
+
+
+# --- the optimizers -------------------------------------------------------------
+
+
+class Optimizer:
+    """What every optimizer shares: parameters, state, step count and checks.
+
+    A subclass checks its hyperparameters in ``_checked_hyperparameters`` (which
+    returns them as floats, flags, or float64 arrays for lr and weight_decay), names
+    the state arrays it keeps in ``_state_names``, and writes the update of one
+    parameter in ``_update(param, grad, state, new_state, **hyperparameters)`` from
+    the functions above; ``new_state`` names the state arrays this step created, as zeros.
+    """
+
+    def __init__(self, params, **hyperparameters):
+        self.params = _checked_params(params)
+        for name, value in hyperparameters.items():
+            setattr(self, name, value)
+        self._hyperparameter_names = tuple(hyperparameters)
+        self._checked_hyperparameters()
+        self.state = [{} for _ in self.params]
+        self.steps = 0
+
+    def __repr__(self):
+        settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._hyperparameter_names)
+        return f"{type(self).__name__}({settings})"
+
+    def step(self, grads):
+        """Update every parameter in place from its gradient: ``grads[i]`` for ``params[i]``.
+
+        Everything is checked first: a step that raises changes nothing.
+        """
+        grads = _checked_grads(grads, self.params)
+        hyperparameters = self._checked_hyperparameters()
+        self.steps += 1
+        with np.errstate(all="ignore"):  # as in torch, a diverging run turns to inf/nan quietly
+            for param, grad, state in zip(self.params, grads, self.state):
+                new_state = [name for name in self._state_names(hyperparameters) if name not in state]
+                for name in new_state:
+                    state[name] = np.zeros_like(param)
+                values = {name: _in_dtype(value, param.dtype) for name, value in hyperparameters.items()}
+                for block in _blocks(param, grad, state, values):
+                    self._update(*block, new_state, **values)
+
+    def state_nbytes(self):
+        """Bytes held by the state arrays: the memory an optimizer costs beyond the parameters."""
+        return sum(array.nbytes for state in self.state for array in state.values())
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, Nesterov and L2 weight decay.
+
+    b ← μ·b + (1 − τ)·g (b₁ = g₁);  d = g + μ·b (Nesterov) or b;  θ ← θ − lr·d.
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False):
+        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                         nesterov=nesterov, maximize=maximize)
+
+    def _checked_hyperparameters(self):
+        checked = dict(
+            lr=_checked_rate("lr", "learning rate", self.lr, self.params),
+            momentum=_checked_number("momentum", "momentum value", self.momentum, _NONNEGATIVE),
+            dampening=_checked_number("dampening", "dampening value", self.dampening, _ANY),
+            weight_decay=_checked_rate("weight_decay", "weight_decay value", self.weight_decay, self.params),
+            nesterov=_checked_flag("nesterov", self.nesterov),
+            maximize=_checked_flag("maximize", self.maximize),
+        )
+        if checked["nesterov"] and (checked["momentum"] <= 0 or checked["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires momentum > 0 and dampening == 0, "
+                             f"got momentum={checked['momentum']!r}, dampening={checked['dampening']!r}")
+        return checked
+
+    def _state_names(self, hyperparameters):
+        return ("momentum_buffer",) if hyperparameters["momentum"] != 0 else ()
+
+    def _update(self, param, grad, state, new_state, *, lr, momentum, dampening, weight_decay, nesterov,
+                maximize):
+        if maximize:
+            grad = -grad
+        if np.any(weight_decay):
+            grad = l2_gradient(grad, param, weight_decay)
+        if momentum != 0:
+            buf = state["momentum_buffer"]
+            if "momentum_buffer" in new_state:
+                np.copyto(buf, grad)  # the first buffer is the gradient itself, undamped
+            else:
+                momentum_buffer_(buf, grad, momentum, dampening)
+            grad = nesterov_direction(grad, buf, momentum) if nesterov else buf
+        descend_(param, grad, lr)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: divide each coordinate's step by the root of an EWA of its squared gradient.
+
+    v ← α·v + (1 − α)·g²;  d = √v + ε, or √(v − ḡ²) + ε when centered (ḡ: EWA of g);
+    θ ← θ − lr·g / d, or with momentum b ← μ·b + g / d, θ ← θ − lr·b. No bias correction.
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
+                 maximize=False):
+        super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                         centered=centered, maximize=maximize)
+
+    def _checked_hyperparameters(self):
+        return dict(
+            lr=_checked_rate("lr", "learning rate", self.lr, self.params),
+            eps=_checked_number("eps", "epsilon value", self.eps, _NONNEGATIVE),
+            momentum=_checked_number("momentum", "momentum value", self.momentum, _NONNEGATIVE),
+            weight_decay=_checked_rate("weight_decay", "weight_decay value", self.weight_decay, self.params),
+            alpha=_checked_number("alpha", "alpha value", self.alpha, _NONNEGATIVE),
+            centered=_checked_flag("centered", self.centered),
+            maximize=_checked_flag("maximize", self.maximize),
+        )
+
+    def _state_names(self, hyperparameters):
+        return (("square_avg",)
+                + (("momentum_buffer",) if hyperparameters["momentum"] > 0 else ())
+                + (("grad_avg",) if hyperparameters["centered"] else ()))
+
+    def _update(self, param, grad, state, new_state, *, lr, eps, momentum, weight_decay, alpha, centered,
+                maximize):
+        if maximize:
+            grad = -grad
+        if np.any(weight_decay):
+            grad = l2_gradient(grad, param, weight_decay)
+        square_avg = ewa_of_squares_(state["square_avg"], grad, alpha)
+        grad_avg = ewa_(state["grad_avg"], grad, alpha) if centered else None
+        denom = rms_denominator(square_avg, eps, grad_avg)
+        if momentum > 0:
+            buf = momentum_buffer_(state["momentum_buffer"], grad / denom, momentum, dampening=0)
+            descend_(param, buf, lr)
+        else:
+            preconditioned_descend_(param, grad, denom, lr)
+
+
+class Adam(Optimizer):
+    """Adam: momentum (an EWA m of g) over RMSprop (an EWA v of g²), both bias-corrected.
+
+    θ ← θ − lr·m̂ / (√v̂ + ε) with m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ);
+    AMSGrad divides by the running maximum of v instead.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 maximize=False, decoupled_weight_decay=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+
+    def _checked_hyperparameters(self):
+        return dict(
+            lr=_checked_rate("lr", "learning rate", self.lr, self.params),
+            eps=_checked_number("eps", "epsilon value", self.eps, _NONNEGATIVE),
+            betas=_checked_betas(self.betas),
+            weight_decay=_checked_rate("weight_decay", "weight_decay value", self.weight_decay, self.params),
+            amsgrad=_checked_flag("amsgrad", self.amsgrad),
+            maximize=_checked_flag("maximize", self.maximize),
+            decoupled_weight_decay=_checked_flag("decoupled_weight_decay", self.decoupled_weight_decay),
+        )
+
+    def _state_names(self, hyperparameters):
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if hyperparameters["amsgrad"] else ())
+
+    def _update(self, param, grad, state, new_state, *, lr, eps, betas, weight_decay, amsgrad, maximize,
+                decoupled_weight_decay):
+        beta1, beta2 = betas
+        if maximize:
+            grad = -grad
+        if np.any(weight_decay):
+            if decoupled_weight_decay:
+                decoupled_weight_decay_(param, lr, weight_decay)
+            else:
+                grad = l2_gradient(grad, param, weight_decay)
+        exp_avg = ewa_(state["exp_avg"], grad, beta1)
+        exp_avg_sq = ewa_of_squares_(state["exp_avg_sq"], grad, beta2)
+        if amsgrad:
+            exp_avg_sq = np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+        denom = adam_denominator(exp_avg_sq, bias_correction(beta2, self.steps), eps)
+        preconditioned_descend_(param, exp_avg, denom, lr / bias_correction(beta1, self.steps))
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: θ ← θ·(1 − lr·λ) before the Adam step."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         maximize=maximize, decoupled_weight_decay=True)
+
+
+# --- checks and plumbing --------------------------------------------------------
+
+_NONNEGATIVE = (">= 0", lambda value: value >= 0)
+_UNIT_INTERVAL = ("in [0, 1)", lambda value: 0 <= value < 1)
+_ANY = ("finite", lambda value: True)
+
+_BLOCK_SIZE = 1 << 18  # elements (1 MiB of float32): the blocks an update touches stay in the CPU cache
+
+
+def _checked_params(params):
+    if isinstance(params, np.ndarray) or not isinstance(params, Iterable):
+        raise TypeError(f"params must be a list of NumPy arrays, got {type(params).__name__}")
+    params = list(params)
+    if not params:
+        raise ValueError("params is an empty list: the optimizer needs at least one parameter")
+    for i, param in enumerate(params):
+        if not isinstance(param, np.ndarray):
+            raise TypeError(f"params[{i}] must be a NumPy array, got {type(param).__name__}")
+        if not np.issubdtype(param.dtype, np.floating):
+            raise TypeError(f"params[{i}] has dtype {param.dtype}: parameters must be floating-point arrays "
+                            f"(convert with .astype(np.float64))")
+        if not param.flags.writeable:
+            raise ValueError(f"params[{i}] is read-only: the optimizer updates parameters in place")
+        for j, earlier in enumerate(params[:i]):
+            if np.shares_memory(param, earlier):
+                raise ValueError(f"params[{i}] shares memory with params[{j}]: each parameter must appear once")
+    return params
+
+
+def _checked_grads(grads, params):
+    if isinstance(grads, np.ndarray) or not isinstance(grads, (list, tuple)):
+        raise TypeError(f"grads must be a list of arrays, one per parameter, got {type(grads).__name__}")
+    if len(grads) != len(params):
+        raise ValueError(f"grads has {len(grads)} arrays for {len(params)} parameters: pass one gradient "
+                         "per parameter")
+    checked = []
+    for i, (grad, param) in enumerate(zip(grads, params)):
+        grad = np.asarray(grad)
+        if not np.can_cast(grad.dtype, param.dtype, casting="same_kind"):
+            raise TypeError(f"grads[{i}] has dtype {grad.dtype}, which does not cast to the dtype "
+                            f"{param.dtype} of params[{i}]")
+        if grad.shape != param.shape:
+            raise ValueError(f"grads[{i}] has shape {grad.shape} but params[{i}] has shape {param.shape}")
+        checked.append(grad.astype(param.dtype, copy=False))
+    return checked
+
+
+def _is_real(value):
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    return isinstance(value, numbers.Real) or (isinstance(value, np.ndarray) and value.dtype.kind in "iuf")
+
+
+def _check_value(name, label, value, rule):
+    requirement, holds = rule
+    if not math.isfinite(value):
+        raise ValueError(f"Invalid {label}: {name}={value!r} (must be finite)")
+    if not holds(value):
+        raise ValueError(f"Invalid {label}: {name}={value!r} (must be {requirement})")
+
+
+def _checked_number(name, label, value, rule):
+    """The hyperparameter as a Python float, after checking its type and range."""
+    if not _is_real(value) or np.ndim(value) != 0:
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    _check_value(name, label, value, rule)
+    return value
+
+
+def _checked_rate(name, label, value, params):
+    """lr or weight_decay: a float >= 0, or a float64 array of them broadcasting to every parameter."""
+    if np.ndim(value) == 0:
+        return _checked_number(name, label, value, _NONNEGATIVE)
+    if not _is_real(value):
+        raise TypeError(f"{name} must be a real number or a NumPy array of them, got {value!r}")
+    rates = np.asarray(value, dtype=np.float64)
+    bad = np.flatnonzero(~(np.isfinite(rates) & (rates >= 0)))
+    if bad.size:
+        index = np.unravel_index(bad[0], rates.shape)
+        _check_value(f"{name}[{', '.join(map(str, index))}]", label, float(rates[index]), _NONNEGATIVE)
+    for i, param in enumerate(params):
+        if np.broadcast_shapes(rates.shape, param.shape) != param.shape:
+            raise ValueError(f"{name} has shape {rates.shape}, which does not broadcast to the shape "
+                             f"{param.shape} of params[{i}]")
+    return rates
+
+
+def _checked_flag(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _checked_betas(betas):
+    if not isinstance(betas, (tuple, list)):
+        raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    if len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {len(betas)} values: {betas!r}")
+    return tuple(_checked_number(f"betas[{i}]", f"beta parameter at index {i}", beta, _UNIT_INTERVAL)
+                 for i, beta in enumerate(betas))
+
+
+def _in_dtype(value, dtype):
+    """A hyperparameter array rounded to the parameter's dtype (as NumPy already does for floats)."""
+    return value.astype(dtype, copy=False) if isinstance(value, np.ndarray) else value
+
+
+def _blocks(param, grad, state, hyperparameters):
+    """(param, grad, state) as aligned, cache-sized blocks, or whole where they cannot be cut flat.
+
+    Every update is elementwise, so updating block by block gives the same numbers
+    as updating whole arrays; but a block stays in the CPU cache through the dozen
+    passes an update makes over it, which makes large parameters up to 1.5x faster.
+    """
+    arrays = (param, grad, *state.values())
+    if (param.size <= _BLOCK_SIZE or not all(array.flags.c_contiguous for array in arrays)
+            or any(isinstance(value, np.ndarray) for value in hyperparameters.values())):
+        yield param, grad, state
+        return
+    flat = [array.reshape(-1) for array in arrays]
+    for start in range(0, param.size, _BLOCK_SIZE):
+        param_block, grad_block, *state_blocks = (array[start:start + _BLOCK_SIZE] for array in flat)
+        yield param_block, grad_block, dict(zip(state, state_blocks))
