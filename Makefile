@@ -2,6 +2,7 @@
 #   make lab        open the notebooks in JupyterLab (127.0.0.1, token authentication)
 #   make test       unit tests + every notebook under nbval (+ browser tests where Chromium is found)
 #   make notebooks  re-execute every notebook in place (the only way committed outputs are made)
+#   make slides     export every notebook as a reveal.js deck into slides/ that opens offline
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,7 +13,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 # JupyterLab refuses to run as root unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test unit nbval notebooks venv clean
+.PHONY: lab test unit nbval notebooks slides venv clean
 
 venv: $(STAMP)
 
@@ -37,6 +38,9 @@ nbval: $(STAMP)
 
 notebooks: $(STAMP)
 	$(PY) tools/execute_notebooks.py $(NB)
+
+slides: $(STAMP)
+	$(PY) tools/export_slides.py $(NB)
 
 clean:
 	rm -rf .pytest_cache .hypothesis

@@ -154,3 +154,76 @@ def clip_angle_degrees(before, after):
             f"{np.linalg.norm(a)} and {np.linalg.norm(b)}"
         )
     return float(np.degrees(np.arccos(np.clip(a @ b / norms, -1.0, 1.0))))
+
+
+# --------------------------------------------------------------------------------------------------
+# Clipping inside a run (notebook 09): the runner's leading run axis, one clip per run
+# --------------------------------------------------------------------------------------------------
+
+CLIP_MODES = ("none", "norm", "value")
+"""How ``Clipped`` treats each gradient: leave it, ``clip_grad_norm_`` it, ``clip_grad_value_`` it."""
+
+
+def _modes_and_thresholds(mode, threshold, runs=None):
+    """``mode`` (one name or one per run) and ``threshold`` (one number or one per run), checked,
+    as arrays of ``runs`` entries (or of their own length when ``runs`` is None)."""
+    modes = np.atleast_1d(np.array(mode, dtype=object))
+    thresholds = np.atleast_1d(np.array(threshold, dtype=object))
+    for m in modes:
+        if m not in CLIP_MODES:
+            raise ValueError(f"mode must be one of {', '.join(CLIP_MODES)}; got {m!r}")
+    thresholds = np.array([_nonnegative("threshold", t) for t in thresholds])
+    if runs is None:
+        return modes, thresholds
+    try:
+        return np.broadcast_to(modes, (runs,)), np.broadcast_to(thresholds, (runs,))
+    except ValueError:
+        raise ValueError(f"give one mode and one threshold, or one per run ({runs} runs); got "
+                         f"{len(modes)} modes and {len(thresholds)} thresholds") from None
+
+
+def clip_each_run_(grad, mode, threshold):
+    """Clip ``grad`` of shape (R, d), in place, as if each row were a separate model's gradient.
+
+    Row r becomes what ``clip_grad_norm_(row, threshold)`` (mode "norm") or
+    ``clip_grad_value_(row, threshold)`` (mode "value") makes of it; "none" leaves it. ``mode``
+    and ``threshold`` are one for all rows or one per row. Returns each row's 2-norm before
+    clipping.
+    """
+    (grad,) = _writable_float_arrays([grad])
+    modes, thresholds = _modes_and_thresholds(mode, threshold, len(grad))
+    limit = thresholds[:, None]
+    with np.errstate(over="ignore", invalid="ignore"):
+        norms = np.sqrt(np.sum(grad**2, axis=-1, keepdims=True))
+        by_norm = grad * np.minimum(limit / (norms + 1e-6), 1.0)
+        by_value = np.clip(grad, -limit, limit)
+    grad[...] = np.where((modes == "norm")[:, None], by_norm, np.where((modes == "value")[:, None], by_value, grad))
+    return norms[..., 0]
+
+
+class Clipped:
+    """An optimizer whose gradients are clipped run by run before each step.
+
+    ``runner.run(landscape, clipped(runner.named_optimizer("GD", 1.0), "norm", 1.0))`` is gradient
+    descent with ``clip_grad_norm_(…, max_norm=1.0)`` before every ``step()``. With a start of
+    shape (R, 2) each of the R runs is clipped on its own, and ``mode`` and ``threshold`` may give
+    one setting per run (``["none", "norm", "value"]``: three runs compared in one computation).
+    ``norms`` records the gradient norms seen before clipping, one array of R per step.
+    """
+
+    def __init__(self, optimizer, mode, threshold):
+        _modes_and_thresholds(mode, threshold)
+        self.optimizer, self.mode, self.threshold = optimizer, mode, threshold
+        self.norms = []
+
+    def step(self, grads):
+        grads = [np.array(g, dtype=float) for g in grads]
+        self.norms.append(np.concatenate([clip_each_run_(g.reshape(-1, g.shape[-1]), self.mode, self.threshold)
+                                          for g in grads]))
+        self.optimizer.step(grads)
+
+
+def clipped(make_optimizer, mode, threshold):
+    """A factory ``params -> Clipped(make_optimizer(params), mode, threshold)`` for ``runner.run``."""
+    Clipped(None, mode, threshold)  # check the settings before any run starts
+    return lambda params: Clipped(make_optimizer(params), mode, threshold)

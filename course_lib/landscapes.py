@@ -165,11 +165,96 @@ def double_well() -> Landscape:
     )
 
 
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """σ(x) = 1 / (1 + e^(−x)), without overflow warnings for large |x|."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def cliff_states(w: np.ndarray, b: np.ndarray, steps: int = 50, x0: float = 0.5) -> list[np.ndarray]:
+    """The states x_0, x_1, …, x_steps of the recurrence x_t = w·σ(x_(t−1)) + b (one array each)."""
+    states = [np.full(np.shape(w), x0)]
+    for _ in range(steps):
+        states.append(w * _sigmoid(states[-1]) + b)
+    return states
+
+
+def cliff_backprop(w: np.ndarray, b: np.ndarray, steps: int = 50, x0: float = 0.5,
+                   target: float = 0.7) -> tuple[np.ndarray, Pair]:
+    """E = (σ(x_steps) − target)² and (∂E/∂w, ∂E/∂b) by backpropagation through time.
+
+    Going back from the last step, δ_t = ∂E/∂x_t is multiplied at every step by the factor
+    ∂x_t/∂x_(t−1) = w·σ'(x_(t−1)); fifty such factors slightly above 1 are what explodes.
+    """
+    with np.errstate(over="ignore"):                       # e^(−x) = inf for x < −709 gives σ = 0
+        s = _sigmoid(np.full(np.shape(w), x0))
+        sigmoids = [s]                                      # σ(x_0), …, σ(x_T)
+        for _ in range(steps):
+            s = 1.0 / (1.0 + np.exp(-(w * s + b)))
+            sigmoids.append(s)
+    delta = 2.0 * (s - target) * s * (1.0 - s)            # δ_T = ∂E/∂x_T
+    grad_w, grad_b = np.zeros_like(delta), np.zeros_like(delta)
+    for previous in reversed(sigmoids[:-1]):               # σ(x_(t−1)) for t = T, …, 1
+        grad_w += delta * previous                          # x_t = w·σ(x_(t−1)) + b
+        grad_b += delta
+        delta = delta * w * previous * (1.0 - previous)     # δ_(t−1) = δ_t · w·σ'(x_(t−1))
+    return (s - target) ** 2, (grad_w, grad_b)
+
+
+def _cliff_hessian(w: np.ndarray, b: np.ndarray, steps: int, x0: float, target: float) -> Triple:
+    """The Hessian of the cliff by forward-mode second derivatives of x_t with respect to (w, b)."""
+    x = np.full(np.shape(w), x0)
+    dw, db = np.zeros_like(x), np.zeros_like(x)             # ∂x_t/∂w, ∂x_t/∂b
+    dww, dwb, dbb = np.zeros_like(x), np.zeros_like(x), np.zeros_like(x)
+    for _ in range(steps):
+        s = _sigmoid(x)
+        s1, s2 = s * (1 - s), s * (1 - s) * (1 - 2 * s)     # σ', σ''
+        dww, dwb, dbb = (2 * s1 * dw + w * (s2 * dw * dw + s1 * dww),
+                         s1 * db + w * (s2 * dw * db + s1 * dwb),
+                         w * (s2 * db * db + s1 * dbb))
+        dw, db = s + w * s1 * dw, 1.0 + w * s1 * db
+        x = w * s + b
+    s = _sigmoid(x)
+    s1, s2 = s * (1 - s), s * (1 - s) * (1 - 2 * s)
+    e1, e2 = 2 * (s - target) * s1, 2 * s1 * s1 + 2 * (s - target) * s2   # dE/dx, d²E/dx²
+    return e2 * dw * dw + e1 * dww, e2 * dw * db + e1 * dwb, e2 * db * db + e1 * dbb
+
+
+def cliff(steps: int = 50, x0: float = 0.5, target: float = 0.7) -> Landscape:
+    """The exploding-gradient cliff of Pascanu, Mikolov & Bengio (2013), in the plane (w, b).
+
+    A one-unit recurrent net x_t = w·σ(x_(t−1)) + b, x_0 = 0.5, run for 50 steps, with the loss
+    E(w, b) = (σ(x_50) − 0.7)². Near w = 5 the loss falls from 0.34 to almost 0 across
+    b ≈ −2.6123 in a wall narrower than 1e-4, where |∇E| reaches thousands; elsewhere it is
+    nearly flat. The gradient is backpropagated through the 50 steps (``cliff_backprop``).
+    E ≥ 0 and E = 0 along a curve, so f* = 0 with no isolated minimum; x is w, y is b.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+        raise TypeError(f"steps must be an int, got {steps!r}")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps!r}")
+    x0 = _finite_real("x0", x0)
+    target = _finite_real("target", target)
+    if not 0 < target < 1:
+        raise ValueError(f"target must be between 0 and 1 (it is compared with a sigmoid), got {target!r}")
+    return Landscape(
+        name="cliff",
+        label=f"the cliff: E = (σ(x_{steps}) − {target:g})²",
+        formula=lambda w, b: cliff_backprop(w, b, steps, x0, target)[0],
+        gradient_formula=lambda w, b: cliff_backprop(w, b, steps, x0, target)[1],
+        hessian_formula=lambda w, b: _cliff_hessian(w, b, steps, x0, target),
+        start=(4.5, -3.0),
+        extent=(3.0, 10.0, -4.0, 8.0),
+        minimum_value=0.0,
+    )
+
+
 LANDSCAPES: dict[str, Callable[..., Landscape]] = {
     "ill_conditioned_bowl": ill_conditioned_bowl,
     "rosenbrock": rosenbrock,
     "saddle": saddle,
     "double_well": double_well,
+    "cliff": cliff,
 }
 
 

@@ -357,3 +357,724 @@ class EWAExplorer(Explorer):
 
     def _fixed_settings(self) -> dict:
         return {"points": len(self.series)}
+
+
+# --------------------------------------------------------------------------------------------------
+# Notebook 09: gradient clipping on the cliff
+# --------------------------------------------------------------------------------------------------
+
+class ClippingExplorer(Explorer):
+    """Gradient descent on the cliff of Pascanu et al. (2013), unclipped (grey) beside a clipped
+    run: pick the clipping mode (by norm, by value, none), the threshold and the learning rate.
+
+    The status lines give each run's largest step and its final loss: an unclipped run jumps
+    off the wall onto the plateau (E ≈ 0.09) and stays there.
+    """
+
+    CLIPPED_COLOR = "#0072b2"
+
+    def __init__(self, mode: str = "norm", threshold: float = 1.0, lr: float = 1.0, steps: int = 400):
+        from course_lib import clipping
+        from course_lib.landscapes import cliff
+
+        self._clipping = clipping
+        self.steps = _check_steps(steps)
+        self.landscape = cliff()
+        super().__init__({
+            "mode": ipywidgets.Dropdown(options=[("by norm", "norm"), ("by value", "value"), ("no clipping", "none")],
+                                        description="clipping"),
+            "threshold": ipywidgets.FloatLogSlider(base=10, min=-2, max=2, step=0.05, description="threshold",
+                                                   readout_format=".3g"),
+            "lr": _lr_slider(-2, 1),
+        })
+        self._assign({"mode": mode, "threshold": threshold, "lr": lr})
+        contours, losses = self.axes
+        X, Y, Z = self.landscape.grid(200)
+        x_min, x_max, y_min, y_max = self.landscape.extent
+        contours.imshow(np.log10(Z + 1e-12), origin="lower", extent=self.landscape.extent, aspect="auto",
+                        cmap="Greys_r", vmin=-4, vmax=0)
+        contours.set(xlim=(x_min, x_max), ylim=(y_min, y_max), xlabel="w", ylabel="b",
+                     title="the cliff (dark: low E)")
+        contours.plot(*self.landscape.start, "o", color="black", markersize=5)
+        self._lines = {}
+        for row, (key, color) in enumerate((("unclipped", plots.OPTIMIZER_COLORS["GD"]),
+                                            ("clipped", self.CLIPPED_COLOR))):
+            style = {"color": color, "linewidth": 1.2}
+            (path,) = contours.plot([], [], "o-", markersize=2, **style)
+            (loss,) = losses.plot([], [], **style)
+            status = _status_text(losses, row)
+            status.set_color(color)
+            status.set_in_layout(False)
+            self._lines[key] = (path, loss, status)
+        plots.frame_losses(losses, self.landscape.minimum_value)
+        losses.set(title="loss E (log scale)")
+        losses.set_xlim(0, self.steps)
+        self.update()
+        self._freeze_layout()
+
+    def update(self) -> None:
+        mode, threshold, lr = (self.controls[key].value for key in ("mode", "threshold", "lr"))
+        # Both runs in one computation: run 0 unclipped, run 1 with the chosen clipping.
+        batch = runner.run(self.landscape, self._clipping.clipped(runner.named_optimizer("GD", lr), ["none", mode],
+                                                                  threshold),
+                           start=np.tile(self.landscape.start, (2, 1)), steps=self.steps)
+        self.results = {"unclipped": batch[0], "clipped": batch[1] if mode != "none" else None}
+        names = {"unclipped": "unclipped", "clipped": f"by {mode} at {threshold:.3g}"}
+        curves = []
+        for key, (path_line, loss_line, status) in self._lines.items():
+            result = self.results[key]
+            if result is None:
+                for artist in (path_line, loss_line):
+                    artist.set_data([], [])
+                status.set_text("")
+                continue
+            path_line.set_data(result.path[:, 0], result.path[:, 1])
+            loss_line.set_data(np.arange(len(result.losses)), result.losses)
+            status.set_text(f"{names[key]}: {self.describe_run(result)}")
+            curves.append(result.losses)
+        plots.fit_loss_limits(self.axes[1], curves)
+        low, high = self.axes[1].get_ylim()
+        self.axes[1].set_ylim(low, high * 30)  # room for the status lines above the curves
+        self.canvas.draw_idle()
+
+    @staticmethod
+    def describe_run(result: runner.RunResult) -> str:
+        """'max step 10.4, E 0.09 (plateau)': the longest step and the final loss, or where the run
+        diverged. "(plateau)" marks a run that jumped off the wall and stayed on the flat top."""
+        if result.diverged_at is not None:
+            return result.summary()
+        longest = np.linalg.norm(np.diff(result.path, axis=0), axis=1).max(initial=0.0)
+        plateau = " (plateau)" if longest > 3 and result.losses[-1] > 0.05 else ""
+        return f"max step {longest:.3g}, E {result.losses[-1]:.2g}{plateau}"
+
+    def _fixed_settings(self) -> dict:
+        return {"steps": self.steps}
+
+
+# --------------------------------------------------------------------------------------------------
+# Notebook 06: leaving the saddle of the double well
+# --------------------------------------------------------------------------------------------------
+
+class SaddleExplorer(Explorer):
+    """Leave the saddle of the double well x⁴/4 − x²/2 + y²/2 from (x0, 1): pick the start offset
+    x0 (log slider), the optimizer (torch's defaults, momentum 0.9) and the learning rate.
+
+    Left, the path on the contours; right, |x| against the step (log scale) with the escape line
+    |x| = 0.5 and, for GD, momentum and Nesterov, the linear model |x0|·growth^t near the saddle.
+    The status line gives the step at which |x| reached 0.5 (or that it did not, or diverged).
+    """
+
+    def __init__(self, x0: float = 1e-6, optimizer: str = "GD", lr: float = 0.01, steps: int = 3000):
+        from course_lib import saddles
+        from course_lib.landscapes import double_well
+
+        self._saddles = saddles
+        self.steps = _check_steps(steps)
+        self.landscape = double_well()
+        super().__init__({
+            "x0": ipywidgets.FloatLogSlider(base=10, min=-15, max=-1, step=0.25, description="x0",
+                                            readout_format=".1e"),
+            "optimizer": ipywidgets.Dropdown(options=EXPLORER_OPTIMIZERS, description="optimizer"),
+            "lr": _lr_slider(-3, 0.5),
+        })
+        self._assign({"x0": x0, "optimizer": optimizer, "lr": lr})
+        contours, escape = self.axes
+        plots.landscape_artists(contours, self.landscape)
+        plots.frame_landscape(contours, self.landscape)
+        self._path = plots.draw_path(contours, np.full((1, 2), np.nan), optimizer)
+        self._path.set_markersize(0.25 * self._path.get_markersize())
+        (self._start,) = contours.plot([], [], "o", color="black", markersize=5)
+        escape.set_yscale("log")
+        escape.axhline(saddles.ESCAPE_THRESHOLD, color="black", linewidth=0.8, linestyle=":")
+        escape.text(0.02 * self.steps, saddles.ESCAPE_THRESHOLD * 1.6, "escape: |x| = 0.5", fontsize="small")
+        (self._x,) = escape.plot([], [])
+        (self._model,) = escape.plot([], [], "--", color="black", linewidth=1, label="linear model\n|x0|·growth^t")
+        self._escape_line = escape.axvline(0, color="black", linewidth=0.8, visible=False)
+        escape.set(xlim=(0, self.steps), ylim=(1e-16, 10), xlabel="step", ylabel="|x|",
+                   title="distance from the saddle along x")
+        escape.legend(loc="center right")
+        self._status = escape.text(0.98, 0.03, "", transform=escape.transAxes, ha="right", va="bottom",
+                                   bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
+        self.update()
+        self._freeze_layout()
+
+    def update(self) -> None:
+        x0, optimizer, lr = (self.controls[key].value for key in ("x0", "optimizer", "lr"))
+        self.result = runner.run(self.landscape, runner.named_optimizer(optimizer, lr), start=(x0, 1.0),
+                                 steps=self.steps)
+        self.escape_step = self._saddles.escape_step(self.result.path)
+        color = plots.optimizer_color(optimizer)
+        self._path.set_data(self.result.path[:, 0], self.result.path[:, 1])
+        self._start.set_data([x0], [1.0])
+        steps = np.arange(self.steps + 1)
+        self._x.set_data(steps, np.abs(self.result.path[:, 0]))
+        for artist in (self._path, self._x, self._status):
+            artist.set_color(color)
+        self.predicted = None
+        if optimizer in ("GD", "momentum", "Nesterov"):
+            momentum = 0.0 if optimizer == "GD" else 0.9
+            growth = self._saddles.growth_factor(lr, momentum, nesterov=optimizer == "Nesterov")
+            self.predicted = float(self._saddles.predicted_escape_steps(x0, growth))
+            with np.errstate(over="ignore"):
+                model = x0 * growth ** steps.astype(float)
+            model[model > 10] = np.nan
+            self._model.set_data(steps, model)
+        else:
+            self._model.set_data([], [])
+        self._escape_line.set_visible(self.escape_step is not None)
+        if self.escape_step is not None:
+            self._escape_line.set_xdata([self.escape_step, self.escape_step])
+        self._status.set_text(f"{optimizer}, lr = {lr:.3g}:\n{self.status()}")
+        self.canvas.draw_idle()
+
+    def status(self) -> str:
+        """What became of the run: 'escaped at step k (linear model: m)', 'no escape …' or 'diverged …'."""
+        if self.result.diverged_at is not None and (self.escape_step is None
+                                                    or self.escape_step >= self.result.diverged_at):
+            return self.result.summary()
+        model = f" (linear model: {self.predicted:.0f})" if self.predicted is not None else ""
+        if self.escape_step is None:
+            return f"no escape in {self.steps} steps{model}"
+        diverged = f", then {self.result.summary()}" if self.result.diverged_at is not None else ""
+        return f"escaped at step {self.escape_step}{model}{diverged}"
+
+    def _fixed_settings(self) -> dict:
+        return {"steps": self.steps}
+
+
+# --------------------------------------------------------------------------------------------------
+# Notebook 03: RMSprop beside gradient descent
+# --------------------------------------------------------------------------------------------------
+
+class RMSpropExplorer(Explorer):
+    """Gradient descent beside ``RMSprop`` on the ill-conditioned bowl, both with the same lr.
+
+    Controls: lr, α, ε, momentum, centered and the condition number κ. The third panel shows
+    RMSprop's per-coordinate learning rate lr/(√v + ε) for x (shallow) and y (steep) beside GD's
+    single lr. GD diverges once lr > 2/κ; RMSprop's path does not depend on κ (up to ε), because
+    dividing by the root mean square of each coordinate's gradient cancels its scale.
+    """
+
+    def __init__(self, lr: float = 0.05, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0.0,
+                 centered: bool = False, condition: float = 50.0, steps: int = 100):
+        self.steps = _check_steps(steps)
+        super().__init__({
+            "lr": _lr_slider(-3, 0),
+            "alpha": ipywidgets.FloatSlider(min=0.0, max=0.999, step=0.001, description="α", readout_format=".3f"),
+            "eps": ipywidgets.FloatLogSlider(base=10, min=-10, max=1, step=0.5, description="ε",
+                                             readout_format=".0e"),
+            "momentum": ipywidgets.FloatSlider(min=0.0, max=0.99, step=0.01, description="momentum"),
+            "centered": ipywidgets.Checkbox(description="centered"),
+            "condition": ipywidgets.FloatLogSlider(base=10, min=0, max=3, step=0.05, description="κ",
+                                                   readout_format=".3g"),
+        }, ncols=3)
+        self._assign({"lr": lr, "alpha": alpha, "eps": eps, "momentum": momentum, "centered": centered,
+                      "condition": condition})
+        contours, losses, rates = self.axes
+        bowl = ill_conditioned_bowl()
+        plots.frame_landscape(contours, bowl)
+        self._unit_ellipses = _level_ellipses(bowl)
+        (self._ellipses,) = contours.plot(*self._unit_ellipses, color="0.7", linewidth=0.7)
+        contours.plot(*np.transpose(bowl.minima), "*", color="black", markersize=10)
+        contours.plot(*bowl.start, "o", color="black", markersize=5)
+        self._lines = [(plots.draw_path(contours, np.full((1, 2), np.nan), name), losses.plot([], [])[0],
+                        _status_text(losses, row)) for row, name in enumerate(("GD", "RMSprop"))]
+        plots.frame_losses(losses, bowl.minimum_value)
+        losses.set_xlim(0, self.steps)
+        color = plots.OPTIMIZER_COLORS["RMSprop"]
+        (self._gd_rate,) = rates.plot([], [], ":", color=plots.OPTIMIZER_COLORS["GD"], label="GD: lr (both)")
+        self._rates = [rates.plot([], [], style, color=color, label=f"RMSprop, {name}")[0]
+                       for style, name in (("-", "x (shallow)"), ("--", "y (steep)"))]
+        rates.set_yscale("log")
+        rates.set(xlim=(0, self.steps), xlabel="step", title="learning rate per coordinate, lr/(√v + ε)")
+        rates.legend(loc="lower right")
+        self.update()
+        self._freeze_layout()
+
+    def update(self) -> None:
+        lr, alpha, eps, momentum, centered, condition = (
+            self.controls[key].value for key in ("lr", "alpha", "eps", "momentum", "centered", "condition"))
+        bowl = ill_conditioned_bowl(condition)
+        label = f"RMSprop α = {alpha:.3g}" + (f", μ = {momentum:.2f}" if momentum > 0 else "") + (
+            ", centered" if centered else "")
+        rmsprop = runner.named_optimizer("RMSprop", lr, alpha=alpha, eps=eps, momentum=momentum, centered=centered)
+        self.results = {"GD": runner.run(bowl, runner.named_optimizer("GD", lr), steps=self.steps),
+                        label: runner.run(bowl, rmsprop, steps=self.steps)}
+        x, y = self._unit_ellipses
+        self._ellipses.set_data(x, y / np.sqrt(condition))
+        self.axes[0].set_title(bowl.label)
+        curves = [_show_run(*artists, name, result, bowl.minimum_value)
+                  for artists, (name, result) in zip(self._lines, self.results.items())]
+        plots.fit_loss_limits(self.axes[1], curves)
+        self.rates = _rmsprop_rates(bowl, self.results[label].path, lr, alpha, eps, centered)
+        steps = np.arange(1, self.steps + 1)
+        for line, rate in zip(self._rates, self.rates.T):
+            line.set_data(steps, rate)
+        self._gd_rate.set_data([0, self.steps], [lr, lr])
+        plots.fit_loss_limits(self.axes[2], [self.rates.ravel(), np.array([lr])])
+        self.canvas.draw_idle()
+
+    def _fixed_settings(self) -> dict:
+        return {"steps": self.steps}
+
+
+def _rmsprop_rates(bowl, path: np.ndarray, lr: float, alpha: float, eps: float, centered: bool) -> np.ndarray:
+    """lr/(√v_t + ε) per coordinate at steps t = 1..T of an RMSprop run along ``path`` (shape (T+1, 2)):
+    v is the EWA of the squared gradients at the points it stepped from (minus the squared EWA of
+    the gradients when centered); NaN once the run has diverged."""
+    grads = np.stack(bowl.gradient(path[:-1, 0], path[:-1, 1]), axis=-1)
+    with np.errstate(all="ignore"):
+        square_avg = averages.ewa(np.nan_to_num(grads * grads, nan=np.inf), alpha)
+        if centered:
+            square_avg = square_avg - averages.ewa(np.nan_to_num(grads, nan=0.0), alpha) ** 2
+        rates = lr / (np.sqrt(square_avg) + eps)
+    rates[~np.isfinite(path[1:]).all(axis=1)] = np.nan
+    return rates
+
+
+class WeightDecayExplorer(Explorer):
+    """Adam + L2 beside AdamW on notebook 08's scale-invariant model (``course_lib.weight_decay``):
+    the weight norm ‖w‖ and the test error over training, for a learning rate and a decay λ.
+
+    The curves are sampled every 10 steps (a diverged run is reported by the first sample that is
+    no longer finite). Controls: lr, λ, and whether AdamW's λ is the paper's (the decay per step is λ, not lr·λ; AdamW
+    then runs with ``weight_decay = λ/lr``). Adam + L2 is ``Adam(lr, weight_decay=λ)`` throughout.
+    """
+
+    def __init__(self, lr: float = 2.0**-6, weight_decay: float = 2.0**-4, paper_form: bool = False,
+                 steps: int = 2000):
+        from course_lib import weight_decay as wd
+
+        self._wd = wd
+        self.steps = _check_steps(steps)
+        self.data = wd.teacher_data()
+        super().__init__({
+            "lr": ipywidgets.FloatLogSlider(base=2, min=-10, max=1, step=0.5, description="lr", readout_format=".3g"),
+            "weight_decay": ipywidgets.FloatLogSlider(base=2, min=-12, max=2, step=0.5, description="λ",
+                                                      readout_format=".3g"),
+            "paper_form": ipywidgets.Checkbox(description="AdamW with the paper's λ"),
+        })
+        self._assign({"lr": lr, "weight_decay": weight_decay, "paper_form": paper_form})
+        norms, errors = self.axes
+        self._lines = {}
+        for row, name in enumerate(("Adam + L2", "AdamW")):
+            color = plots.optimizer_color(name)
+            self._lines[name] = (norms.plot([], [], color=color, label=name)[0],
+                                 errors.plot([], [], color=color, label=name)[0],
+                                 _status_text(errors, row))
+            self._lines[name][2].set_color(color)
+        errors.axhline(100 * self.data.bayes_error, color="0.5", linestyle=":", linewidth=1)
+        norms.set(xlabel="step", yscale="log", title="weight norm ‖w‖")
+        errors.set(xlabel="step", ylabel="%", title="test error (dotted: teacher's)", ylim=(0, 60))
+        for ax in self.axes:
+            ax.set_xlim(0, self.steps)
+        norms.legend(loc="lower left")
+        self.update()
+        self._freeze_layout()
+
+    def update(self) -> None:
+        lr, decay, paper = (self.controls[key].value for key in ("lr", "weight_decay", "paper_form"))
+        from course_lib import optim
+
+        adamw_decay = decay / lr if paper else decay
+        self.training = self._wd.train(self.data, {
+            "Adam + L2": (lambda params: optim.Adam(params, lr=lr, weight_decay=decay), 1),
+            "AdamW": (lambda params: optim.AdamW(params, lr=lr, weight_decay=adamw_decay), 1),
+        }, steps=self.steps, record_every=10)
+        steps = self.training.steps
+        shown_norms = []
+        for name, (norm_line, error_line, status) in self._lines.items():
+            norm, error = self.training.norms[name][0], self.training.errors[name][0]
+            diverged_at = self.training.diverged_at[name][0]
+            norm_line.set_data(steps, norm)
+            error_line.set_data(steps, 100 * error)
+            shown_norms.append(norm)
+            if diverged_at is None:
+                status.set_text(f"{name}: final test error {100 * error[-1]:.1f} %")
+            else:
+                status.set_text(f"{name}: diverged by step {diverged_at}")
+        per_step = lr * adamw_decay
+        self.axes[0].set_title(f"‖w‖; AdamW: decay {per_step:.2g} a step")
+        plots.fit_loss_limits(self.axes[0], shown_norms)
+        self.canvas.draw_idle()
+
+    def _fixed_settings(self) -> dict:
+        return {"steps": self.steps}
+
+
+# --- notebook 04: when Adam fails (Reddi, Kale & Kumar 2018) ---------------------------------------
+
+class AdamFailureExplorer(Explorer):
+    """Adam, AMSGrad and SGD on the online counterexample of Reddi, Kale & Kumar (2018): on [−1, 1],
+    f_t(x) = 1010·x when t mod 101 = 1, else −10·x; the best point is x = −1. A β₂ slider (β₁ = 0.9)
+    and the step size (α/√t with α = 0.5, or a constant 0.01). Left: the mean of x over every
+    period of 101 steps (x swings within a period); right: the denominators √v̂ + ε of Adam and
+    AMSGrad over the last three periods.
+    """
+
+    SCHEDULES = {"inverse_sqrt": "α/√t, α = 0.5", "constant": "constant 0.01"}
+    PERIOD = 101
+
+    def __init__(self, beta2: float = 0.99, schedule: str = "inverse_sqrt", steps: int = 500_000):
+        from course_lib import counterexamples
+
+        self._counterexamples = counterexamples
+        self.steps = _check_steps(steps)
+        if self.steps < 3 * self.PERIOD:
+            raise ValueError(f"steps must be at least {3 * self.PERIOD} (three periods), got {steps!r}")
+        self.gradients = counterexamples.reddi_gradients(self.steps)
+        self._rates = {"inverse_sqrt": counterexamples.inverse_sqrt_lr(0.5, self.steps), "constant": 0.01}
+        self._sgd = {}
+        super().__init__({
+            "beta2": ipywidgets.FloatSlider(min=0.9, max=0.9999, step=0.0001, description="β₂", readout_format=".4f"),
+            "schedule": ipywidgets.Dropdown(options=[(label, name) for name, label in self.SCHEDULES.items()],
+                                            description="step size"),
+        })
+        self._assign({"beta2": beta2, "schedule": schedule})
+        paths, denominators = self.axes
+        self._period_ends = np.arange(self.PERIOD, self.steps + 1, self.PERIOD)
+        for level, text in ((1.0, "+1: the worst point"), (-1.0, "−1: the best point")):
+            paths.axhline(level, color="0.6", linestyle=":", linewidth=1)
+            paths.text(self._period_ends[0], level + 0.075 * np.sign(level), f" {text}", color="0.4", va="center",
+                       fontsize="small")
+        self._lines = {name: paths.plot([], [], color=plots.OPTIMIZER_COLORS[color], label=name, zorder=zorder)[0]
+                       for name, color, zorder in (("Adam", "Adam", 3), ("AMSGrad", "AMSGrad", 2), ("SGD", "GD", 1))}
+        paths.set(xscale="log", xlim=(self._period_ends[0], self.steps), ylim=(-1.17, 1.17), xlabel="step t",
+                  ylabel="mean x over each period")
+        legend = paths.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2), title="mean x over the last 10 % of the steps",
+                              alignment="left")
+        self._status = legend.get_texts()
+        self._window = np.arange(self.steps - 3 * self.PERIOD + 1, self.steps + 1)
+        self._denominator_lines = {name: denominators.plot([], [], color=plots.OPTIMIZER_COLORS[name], label=name)[0]
+                                   for name in ("Adam", "AMSGrad")}
+        denominators.set(xlim=(self._window[0], self._window[-1]), xlabel="step t",
+                         title="denominator √v̂ + ε, last 3 periods")
+        denominators.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2), ncols=2)
+        self.update()
+        self._freeze_layout()
+
+    def update(self) -> None:
+        beta2, schedule = self.controls["beta2"].value, self.controls["schedule"].value
+        counterexamples, lr = self._counterexamples, self._rates[schedule]
+        self.paths, denominators = {}, {}
+        for name, amsgrad in (("Adam", False), ("AMSGrad", True)):
+            moves, denominator = counterexamples.adam_moves(self.gradients, lr, beta2=beta2, amsgrad=amsgrad)
+            self.paths[name] = counterexamples.projected_cumsum(moves)
+            denominators[name] = denominator[self._window - 1]
+        if schedule not in self._sgd:
+            self._sgd[schedule] = counterexamples.online_sgd(self.gradients, lr)
+        self.paths["SGD"] = self._sgd[schedule]
+        self.final = {name: float(counterexamples.tail_mean(path)) for name, path in self.paths.items()}
+        for (name, path), text in zip(self.paths.items(), self._status):
+            periods = path[1:1 + len(self._period_ends) * self.PERIOD].reshape(-1, self.PERIOD)
+            self._lines[name].set_data(self._period_ends, periods.mean(axis=1))
+            text.set_text(f"{name}: {self.final[name]:+.3f} {_verdict(self.final[name])}")
+        for name, values in denominators.items():
+            self._denominator_lines[name].set_data(self._window, values)
+        low, high = min(map(np.min, denominators.values())), max(map(np.max, denominators.values()))
+        pad = 0.05 * (high - low) or 1.0
+        self.axes[1].set_ylim(low - pad, high + pad)
+        self.axes[0].set_title(f"β₂ = {beta2:.4f}, lr {self.SCHEDULES[schedule]}")
+        self.canvas.draw_idle()
+
+    def _fixed_settings(self) -> dict:
+        return {"steps": self.steps}
+
+
+def _verdict(mean_x: float) -> str:
+    """Where a run of the counterexample ended, in words."""
+    if mean_x > 0.9:
+        return "(≈ +1, the worst point)"
+    if mean_x < -0.9:
+        return "(≈ −1, the best point)"
+    return "(in between)"
+
+
+# --------------------------------------------------------------------------------------------------
+# Notebook 07: the optimizer showdown
+# --------------------------------------------------------------------------------------------------
+
+class ShowdownExplorer(Explorer):
+    """Pick an optimizer and a learning rate among the runs of a finished ``nets.train`` sweep and
+    see the three optimizers' cost curves at that rate (the picked one bold) beside the picked
+    run's decision boundary. Everything is precomputed, so a change only moves artists.
+
+    ``training``: a ``nets.Training`` of one draw whose settings cover every optimizer × rate.
+    """
+
+    def __init__(self, training, optimizer: str = "Adam", lr: float | None = None, resolution: int = 120):
+        from course_lib import nets
+
+        self.training = training
+        self.rates = sorted({s.lr for s in training.settings})
+        draws = {s.draw for s in training.settings}
+        if len(draws) != 1:
+            raise ValueError(f"the sweep must hold runs of one draw, got {len(draws)}")
+        self._index = {(s.optimizer, s.lr): i for i, s in enumerate(training.settings) if not s.decay}
+        missing = [(name, rate) for name in nets.OPTIMIZERS for rate in self.rates if (name, rate) not in self._index]
+        if missing:
+            raise ValueError(f"the sweep lacks the runs {missing[:3]}{'…' if len(missing) > 3 else ''}")
+        super().__init__({
+            "optimizer": ipywidgets.Dropdown(options=list(nets.OPTIMIZERS), description="optimizer"),
+            "lr": ipywidgets.Dropdown(options=[(f"{rate:g}", rate) for rate in self.rates], description="lr"),
+        })
+        self._assign({"optimizer": optimizer, "lr": self.rates[len(self.rates) // 2] if lr is None else lr})
+        X, Y = next(iter(draws)).data()
+        self._extent = (X[0].min() - 0.5, X[0].max() + 0.5, X[1].min() - 0.5, X[1].max() + 0.5)
+        gx = np.linspace(self._extent[0], self._extent[1], resolution)
+        gy = np.linspace(self._extent[2], self._extent[3], resolution)
+        points = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
+        self.boundaries = nets.probabilities(training.params, points).reshape(-1, resolution, resolution)
+        curves, boundary = self.axes
+        self._lines = {name: curves.plot([], [], color=plots.optimizer_color(name), label=name)[0]
+                       for name in nets.OPTIMIZERS}
+        curves.set(xlabel="epoch", ylabel="cost (mean cross-entropy)", yscale="log",
+                   xlim=(0, training.epochs[-1]), title="cost per epoch at the chosen lr")
+        curves.legend(loc="lower left")
+        self._status = _status_text(curves, 0)
+        self._image = boundary.imshow(np.zeros((resolution, resolution)), origin="lower", extent=self._extent,
+                                      vmin=0, vmax=1, cmap="RdBu", alpha=0.55, aspect="auto")
+        boundary.scatter(X[0], X[1], c=Y[0], cmap="RdBu", vmin=0, vmax=1, s=8, edgecolors="black", linewidths=0.3)
+        boundary.set(xlabel="x₁", ylabel="x₂", title="decision boundary of the chosen run")
+        self.update()
+        self._freeze_layout()
+
+    def update(self) -> None:
+        chosen, rate = self.controls["optimizer"].value, self.controls["lr"].value
+        shown = []
+        for name, line in self._lines.items():
+            run = self._index[(name, rate)]
+            curve = np.where(np.isfinite(self.training.costs[run]), self.training.costs[run], np.nan)
+            line.set_data(self.training.epochs, curve)
+            line.set_linewidth(2.5 if name == chosen else 1.0)
+            line.set_alpha(1.0 if name == chosen else 0.5)
+            shown.append(curve)
+        run = self._index[(chosen, rate)]
+        self.run = run
+        diverged = self.training.diverged_at[run]
+        if diverged is None:
+            status = (f"{chosen}, lr = {rate:g}: final cost {self.training.costs[run, -1]:.3g}, "
+                      f"accuracy {100 * self.training.accuracy[run]:.1f} %")
+        else:
+            status = f"{chosen}, lr = {rate:g}: diverged at epoch {diverged}"
+        self._status.set_text(status)
+        self._status.set_color(plots.optimizer_color(chosen))
+        self._image.set_data(np.nan_to_num(self.boundaries[run], nan=0.5))
+        plots.fit_loss_limits(self.axes[0], shown)
+        self.canvas.draw_idle()
+
+    def _fixed_settings(self) -> dict:
+        return {"epochs": int(self.training.epochs[-1]) + 1}
+
+
+# --------------------------------------------------------------------------------------------------
+# Notebook 05: learning-rate decay
+# --------------------------------------------------------------------------------------------------
+
+class ScheduleExplorer(Explorer):
+    """Pick a learning-rate schedule and its parameters; see the rate per epoch (left) and what it
+    does to mini-batch SGD on a noisy regression (right: excess loss, mean over a few seeds,
+    beside a constant rate lr0 in grey).
+
+    Controls that the chosen schedule does not use are greyed out. A constant rate settles at a
+    noise floor proportional to lr; a decaying one keeps going down (``course_lib.decay``).
+    """
+
+    SCHEDULE_COLOR = plots.OPTIMIZER_COLORS["momentum"]
+    CONSTANT_COLOR = plots.OPTIMIZER_COLORS["GD"]
+    USES = {
+        "constant": (),
+        "inverse time": ("decay_rate",),
+        "staircase": ("decay_rate", "interval"),
+        "exponential": ("gamma",),
+        "inverse sqrt": (),
+        "StepLR": ("gamma", "interval"),
+        "cosine": (),
+        "warm-up + cosine": ("warmup",),
+    }
+    FORMULAS = {
+        "constant": "lr = lr0",
+        "inverse time": "lr0 / (1 + k·epoch)",
+        "staircase": "lr0 / (1 + k·⌊epoch / interval⌋)",
+        "exponential": "γ^epoch · lr0  (ExponentialLR)",
+        "inverse sqrt": "lr0 / √(epoch + 1)",
+        "StepLR": "lr0 · γ^⌊epoch / interval⌋  (StepLR)",
+        "cosine": "cosine from lr0 to 0 (CosineAnnealingLR)",
+        "warm-up + cosine": "linear warm-up, then cosine",
+    }
+
+    def __init__(self, schedule: str = "inverse time", lr0: float = 0.2, decay_rate: float = 1.0,
+                 gamma: float = 0.9, interval: int = 10, warmup: int = 5, epochs: int = 40, seeds: int = 4):
+        from course_lib import decay
+
+        self._decay = decay
+        self.epochs = _check_steps(epochs)
+        self.seeds = _check_steps(seeds)
+        self.problem = decay.noisy_regression()
+        super().__init__({
+            "schedule": ipywidgets.Dropdown(options=decay.SCHEDULES, description="schedule"),
+            "lr0": ipywidgets.FloatLogSlider(base=10, min=-2, max=0.5, step=0.05, description="lr0",
+                                             readout_format=".3g"),
+            "decay_rate": ipywidgets.FloatLogSlider(base=10, min=-2, max=1, step=0.05, description="k",
+                                                    readout_format=".3g"),
+            "gamma": ipywidgets.FloatSlider(min=0.5, max=0.99, step=0.01, description="γ"),
+            "interval": ipywidgets.IntSlider(min=1, max=30, description="interval"),
+            "warmup": ipywidgets.IntSlider(min=1, max=20, description="warm-up"),
+        })
+        self._assign({"schedule": schedule, "lr0": lr0, "decay_rate": decay_rate, "gamma": gamma,
+                      "interval": interval, "warmup": warmup})
+        rates, losses = self.axes
+        epochs_axis = np.arange(self.epochs)
+        (self._constant_rate,) = rates.plot(epochs_axis, np.full(self.epochs, np.nan), color=self.CONSTANT_COLOR,
+                                            linestyle="--", linewidth=1, label="constant lr0")
+        (self._rate,) = rates.plot(epochs_axis, np.full(self.epochs, np.nan), color=self.SCHEDULE_COLOR,
+                                   drawstyle="steps-post", label="schedule")
+        rates.set(xlabel="epoch", ylabel="learning rate", title="the schedule", xlim=(0, self.epochs))
+        rates.legend(loc="upper right")
+        loss_epochs = np.arange(self.epochs + 1)
+        (self._constant_loss,) = losses.plot(loss_epochs, np.full(self.epochs + 1, np.nan), color=self.CONSTANT_COLOR)
+        (self._loss,) = losses.plot(loss_epochs, np.full(self.epochs + 1, np.nan), color=self.SCHEDULE_COLOR)
+        losses.set_yscale("log")
+        losses.set(xlabel="epoch", title=f"SGD: F − F*, mean of {self.seeds} seeds",
+                   xlim=(0, self.epochs))
+        self._statuses = [_status_text(losses, 0), _status_text(losses, 1)]
+        self._statuses[0].set_color(self.SCHEDULE_COLOR)
+        self._statuses[1].set_color(self.CONSTANT_COLOR)
+        self._constant_cache = {}
+        self.update()
+        for ax in self.axes:  # few ticks before the first layout too: it is the slow part of building
+            _sparse_ticks(ax)
+        self._freeze_layout()
+
+    def _run(self, lrs: np.ndarray):
+        return self._decay.run_sgd(self.problem, np.tile(lrs[:, None], (1, self.seeds)), seed=0)
+
+    def update(self) -> None:
+        values = {name: control.value for name, control in self.controls.items()}
+        name, lr0 = values["schedule"], values["lr0"]
+        for control_name in ("decay_rate", "gamma", "interval", "warmup"):
+            self.controls[control_name].disabled = control_name not in self.USES[name]
+        warmup = min(values["warmup"], self.epochs - 1)
+        self.lrs = self._decay.schedule_lrs(name, lr0, self.epochs, decay_rate=values["decay_rate"],
+                                            gamma=values["gamma"], interval=values["interval"], warmup=warmup)
+        if lr0 not in self._constant_cache:
+            self._constant_cache = {lr0: self._run(np.full(self.epochs, lr0))}
+        self.results = {"schedule": self._run(self.lrs), "constant": self._constant_cache[lr0]}
+        self._rate.set_ydata(self.lrs)
+        self._constant_rate.set_ydata(np.full(self.epochs, lr0))
+        self.axes[0].set_ylim(0, 1.3 * max(lr0, float(self.lrs.max())))
+        self.axes[0].set_title(self.FORMULAS[name])
+        curves = []
+        for line, status, key, label in ((self._loss, self._statuses[0], "schedule", name),
+                                         (self._constant_loss, self._statuses[1], "constant", f"constant {lr0:.3g}")):
+            result = self.results[key]
+            curve = result.excess_loss.mean(axis=1)  # NaN from the epoch where a seed diverged
+            line.set_ydata(curve)
+            status.set_text(f"{label}: {result.summary()}")
+            curves.append(curve)
+        plots.fit_loss_limits(self.axes[1], curves)
+        self.canvas.draw_idle()
+
+    def _fixed_settings(self) -> dict:
+        return {"epochs": self.epochs, "seeds": self.seeds}
+
+
+# --------------------------------------------------------------------------------------------------
+# Notebook 10: putting it together
+# --------------------------------------------------------------------------------------------------
+
+class RecipeExplorer(Explorer):
+    """The modern recipe on the notebook's MLP: warm-up length, peak lr and clipping threshold.
+
+    Left: the learning rate of every step (linear warm-up, then cosine to 0). Right: the training
+    loss (minibatch loss, EWA-smoothed with β = 0.9 and bias correction), with the notebook's
+    recipe in grey for comparison. One run of ``steps`` steps is recomputed per change (about a
+    tenth of a second; results are cached), from seed 0.
+    """
+
+    RUN_COLOR = plots.OPTIMIZER_COLORS["AdamW"]
+    BASE_COLOR = plots.OPTIMIZER_COLORS["GD"]
+
+    def __init__(self, warmup: int = 20, peak_lr: float = 3e-2, max_norm: float = 1.0, steps: int = 200):
+        from course_lib import recipe
+
+        self._recipe = recipe
+        self.steps = _check_steps(steps)
+        if self.steps < 102:
+            raise ValueError(f"steps must be >= 102 (the warm-up slider reaches 100), got {steps!r}")
+        self.task = recipe.make_task()
+        super().__init__({
+            "warmup": ipywidgets.IntSlider(min=0, max=100, description="warm-up"),
+            "peak_lr": ipywidgets.FloatLogSlider(base=10, min=-4, max=0.5, step=0.05, description="peak lr",
+                                                 readout_format=".3g"),
+            "max_norm": ipywidgets.FloatLogSlider(base=10, min=-2, max=2, step=0.1, description="max_norm",
+                                                  readout_format=".3g"),
+        })
+        self._assign({"warmup": warmup, "peak_lr": peak_lr, "max_norm": max_norm})
+        self._cache = {}
+        base, current = recipe.RECIPE, self._current_recipe()
+        first = [base] if self._key(current) == self._key(base) else [base, current]
+        runs = recipe.train_many(first, seeds=(0,), steps=self.steps, task=self.task)
+        for r, trained in enumerate(first):
+            self._cache[self._key(trained)] = self._summary(runs, r)
+        self._base = self._cache[self._key(base)]
+        rates, losses = self.axes
+        step_axis = np.arange(self.steps)
+        rates.plot(step_axis, base.lrs(self.steps), color=self.BASE_COLOR, linestyle="--", linewidth=1,
+                   label=f"recipe (peak {base.peak_lr:g}, warm-up {base.warmup_steps})")
+        (self._rate,) = rates.plot(step_axis, np.full(self.steps, np.nan), color=self.RUN_COLOR, label="this run")
+        rates.set_yscale("log")
+        rates.set(xlabel="step", ylabel="learning rate", title="warm-up, then cosine", xlim=(0, self.steps))
+        rates.legend(loc="upper right", fontsize="small")
+        losses.plot(step_axis, self._base["curve"], color=self.BASE_COLOR, linewidth=1)
+        (self._loss,) = losses.plot(step_axis, np.full(self.steps, np.nan), color=self.RUN_COLOR)
+        losses.set_yscale("log")
+        losses.set(xlabel="step", ylabel="training loss (smoothed)", title="AdamW on the MLP, seed 0",
+                   xlim=(0, self.steps))
+        self._statuses = [_status_text(losses, 0), _status_text(losses, 1)]
+        self._statuses[0].set_color(self.RUN_COLOR)
+        self._statuses[1].set_color(self.BASE_COLOR)
+        self._statuses[1].set_text(f"recipe: {self._base['status']}")
+        self.update()
+        for ax in self.axes:
+            _sparse_ticks(ax)
+        self._freeze_layout()
+
+    def _current_recipe(self):
+        from dataclasses import replace
+
+        values = {name: control.value for name, control in self.controls.items()}
+        return replace(self._recipe.RECIPE, warmup_steps=int(values["warmup"]), peak_lr=float(values["peak_lr"]),
+                       max_norm=float(values["max_norm"]))
+
+    @staticmethod
+    def _key(recipe) -> tuple:
+        return (recipe.warmup_steps, round(recipe.peak_lr, 12), round(recipe.max_norm, 12))
+
+    def _summary(self, runs, r: int) -> dict:
+        with np.errstate(all="ignore"):
+            losses = np.where(np.isfinite(runs.losses[:, r]), runs.losses[:, r], np.nan)
+            curve = averages.ewa(np.nan_to_num(losses, nan=1e6, posinf=1e6), 0.9, bias_correction=True)
+        curve[np.isnan(losses)] = np.nan
+        return {"lrs": runs.lrs[:, r].astype(float), "curve": np.clip(curve, None, 1e3), "status": runs.status(r)}
+
+    def update(self) -> None:
+        current = self._current_recipe()
+        key = self._key(current)
+        if key not in self._cache:
+            runs = self._recipe.train_many([current], seeds=(0,), steps=self.steps, task=self.task)
+            self._cache[key] = self._summary(runs, 0)
+        self.result = self._cache[key]
+        self._rate.set_ydata(self.result["lrs"])
+        peaks = (current.peak_lr, self._recipe.RECIPE.peak_lr)
+        self.axes[0].set_ylim(min(peaks) / 300, 30 * max(peaks))
+        self._loss.set_ydata(self.result["curve"])
+        self._statuses[0].set_text(self.result["status"])
+        shown = [c for c in (self.result["curve"], self._base["curve"]) if np.isfinite(c).any()]
+        low = min(np.nanmin(c) for c in shown)
+        high = max(np.nanmax(c) for c in shown)
+        self.axes[1].set_ylim(0.8 * low, 4.0 * high)
+        self.canvas.draw_idle()
+
+    def _fixed_settings(self) -> dict:
+        return {"steps": self.steps, "seed": 0}

@@ -308,7 +308,7 @@ def test_set_refuses_bad_input_and_changes_nothing(landscape_explorer):
     for values, error, words in [
         ({"lr": 10.0}, ValueError, ["lr", "10.0", "between"]),
         ({"optimizer": "SGD"}, ValueError, ["optimizer", "'SGD'", "Nesterov"]),
-        ({"landscape": "cliff"}, ValueError, ["landscape", "'cliff'"]),
+        ({"landscape": "mountain"}, ValueError, ["landscape", "'mountain'"]),
         ({"lr": "0.1"}, TypeError, ["lr", "'0.1'"]),
         ({"beta": 0.9}, ValueError, ["beta=0.9", "landscape, optimizer, lr"]),
         ({"optimizer": "Adam", "lr": -1.0}, ValueError, ["lr", "-1.0"]),
