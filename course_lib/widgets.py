@@ -280,16 +280,8 @@ class MomentumExplorer(Explorer):
         })
         self._assign({"lr": lr, "beta": beta, "condition": condition, "nesterov": nesterov})
         contours, losses = self.axes
-        bowl = ill_conditioned_bowl()
-        plots.frame_landscape(contours, bowl)
-        self._unit_ellipses = _level_ellipses(bowl)
-        (self._ellipses,) = contours.plot(*self._unit_ellipses, color="0.7", linewidth=0.7)
-        contours.plot(*np.transpose(bowl.minima), "*", color="black", markersize=10)
-        contours.plot(*bowl.start, "o", color="black", markersize=5)
-        self._lines = [(plots.draw_path(contours, np.full((1, 2), np.nan), name), losses.plot([], [])[0],
-                        _status_text(losses, row)) for row, name in enumerate(("GD", "momentum"))]
-        plots.frame_losses(losses, bowl.minimum_value)
-        losses.set_xlim(0, self.steps)
+        self._unit_ellipses, self._ellipses, self._lines = _bowl_race_artists(contours, losses, ("GD", "momentum"),
+                                                                             self.steps)
         self.update()
         self._freeze_layout()
 
@@ -314,6 +306,23 @@ class MomentumExplorer(Explorer):
     def _fixed_settings(self) -> dict:
         return {"steps": self.steps}
 
+
+
+def _bowl_race_artists(contours, losses, names: tuple[str, ...], steps: int):
+    """The ill-conditioned bowl's level ellipses, minimum and start on ``contours``, and for each of
+    ``names`` an empty (path, loss curve, status text) triple to fill in; returns the unit
+    ellipses (rescaled per κ by an update), their line, and the triples."""
+    bowl = ill_conditioned_bowl()
+    plots.frame_landscape(contours, bowl)
+    unit_ellipses = _level_ellipses(bowl)
+    (ellipses,) = contours.plot(*unit_ellipses, color="0.7", linewidth=0.7)
+    contours.plot(*np.transpose(bowl.minima), "*", color="black", markersize=10)
+    contours.plot(*bowl.start, "o", color="black", markersize=5)
+    lines = [(plots.draw_path(contours, np.full((1, 2), np.nan), name), losses.plot([], [])[0],
+              _status_text(losses, row)) for row, name in enumerate(names)]
+    plots.frame_losses(losses, bowl.minimum_value)
+    losses.set_xlim(0, steps)
+    return unit_ellipses, ellipses, lines
 
 def _level_ellipses(bowl, count: int = 16, points: int = 120) -> tuple[np.ndarray, np.ndarray]:
     """Level curves of ½(x² + y²) (the bowl at κ = 1) as one NaN-separated line; dividing y by √κ
@@ -571,16 +580,8 @@ class RMSpropExplorer(Explorer):
         self._assign({"lr": lr, "alpha": alpha, "eps": eps, "momentum": momentum, "centered": centered,
                       "condition": condition})
         contours, losses, rates = self.axes
-        bowl = ill_conditioned_bowl()
-        plots.frame_landscape(contours, bowl)
-        self._unit_ellipses = _level_ellipses(bowl)
-        (self._ellipses,) = contours.plot(*self._unit_ellipses, color="0.7", linewidth=0.7)
-        contours.plot(*np.transpose(bowl.minima), "*", color="black", markersize=10)
-        contours.plot(*bowl.start, "o", color="black", markersize=5)
-        self._lines = [(plots.draw_path(contours, np.full((1, 2), np.nan), name), losses.plot([], [])[0],
-                        _status_text(losses, row)) for row, name in enumerate(("GD", "RMSprop"))]
-        plots.frame_losses(losses, bowl.minimum_value)
-        losses.set_xlim(0, self.steps)
+        self._unit_ellipses, self._ellipses, self._lines = _bowl_race_artists(contours, losses, ("GD", "RMSprop"),
+                                                                             self.steps)
         color = plots.OPTIMIZER_COLORS["RMSprop"]
         (self._gd_rate,) = rates.plot([], [], ":", color=plots.OPTIMIZER_COLORS["GD"], label="GD: lr (both)")
         self._rates = [rates.plot([], [], style, color=color, label=f"RMSprop, {name}")[0]

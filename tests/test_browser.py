@@ -347,10 +347,6 @@ WIDGET_PLUGIN_FAILURE = re.compile(r"Failed to create module: package: @jupyter-
                                    r"'(jupyter-matplotlib|matplotlib-jupyter|@jupyter-widgets)[^']*' failed to activate")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "jupyterlab-rise 0.43.1's standalone /rise/ app is built on JupyterLab 4.3.4: it cannot load "
-    "jupyterlab_widgets 3.0.17's widget manager (\"Shared module @jupyterlab/console doesn't exist in "
-    "shared scope default\"), so ipympl's plugin fails too and explorers do not render in the slideshow"))
 def test_widget_extensions_load_inside_the_rise_slideshow(lab, page_for, deck_notebook):
     view = page_for(f"rise-widgets-{deck_notebook.stem}")
     view.page.goto(lab.page_url(f"rise/{deck_notebook.name}"))
