@@ -295,12 +295,7 @@ class MomentumExplorer(Explorer):
             "GD": runner.run(bowl, runner.named_optimizer("GD", lr), steps=self.steps),
             f"{variant} β = {beta:.2f}": runner.run(bowl, momentum, steps=self.steps),
         }
-        x, y = self._unit_ellipses
-        self._ellipses.set_data(x, y / np.sqrt(condition))
-        self.axes[0].set_title(bowl.label)
-        curves = [_show_run(*artists, name, result, bowl.minimum_value)
-                  for artists, (name, result) in zip(self._lines, self.results.items())]
-        plots.fit_loss_limits(self.axes[1], curves)
+        _show_bowl_race(self, bowl, condition)
         self.canvas.draw_idle()
 
     def _fixed_settings(self) -> dict:
@@ -323,6 +318,16 @@ def _bowl_race_artists(contours, losses, names: tuple[str, ...], steps: int):
     plots.frame_losses(losses, bowl.minimum_value)
     losses.set_xlim(0, steps)
     return unit_ellipses, ellipses, lines
+
+
+def _show_bowl_race(explorer, bowl, condition) -> None:
+    """Rescale the level ellipses to the bowl's κ and move each run's artists to ``explorer.results``."""
+    x, y = explorer._unit_ellipses
+    explorer._ellipses.set_data(x, y / np.sqrt(condition))
+    explorer.axes[0].set_title(bowl.label)
+    curves = [_show_run(*artists, name, result, bowl.minimum_value)
+              for artists, (name, result) in zip(explorer._lines, explorer.results.items())]
+    plots.fit_loss_limits(explorer.axes[1], curves)
 
 def _level_ellipses(bowl, count: int = 16, points: int = 120) -> tuple[np.ndarray, np.ndarray]:
     """Level curves of ½(x² + y²) (the bowl at κ = 1) as one NaN-separated line; dividing y by √κ
@@ -601,12 +606,7 @@ class RMSpropExplorer(Explorer):
         rmsprop = runner.named_optimizer("RMSprop", lr, alpha=alpha, eps=eps, momentum=momentum, centered=centered)
         self.results = {"GD": runner.run(bowl, runner.named_optimizer("GD", lr), steps=self.steps),
                         label: runner.run(bowl, rmsprop, steps=self.steps)}
-        x, y = self._unit_ellipses
-        self._ellipses.set_data(x, y / np.sqrt(condition))
-        self.axes[0].set_title(bowl.label)
-        curves = [_show_run(*artists, name, result, bowl.minimum_value)
-                  for artists, (name, result) in zip(self._lines, self.results.items())]
-        plots.fit_loss_limits(self.axes[1], curves)
+        _show_bowl_race(self, bowl, condition)
         self.rates = _rmsprop_rates(bowl, self.results[label].path, lr, alpha, eps, centered)
         steps = np.arange(1, self.steps + 1)
         for line, rate in zip(self._rates, self.rates.T):
