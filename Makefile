@@ -3,6 +3,7 @@
 #   make test       unit tests + every notebook under nbval (+ browser tests where Chromium is found)
 #   make notebooks  re-execute every notebook in place (the only way committed outputs are made)
 #   make slides     export every notebook as a reveal.js deck into slides/ that opens offline
+#   make bench      performance benchmarks against their targets (make bench QUICK=1: fewer repeats, no notebooks)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -13,7 +14,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 # JupyterLab refuses to run as root unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test unit nbval notebooks slides venv clean
+.PHONY: lab test unit nbval notebooks slides bench venv clean
 
 venv: $(STAMP)
 
@@ -41,6 +42,9 @@ notebooks: $(STAMP)
 
 slides: $(STAMP)
 	$(PY) tools/export_slides.py $(NB)
+
+bench: $(STAMP)
+	$(PY) -m benchmarks $(if $(QUICK),--quick,) $(BENCH)
 
 clean:
 	rm -rf .pytest_cache .hypothesis

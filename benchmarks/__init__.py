@@ -1,0 +1,1 @@
+"""Performance measurements of the course with their targets: ``make bench`` (see run.py)."""
