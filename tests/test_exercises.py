@@ -272,8 +272,16 @@ def test_nesterov_mistakes(answer, key_words):
     assert all(word in message for word in key_words), message
 
 
-@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda exercise: exercise.name)
+ALL_EXERCISES = [value for value in vars(exercises).values() if isinstance(value, exercises.Exercise)]
+
+
+def test_every_notebook_s_exercises_are_found():
+    assert len(ALL_EXERCISES) >= 25 and all(any(e is found for found in ALL_EXERCISES) for e in EXERCISES)
+
+
+@pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda exercise: exercise.name)
 def test_every_mistake_is_told_apart_from_the_others(exercise):
+    """Across every notebook's exercises: each known mistake gets its own message."""
     for mistake in exercise.mistakes:
         result = exercises.check_function(mistake.answer, exercise)
         assert result.message == mistake.explanation and not result.passed
