@@ -109,6 +109,10 @@ class SGDRuns:
     diverged_at: tuple
     final_w: np.ndarray
 
+    def __getitem__(self, runs: slice) -> "SGDRuns":
+        """The runs ``runs`` (a slice of the run axis) on their own."""
+        return SGDRuns(self.excess_loss[:, runs], self.lrs[:, runs], self.diverged_at[runs], self.final_w[runs])
+
     def summary(self, run: int | None = None) -> str:
         """'diverged at epoch k' or 'final excess loss …' (the mean over runs unless ``run`` is given)."""
         runs = range(self.excess_loss.shape[1]) if run is None else [run]
@@ -127,7 +131,7 @@ def minibatches(problem: RegressionProblem, runs: int, seed: int = 0):
         yield rng.integers(0, len(problem.y), size=(problem.steps_per_epoch, runs, problem.batch_size))
 
 
-def run_sgd(problem: RegressionProblem, lrs, seed: int = 0, start=None) -> SGDRuns:
+def run_sgd(problem: RegressionProblem, lrs, seed: int = 0, start=None, batch_runs: int | None = None) -> SGDRuns:
     """Mini-batch SGD from w = 0, R runs at once: w ← w − lr·g, the update of
     ``course_lib.optim.SGD`` without momentum (its function ``descend_``, called directly to skip
     the per-step checks of the class).
@@ -136,7 +140,9 @@ def run_sgd(problem: RegressionProblem, lrs, seed: int = 0, start=None) -> SGDRu
     ``problem.steps_per_epoch`` steps, as torch's epoch schedulers do); or a callable
     ``lrs(epoch, excess_loss_so_far) -> (R,)`` with ``epochs`` taken from ``lrs.epochs`` (for a
     rate that reacts to the loss, like ``ReduceLROnPlateau``). Each run draws its own
-    mini-batches (with replacement) from ``minibatches(problem, R, seed)``.
+    mini-batches (with replacement) from ``minibatches(problem, R, seed)``; with ``batch_runs``
+    = S, the batches of ``minibatches(problem, S, seed)`` are repeated along the run axis (run r sees
+    those of run r mod S), so that K settings of S runs each give, side by side, what each gives alone.
     """
     if callable(lrs):
         schedule, epochs, runs = lrs, int(lrs.epochs), int(lrs.runs)
@@ -145,7 +151,9 @@ def run_sgd(problem: RegressionProblem, lrs, seed: int = 0, start=None) -> SGDRu
         if table.ndim != 2 or not np.all(np.isfinite(table) & (table >= 0)):
             raise ValueError(f"lrs must be an (epochs, R) array of finite rates >= 0, got shape {table.shape}")
         schedule, (epochs, runs) = (lambda epoch, _: table[epoch]), table.shape
-    batch_stream = minibatches(problem, runs, seed)
+    if batch_runs is not None and not (isinstance(batch_runs, Integral) and batch_runs >= 1 and runs % batch_runs == 0):
+        raise ValueError(f"batch_runs must be a positive divisor of the number of runs ({runs}), got {batch_runs!r}")
+    batch_stream = minibatches(problem, batch_runs or runs, seed)
     n, d = problem.X.shape
     w = np.zeros((runs, d)) if start is None else np.array(np.broadcast_to(start, (runs, d)), dtype=float)
     excess = np.full((epochs + 1, runs), np.nan)
@@ -158,10 +166,12 @@ def run_sgd(problem: RegressionProblem, lrs, seed: int = 0, start=None) -> SGDRu
             used[epoch] = np.asarray(schedule(epoch, excess[: epoch + 1]), dtype=float)
             lr = np.where(alive, used[epoch], 0.0)[:, None]
             batches = next(batch_stream)
+            if batch_runs:
+                batches = np.tile(batches, (1, runs // batch_runs, 1))
             X_epoch, y_epoch = problem.X[batches], problem.y[batches]  # one gather per epoch: faster
-            for Xb, yb in zip(X_epoch, y_epoch):
-                residuals = np.einsum("rbd,rd->rb", Xb, w) - yb
-                descend_(w, np.einsum("rbd,rb->rd", Xb, residuals) / problem.batch_size, lr)
+            for Xb, yb in zip(X_epoch, y_epoch):  # Xb (R, B, d): each run's batch; matmul runs them all
+                residuals = (Xb @ w[:, :, None])[..., 0] - yb                    # x_iᵀw − y_i
+                descend_(w, (residuals[:, None, :] @ Xb)[:, 0] / problem.batch_size, lr)  # mean of r_i·x_i
             excess[epoch + 1] = problem.excess_loss(w)
             newly = alive & ~(np.isfinite(excess[epoch + 1]) & np.all(np.abs(w) <= DIVERGENCE_BOUND, axis=1))
             for run in np.flatnonzero(newly):

@@ -70,7 +70,8 @@ class Landscape:
 
 def _float_arrays(x, y) -> Pair:
     """``x`` and ``y`` as float arrays of their common broadcast shape."""
-    return tuple(np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float)))
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return (x, y) if x.shape == y.shape else tuple(np.broadcast_arrays(x, y))
 
 
 def _finite_real(name: str, value) -> float:

@@ -141,16 +141,28 @@ class Optimizer:
     the state arrays it keeps in ``_state_names``, and writes the update of one
     parameter in ``_update(param, grad, state, new_state, **hyperparameters)`` from
     the functions above; ``new_state`` names the state arrays this step created, as zeros.
+
+    The hyperparameters are checked when the optimizer is made and again at the next step
+    after one is assigned (``opt.lr = 0.01``). An array or a list can also change in place,
+    without an assignment, so while any hyperparameter is one, all are checked at every step.
     """
+
+    _hyperparameter_names = ()
+    _settings_checked = None  # the result of _settings(), kept while nothing can have changed it
 
     def __init__(self, params, **hyperparameters):
         self.params = _checked_params(params)
+        self._hyperparameter_names = tuple(hyperparameters)
         for name, value in hyperparameters.items():
             setattr(self, name, value)
-        self._hyperparameter_names = tuple(hyperparameters)
-        self._checked_hyperparameters()
+        self._settings()
         self.state = [{} for _ in self.params]
         self.steps = 0
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name in self._hyperparameter_names:
+            super().__setattr__("_settings_checked", None)  # check it before the next step
 
     def __repr__(self):
         settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._hyperparameter_names)
@@ -162,16 +174,26 @@ class Optimizer:
         Everything is checked first: a step that raises changes nothing.
         """
         grads = _checked_grads(grads, self.params)
-        hyperparameters = self._checked_hyperparameters()
+        settings = self._settings()
         self.steps += 1
         with np.errstate(all="ignore"):  # as in torch, a diverging run turns to inf/nan quietly
-            for param, grad, state in zip(self.params, grads, self.state):
-                new_state = [name for name in self._state_names(hyperparameters) if name not in state]
+            for param, grad, state, values in zip(self.params, grads, self.state, settings):
+                new_state = [name for name in self._state_names(values) if name not in state]
                 for name in new_state:
                     state[name] = np.zeros_like(param)
-                values = {name: _in_dtype(value, param.dtype) for name, value in hyperparameters.items()}
                 for block in _blocks(param, grad, state, values):
                     self._update(*block, new_state, **values)
+
+    def _settings(self):
+        """The checked hyperparameters for each parameter, with arrays rounded to its dtype."""
+        if self._settings_checked is not None:
+            return self._settings_checked
+        hyperparameters = self._checked_hyperparameters()
+        settings = [{name: _in_dtype(value, param.dtype) for name, value in hyperparameters.items()}
+                    for param in self.params]
+        if all(_immutable(getattr(self, name)) for name in self._hyperparameter_names):
+            self._settings_checked = settings
+        return settings
 
     def state_nbytes(self):
         """Bytes held by the state arrays: the memory an optimizer costs beyond the parameters."""
@@ -357,7 +379,7 @@ def _checked_grads(grads, params):
     checked = []
     for i, (grad, param) in enumerate(zip(grads, params)):
         grad = np.asarray(grad)
-        if not np.can_cast(grad.dtype, param.dtype, casting="same_kind"):
+        if grad.dtype != param.dtype and not np.can_cast(grad.dtype, param.dtype, casting="same_kind"):
             raise TypeError(f"grads[{i}] has dtype {grad.dtype}, which does not cast to the dtype "
                             f"{param.dtype} of params[{i}]")
         if grad.shape != param.shape:
@@ -382,7 +404,7 @@ def _check_value(name, label, value, rule):
 
 def _checked_number(name, label, value, rule):
     """The hyperparameter as a Python float, after checking its type and range."""
-    if not _is_real(value) or np.ndim(value) != 0:
+    if not _is_real(value) or (isinstance(value, np.ndarray) and value.ndim != 0):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     value = float(value)
     _check_value(name, label, value, rule)
@@ -396,9 +418,9 @@ def _checked_rate(name, label, value, params):
     if not _is_real(value):
         raise TypeError(f"{name} must be a real number or a NumPy array of them, got {value!r}")
     rates = np.asarray(value, dtype=np.float64)
-    bad = np.flatnonzero(~(np.isfinite(rates) & (rates >= 0)))
-    if bad.size:
-        index = np.unravel_index(bad[0], rates.shape)
+    valid = np.isfinite(rates) & (rates >= 0)
+    if not valid.all():
+        index = np.unravel_index(np.argmin(valid), rates.shape)  # the first invalid rate
         _check_value(f"{name}[{', '.join(map(str, index))}]", label, float(rates[index]), _NONNEGATIVE)
     for i, param in enumerate(params):
         if np.broadcast_shapes(rates.shape, param.shape) != param.shape:
@@ -420,6 +442,13 @@ def _checked_betas(betas):
         raise ValueError(f"betas must be a pair (beta1, beta2), got {len(betas)} values: {betas!r}")
     return tuple(_checked_number(f"betas[{i}]", f"beta parameter at index {i}", beta, _UNIT_INTERVAL)
                  for i, beta in enumerate(betas))
+
+
+def _immutable(value):
+    """Whether ``value`` can change only by assignment: a number, a flag, or a tuple of them."""
+    if isinstance(value, tuple):
+        return all(_immutable(item) for item in value)
+    return isinstance(value, (bool, int, float, np.generic))
 
 
 def _in_dtype(value, dtype):

@@ -16,6 +16,7 @@ import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from course_lib.landscapes import Landscape
 from course_lib.runner import RunResult
@@ -149,10 +150,12 @@ def loss_curve(losses: np.ndarray, minimum_value: float | None) -> np.ndarray:
     return losses if minimum_value is None else losses - minimum_value
 
 
-def fit_loss_limits(ax: Axes, curves: list[np.ndarray]) -> None:
+def fit_loss_limits(ax: Axes, curves: list[np.ndarray], headroom: float = 1.0, decades: int | None = None) -> None:
     """Fit the y axis of a loss plot to the values of ``curves`` that its scale can show (finite,
-    and positive on a log scale, which spans at least two decades); NaN (a diverged run) and the
-    rest are left out as gaps."""
+    and positive on a log scale, which spans at least two decades out to whole decades, times
+    ``headroom`` at the top; with ``decades``, exactly that many decades below the top); NaN (a
+    diverged run) and the rest are left out as gaps. Limits that snap to round values stay put
+    while the curves move a little: an explorer then redraws only its curves."""
     log_scale = ax.get_yscale() == "log"
     values = np.concatenate([np.empty(0), *curves])
     shown = np.isfinite(values) & (values > 0) if log_scale else np.isfinite(values)
@@ -161,12 +164,48 @@ def fit_loss_limits(ax: Axes, curves: list[np.ndarray]) -> None:
         return
     low, high = values.min(), values.max()
     if log_scale:
-        ax.set_ylim(min(low / 2, high / 50), high * 2)
+        bottom, top = decades_around(min(low / 2, high / 50), high * 2)
+        if decades is not None:
+            bottom = top / 10.0**decades
+        set_ylim_if_changed(ax, bottom, top * headroom)
         return
     if ax.get_yscale() == "symlog":
-        ax.set_yticks(symlog_ticks(low, high))
-    pad = 0.05 * (high - low) or 1.0
-    ax.set_ylim(low - pad, high + pad)
+        ticks = symlog_ticks(low, high)
+        if list(ax.get_yticks()) != ticks:
+            ax.set_yticks(ticks)
+        pad = 0.05 * (high - low) or 1.0
+        set_ylim_if_changed(ax, low - pad, high + pad)
+        return
+    set_ylim_if_changed(ax, *nice_limits(low, high))
+
+
+def nice_limits(low: float, high: float) -> tuple[float, float]:
+    """Round limits just around [low, high] (the outer ticks of at most 5 at 1, 2, 2.5, 5 or 10 times a
+    power of ten), which stay put while the values move a little."""
+    if low == high:
+        low, high = low - 1.0, high + 1.0
+    ticks = MaxNLocator(5).tick_values(low, high)
+    return float(ticks[0]), float(ticks[-1])
+
+
+def round_up_125(value: float) -> float:
+    """The smallest of 1, 2 and 5 times a power of ten that is at least ``value`` (> 0): an axis
+    limit that stays put over a wide range of values."""
+    power = 10.0 ** np.floor(np.log10(value))
+    return next(float(m * power) for m in (1, 2, 5, 10) if m * power >= value)
+
+
+def decades_around(low: float, high: float) -> tuple[float, float]:
+    """The powers of ten just below ``low`` and just above ``high``: log-axis limits that stay put
+    while the curves move a little (so an explorer's axis and its ticks need no redrawing)."""
+    return 10.0 ** np.floor(np.log10(low)), 10.0 ** np.ceil(np.log10(high))
+
+
+def set_ylim_if_changed(ax: Axes, low: float, high: float) -> None:
+    """``ax.set_ylim(low, high)``, skipped when those are the limits already: setting them marks the
+    axes as changed, which makes an explorer's canvas redraw everything (``widgets.LayeredCanvas``)."""
+    if ax.get_ylim() != (low, high):
+        ax.set_ylim(low, high)
 
 
 def symlog_ticks(low: float, high: float, per_side: int = 3) -> list[float]:

@@ -72,7 +72,7 @@ def named_optimizer(name: str, lr, **hyperparameters):
     class_name, defaults = OPTIMIZER_RECIPES[name]
     optimizer_class = getattr(optim, class_name)
     settings = {**defaults, **hyperparameters, "lr": lr}
-    optimizer_class([np.zeros(2)], **settings)
+    optimizer_class([np.zeros(np.broadcast_shapes(np.shape(lr), (2,)))], **settings)  # lr may be (R, 1)
     return lambda params: optimizer_class(params, **settings)
 
 
@@ -100,18 +100,23 @@ def run(landscape: Landscape, make_optimizer, start=None, steps: int = 100,
     if not _inside(start, bound).all():
         raise ValueError(f"start must be finite and within ±bound={bound:g}, got {start!r}")
 
-    point = start.reshape(-1, 2)
+    point = start.reshape(-1, 2)  # the optimizer updates it in place
+    x, y = point[:, 0], point[:, 1]  # views: they follow the point
     path = np.full((steps + 1,) + point.shape, np.nan)
     path[0] = point
     has_left = np.zeros(len(point), dtype=bool)
+    bound_squared = float(bound) * float(bound)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         optimizer = make_optimizer([point])
         for step in range(1, steps + 1):
-            optimizer.step([np.stack(landscape.gradient(point[:, 0], point[:, 1]), axis=-1)])
+            grad = np.empty_like(point)
+            grad[:, 0], grad[:, 1] = landscape.gradient(x, y)
+            optimizer.step([grad])
             path[step] = point
-            has_left |= ~_inside(point, bound)
-            if has_left.all():
-                break
+            if not np.vdot(point, point) < bound_squared:  # Σ x² < bound²: every run is inside
+                has_left |= ~_inside(point, bound)
+                if has_left.all():
+                    break
         losses = landscape.value(path[..., 0], path[..., 1])
         bad = ~_inside(path, bound) | ~np.isfinite(losses)
     first_bad = np.where(bad.any(axis=0), bad.argmax(axis=0), steps + 1)

@@ -19,6 +19,7 @@ from numbers import Integral, Real
 
 import ipywidgets
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 
 from course_lib import averages, data, plots, runner
@@ -46,7 +47,59 @@ def _import_ipympl_keeping_the_backend():
 
 Canvas, FigureManager = _import_ipympl_keeping_the_backend()
 
+
+class LayeredCanvas(Canvas):
+    """ipympl's canvas, redrawing only the artists an update moves (matplotlib's "blitting").
+
+    Drawing a figure costs tens of milliseconds, most of it in what an update leaves alone: axes,
+    ticks, labels, contours. So the artists an update does move (paths, curves, status lines) are
+    registered in ``foreground`` and marked animated, which leaves them out of matplotlib's
+    normal draw. The first draw renders the rest, the background, and keeps its pixels; each
+    later draw pastes those pixels back and draws the foreground on top. Any change to a
+    background artist (an axis limit, a visible contour) makes the figure stale, and the
+    figure's stale callback drops the kept pixels: the next draw renders everything again.
+    The foreground is drawn last, so it covers whatever background artist it crosses.
+    """
+
+    def __init__(self, figure):
+        super().__init__(figure)
+        self.foreground = []
+        self._background = None  # (renderer, pixels) of the last full draw
+        self._drawing_foreground = False
+        figure.stale_callback = self._drop_background
+
+    def _drop_background(self, figure, stale) -> None:
+        if not self._drawing_foreground:  # drawing a legend re-places its parts: no change to keep
+            self._background = None
+
+    def render(self) -> None:
+        """Draw the figure on the Agg renderer: kept background + foreground, or everything."""
+        renderer = self.get_renderer()
+        if self._background is None or self._background[0] is not renderer:
+            FigureCanvasAgg.draw(self)  # everything but the foreground
+            self._background = (renderer, self.copy_from_bbox(self.figure.bbox))
+        else:
+            self.restore_region(self._background[1])
+        self._drawing_foreground = True
+        try:
+            for artist in sorted(self.foreground, key=lambda artist: artist.get_zorder()):
+                self.figure.draw_artist(artist)
+        finally:
+            self._drawing_foreground = False
+
+    def draw(self) -> None:
+        """What the browser's "draw" request runs: render, then send the changed pixels."""
+        self._png_is_old = True
+        try:
+            self.render()
+        finally:
+            self.manager.refresh_all()
+
 EXPLORER_OPTIMIZERS = ("GD", "momentum", "Nesterov", "RMSprop", "Adam")
+EXPLORER_LOSS_DECADES = 12
+"""An explorer's log loss axis shows this many decades below its top, whatever the curves do down
+there (deeper, a run has converged): the axis stays put while a slider moves, which makes runs
+easy to compare and leaves the axis undrawn (``LayeredCanvas``)."""
 
 
 class Explorer:
@@ -60,7 +113,7 @@ class Explorer:
     def __init__(self, controls: dict, ncols: int = 2, figsize=None):
         self.controls = controls
         self.figure, self.axes = plots.new_figure(ncols, figsize)
-        self.canvas = Canvas(self.figure)
+        self.canvas = LayeredCanvas(self.figure)
         with warnings.catch_warnings():  # ipympl 0.10's Toolbar trips a traitlets deprecation of its own
             warnings.filterwarnings("ignore", r"Passing unrecognized arguments to super\(Toolbar\)", DeprecationWarning)
             FigureManager(self.canvas, 0)  # handles the browser's messages (draw, resize, toolbar)
@@ -76,6 +129,13 @@ class Explorer:
     def update(self) -> None:
         """Recompute for the current control values and redraw in place."""
         raise NotImplementedError
+
+    def _foreground(self, *artists) -> None:
+        """Register the artists an update moves: each redraw draws them on the kept background
+        (``LayeredCanvas``), by zorder, then in the order given."""
+        for artist in artists:
+            artist.set_animated(True)
+            self.canvas.foreground.append(artist)
 
     def describe(self) -> str:
         """One stable line naming the explorer and its settings (its text/plain form)."""
@@ -136,6 +196,53 @@ class Explorer:
             "text/plain": self.describe(),
             "image/png": self.png(),
         }
+
+
+class DragCache:
+    """Results of a batched computation for the setting shown and for the settings a slider drag
+    reaches next, so that dragging redraws without recomputing.
+
+    ``compute(settings)`` takes a list of settings (dicts of control values that differ only in
+    the ``sliders``) and returns one result per setting, all computed at once: for the small
+    problems of the explorers one batched run costs about what a single run costs. ``get(setting)``
+    returns the result of ``setting``; when it is not known yet, it computes ``setting`` together
+    with its neighbours, each slider of ``sliders`` moved up to ``reach`` of its steps either way.
+    """
+
+    def __init__(self, controls: dict, sliders: tuple[str, ...], compute, reach: int = 2, size: int = 512):
+        self.controls, self.sliders, self.compute, self.reach, self.size = controls, sliders, compute, reach, size
+        self._results = {}
+
+    def get(self, setting: dict):
+        key = self._key(setting)
+        if key not in self._results:
+            batch = [setting] + [neighbour for neighbour in self._neighbours(setting)
+                                 if self._key(neighbour) not in self._results]
+            for each, result in zip(batch, self.compute(batch)):
+                self._results[self._key(each)] = result
+            while len(self._results) > self.size:  # forget the oldest
+                del self._results[next(iter(self._results))]
+        return self._results[key]
+
+    def _neighbours(self, setting: dict):
+        for name in self.sliders:
+            control = self.controls[name]
+            log = isinstance(control, ipywidgets.FloatLogSlider)
+            position = np.log(setting[name]) / np.log(control.base) if log else setting[name]
+            index = round((position - control.min) / control.step)  # where the slider snaps to
+            for k in (*range(index - self.reach, index), *range(index + 1, index + self.reach + 1)):
+                moved = control.min + k * control.step
+                if control.min <= moved <= control.max + 1e-9 * control.step:
+                    value = control.base**moved if log else moved
+                    yield setting | {name: int(round(value)) if isinstance(control, ipywidgets.IntSlider)
+                                     else float(value)}
+
+    @staticmethod
+    def _key(setting: dict) -> tuple:
+        """Values to 10 significant digits: a slider's position computed here and in the browser
+        may differ in the last bits, so a setting that close to a computed one shares its result."""
+        return tuple((name, float(f"{value:.10g}") if isinstance(value, float) else value)
+                     for name, value in sorted(setting.items()))
 
 
 def _sparse_ticks(ax) -> None:
@@ -231,6 +338,7 @@ class LandscapeExplorer(Explorer):
         (self._losses,) = losses.plot([], [])
         losses.set_xlim(0, self.steps)
         self._status = _status_text(losses, 0)
+        self._foreground(self._path, self._start, self._losses, self._status)
         self._shown = None
         self.update()
         self._freeze_layout()
@@ -254,7 +362,7 @@ class LandscapeExplorer(Explorer):
             self._show_landscape(name)
         curve = _show_run(self._path, self._losses, self._status, f"{optimizer}, lr = {lr:.3g}",
                           self.result, landscape.minimum_value)
-        plots.fit_loss_limits(self.axes[1], [curve])
+        plots.fit_loss_limits(self.axes[1], [curve], decades=EXPLORER_LOSS_DECADES)
         self.canvas.draw_idle()
 
     def _fixed_settings(self) -> dict:
@@ -282,6 +390,7 @@ class MomentumExplorer(Explorer):
         contours, losses = self.axes
         self._unit_ellipses, self._ellipses, self._lines = _bowl_race_artists(contours, losses, ("GD", "momentum"),
                                                                              self.steps)
+        self._foreground(self._ellipses, contours.title, *(artist for run in self._lines for artist in run))
         self.update()
         self._freeze_layout()
 
@@ -324,10 +433,10 @@ def _show_bowl_race(explorer, bowl, condition) -> None:
     """Rescale the level ellipses to the bowl's κ and move each run's artists to ``explorer.results``."""
     x, y = explorer._unit_ellipses
     explorer._ellipses.set_data(x, y / np.sqrt(condition))
-    explorer.axes[0].set_title(bowl.label)
+    explorer.axes[0].title.set_text(bowl.label)
     curves = [_show_run(*artists, name, result, bowl.minimum_value)
               for artists, (name, result) in zip(explorer._lines, explorer.results.items())]
-    plots.fit_loss_limits(explorer.axes[1], curves)
+    plots.fit_loss_limits(explorer.axes[1], curves, decades=EXPLORER_LOSS_DECADES)
 
 def _level_ellipses(bowl, count: int = 16, points: int = 120) -> tuple[np.ndarray, np.ndarray]:
     """Level curves of ½(x² + y²) (the bowl at κ = 1) as one NaN-separated line; dividing y by √κ
@@ -358,6 +467,7 @@ class EWAExplorer(Explorer):
                                    label="v_t")
         ax.set(xlabel="t", ylabel="value")
         ax.legend(loc="lower right")
+        self._foreground(self._average, ax.title)
         self.update()
         self._freeze_layout()
 
@@ -365,7 +475,7 @@ class EWAExplorer(Explorer):
         beta, bias_correction = self.controls["beta"].value, self.controls["bias_correction"].value
         self.average = averages.ewa(self.series, beta, bias_correction=bias_correction)
         self._average.set_ydata(self.average)
-        self.axes[0].set_title(f"β = {beta:.2f}: an average over ≈ 1/(1 − β) = {averages.effective_window(beta):.3g} "
+        self.axes[0].title.set_text(f"β = {beta:.2f}: an average over ≈ 1/(1 − β) = {averages.effective_window(beta):.3g} "
                                f"values, bias correction {'on' if bias_correction else 'off'}")
         self.canvas.draw_idle()
 
@@ -423,16 +533,26 @@ class ClippingExplorer(Explorer):
         plots.frame_losses(losses, self.landscape.minimum_value)
         losses.set(title="loss E (log scale)")
         losses.set_xlim(0, self.steps)
+        self._foreground(*(artist for run in self._lines.values() for artist in run))
+        self._runs = DragCache(self.controls, ("threshold", "lr"), self._run_batch)
         self.update()
         self._freeze_layout()
 
+    def _run_batch(self, settings: list[dict]) -> list[dict]:
+        """For each of ``settings`` (one mode; threshold and lr vary) an unclipped and a clipped run,
+        all in one computation: runs 2i and 2i + 1 are setting i's."""
+        mode = settings[0]["mode"]
+        lr = np.repeat([[setting["lr"]] for setting in settings], 2, axis=0)
+        thresholds = np.repeat([setting["threshold"] for setting in settings], 2)
+        batch = runner.run(self.landscape, self._clipping.clipped(runner.named_optimizer("GD", lr),
+                                                                  ["none", mode] * len(settings), thresholds),
+                           start=np.tile(self.landscape.start, (2 * len(settings), 1)), steps=self.steps)
+        return [{"unclipped": batch[2 * i], "clipped": batch[2 * i + 1] if mode != "none" else None}
+                for i in range(len(settings))]
+
     def update(self) -> None:
         mode, threshold, lr = (self.controls[key].value for key in ("mode", "threshold", "lr"))
-        # Both runs in one computation: run 0 unclipped, run 1 with the chosen clipping.
-        batch = runner.run(self.landscape, self._clipping.clipped(runner.named_optimizer("GD", lr), ["none", mode],
-                                                                  threshold),
-                           start=np.tile(self.landscape.start, (2, 1)), steps=self.steps)
-        self.results = {"unclipped": batch[0], "clipped": batch[1] if mode != "none" else None}
+        self.results = self._runs.get({"mode": mode, "threshold": threshold, "lr": lr})
         names = {"unclipped": "unclipped", "clipped": f"by {mode} at {threshold:.3g}"}
         curves = []
         for key, (path_line, loss_line, status) in self._lines.items():
@@ -446,9 +566,8 @@ class ClippingExplorer(Explorer):
             loss_line.set_data(np.arange(len(result.losses)), result.losses)
             status.set_text(f"{names[key]}: {self.describe_run(result)}")
             curves.append(result.losses)
-        plots.fit_loss_limits(self.axes[1], curves)
-        low, high = self.axes[1].get_ylim()
-        self.axes[1].set_ylim(low, high * 30)  # room for the status lines above the curves
+        plots.fit_loss_limits(self.axes[1], curves, headroom=100,  # room for the status lines above the curves
+                              decades=EXPLORER_LOSS_DECADES)
         self.canvas.draw_idle()
 
     @staticmethod
@@ -509,13 +628,22 @@ class SaddleExplorer(Explorer):
         escape.legend(loc="center right")
         self._status = escape.text(0.98, 0.03, "", transform=escape.transAxes, ha="right", va="bottom",
                                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
+        self._foreground(self._path, self._start, self._x, self._model, self._escape_line, self._status)
+        self._runs = DragCache(self.controls, ("x0", "lr"), self._run_batch)
         self.update()
         self._freeze_layout()
 
+    def _run_batch(self, settings: list[dict]) -> list[runner.RunResult]:
+        """The runs of ``settings`` (one optimizer; x0 and lr vary) as one batched run."""
+        lrs = np.array([[setting["lr"]] for setting in settings])
+        starts = [(setting["x0"], 1.0) for setting in settings]
+        batch = runner.run(self.landscape, runner.named_optimizer(settings[0]["optimizer"], lrs), start=starts,
+                           steps=self.steps)
+        return [batch[i] for i in range(len(settings))]
+
     def update(self) -> None:
         x0, optimizer, lr = (self.controls[key].value for key in ("x0", "optimizer", "lr"))
-        self.result = runner.run(self.landscape, runner.named_optimizer(optimizer, lr), start=(x0, 1.0),
-                                 steps=self.steps)
+        self.result = self._runs.get({"x0": x0, "optimizer": optimizer, "lr": lr})
         self.escape_step = self._saddles.escape_step(self.result.path)
         color = plots.optimizer_color(optimizer)
         self._path.set_data(self.result.path[:, 0], self.result.path[:, 1])
@@ -594,6 +722,8 @@ class RMSpropExplorer(Explorer):
         rates.set_yscale("log")
         rates.set(xlim=(0, self.steps), xlabel="step", title="learning rate per coordinate, lr/(√v + ε)")
         rates.legend(loc="lower right")
+        self._foreground(self._ellipses, contours.title, *(artist for run in self._lines for artist in run),
+                         self._gd_rate, *self._rates)
         self.update()
         self._freeze_layout()
 
@@ -670,23 +800,33 @@ class WeightDecayExplorer(Explorer):
         for ax in self.axes:
             ax.set_xlim(0, self.steps)
         norms.legend(loc="lower left")
+        self._foreground(norms.title, *(artist for run in self._lines.values() for artist in run))
+        self._trainings = DragCache(self.controls, ("lr", "weight_decay"), self._train_batch)
         self.update()
         self._freeze_layout()
 
-    def update(self) -> None:
-        lr, decay, paper = (self.controls[key].value for key in ("lr", "weight_decay", "paper_form"))
+    def _train_batch(self, settings: list[dict]) -> list[dict]:
+        """Adam + L2 and AdamW for each of ``settings`` (one paper_form; lr and λ vary), trained at
+        once: per setting, optimizer name → (steps, ‖w‖, test error, diverged_at)."""
         from course_lib import optim
 
-        adamw_decay = decay / lr if paper else decay
-        self.training = self._wd.train(self.data, {
-            "Adam + L2": (lambda params: optim.Adam(params, lr=lr, weight_decay=decay), 1),
-            "AdamW": (lambda params: optim.AdamW(params, lr=lr, weight_decay=adamw_decay), 1),
+        lr = np.array([[setting["lr"]] for setting in settings])
+        decay = np.array([[setting["weight_decay"]] for setting in settings])
+        adamw_decay = decay / lr if settings[0]["paper_form"] else decay
+        training = self._wd.train(self.data, {
+            "Adam + L2": (lambda params: optim.Adam(params, lr=lr, weight_decay=decay), len(settings)),
+            "AdamW": (lambda params: optim.AdamW(params, lr=lr, weight_decay=adamw_decay), len(settings)),
         }, steps=self.steps, record_every=10)
-        steps = self.training.steps
+        return [{name: (training.steps, training.norms[name][i], training.errors[name][i],
+                        training.diverged_at[name][i]) for name in self._lines} for i in range(len(settings))]
+
+    def update(self) -> None:
+        lr, decay, paper = (self.controls[key].value for key in ("lr", "weight_decay", "paper_form"))
+        adamw_decay = decay / lr if paper else decay
+        self.result = self._trainings.get({"lr": lr, "weight_decay": decay, "paper_form": paper})
         shown_norms = []
         for name, (norm_line, error_line, status) in self._lines.items():
-            norm, error = self.training.norms[name][0], self.training.errors[name][0]
-            diverged_at = self.training.diverged_at[name][0]
+            steps, norm, error, diverged_at = self.result[name]
             norm_line.set_data(steps, norm)
             error_line.set_data(steps, 100 * error)
             shown_norms.append(norm)
@@ -695,7 +835,7 @@ class WeightDecayExplorer(Explorer):
             else:
                 status.set_text(f"{name}: diverged by step {diverged_at}")
         per_step = lr * adamw_decay
-        self.axes[0].set_title(f"‖w‖; AdamW: decay {per_step:.2g} a step")
+        self.axes[0].title.set_text(f"‖w‖; AdamW: decay {per_step:.2g} a step")
         plots.fit_loss_limits(self.axes[0], shown_norms)
         self.canvas.draw_idle()
 
@@ -725,7 +865,9 @@ class AdamFailureExplorer(Explorer):
             raise ValueError(f"steps must be at least {3 * self.PERIOD} (three periods), got {steps!r}")
         self.gradients = counterexamples.reddi_gradients(self.steps)
         self._rates = {"inverse_sqrt": counterexamples.inverse_sqrt_lr(0.5, self.steps), "constant": 0.01}
-        self._sgd = {}
+        self._adam = {name: counterexamples.AdamAndAMSGrad(self.gradients, rate) for name, rate in self._rates.items()}
+        self._sgd = {name: counterexamples.online_sgd(self.gradients, rate) for name, rate in self._rates.items()}
+        self._runs = None  # Adam's and AMSGrad's paths and denominators, rewritten in place by each update
         super().__init__({
             "beta2": ipywidgets.FloatSlider(min=0.9, max=0.9999, step=0.0001, description="β₂", readout_format=".4f"),
             "schedule": ipywidgets.Dropdown(options=[(label, name) for name, label in self.SCHEDULES.items()],
@@ -742,53 +884,52 @@ class AdamFailureExplorer(Explorer):
                        for name, color, zorder in (("Adam", "Adam", 3), ("AMSGrad", "AMSGrad", 2), ("SGD", "GD", 1))}
         paths.set(xscale="log", xlim=(self._period_ends[0], self.steps), ylim=(-1.17, 1.17), xlabel="step t",
                   ylabel="mean x over each period")
-        legend = paths.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2), title="mean x over the last 10 % of the steps",
-                              alignment="left")
-        self._status = legend.get_texts()
+        legend = paths.legend(loc="upper left", bbox_to_anchor=(0.0, -0.25), title="mean x over the last 10 % of the steps",
+                              alignment="left", frameon=False)
+        self._status = [paths.text(0, 0, "", transform=self.figure.transFigure, va="center", fontsize=label.get_fontsize())
+                        for label in legend.get_texts()]  # placed once the layout is frozen
+        self._beta2_title = paths.set_title("", loc="left")
+        self._schedule_title = paths.set_title("", loc="right", fontsize="medium")
         self._window = np.arange(self.steps - 3 * self.PERIOD + 1, self.steps + 1)
         self._denominator_lines = {name: denominators.plot([], [], color=plots.OPTIMIZER_COLORS[name], label=name)[0]
                                    for name in ("Adam", "AMSGrad")}
         denominators.set(xlim=(self._window[0], self._window[-1]), xlabel="step t",
                          title="denominator √v̂ + ε, last 3 periods")
-        denominators.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2), ncols=2)
+        denominators.legend(loc="upper left", bbox_to_anchor=(0.0, -0.25), ncols=2)
+        self._foreground(self._beta2_title, *self._lines.values(), *self._status, *self._denominator_lines.values())
         self.update()
         self._freeze_layout()
+        to_figure = self.figure.transFigure.inverted()
+        for label, status in zip(legend.get_texts(), self._status):  # each just right of its legend entry
+            box = label.get_window_extent()
+            status.set_position(to_figure.transform((box.x1 + 4 * self.figure.dpi / 72, (box.y0 + box.y1) / 2)))
+
+    def _period_means(self, path: np.ndarray) -> np.ndarray:
+        """The mean of x over each whole period of 101 steps."""
+        return path[1:1 + len(self._period_ends) * self.PERIOD].reshape(-1, self.PERIOD).mean(axis=1)
 
     def update(self) -> None:
         beta2, schedule = self.controls["beta2"].value, self.controls["schedule"].value
-        counterexamples, lr = self._counterexamples, self._rates[schedule]
-        self.paths, denominators = {}, {}
-        for name, amsgrad in (("Adam", False), ("AMSGrad", True)):
-            moves, denominator = counterexamples.adam_moves(self.gradients, lr, beta2=beta2, amsgrad=amsgrad)
-            self.paths[name] = counterexamples.projected_cumsum(moves)
-            denominators[name] = denominator[self._window - 1]
-        if schedule not in self._sgd:
-            self._sgd[schedule] = counterexamples.online_sgd(self.gradients, lr)
-        self.paths["SGD"] = self._sgd[schedule]
+        counterexamples = self._counterexamples
+        self._runs = paths, denominator = self._adam[schedule].run(beta2, out=self._runs)  # (T + 1, 2), (T, 2)
+        self.paths = {"Adam": paths[:, 0], "AMSGrad": paths[:, 1], "SGD": self._sgd[schedule]}
+        window = denominator[self._window - 1]
+        denominators = {"Adam": window[:, 0], "AMSGrad": window[:, 1]}
         self.final = {name: float(counterexamples.tail_mean(path)) for name, path in self.paths.items()}
         for (name, path), text in zip(self.paths.items(), self._status):
-            periods = path[1:1 + len(self._period_ends) * self.PERIOD].reshape(-1, self.PERIOD)
-            self._lines[name].set_data(self._period_ends, periods.mean(axis=1))
-            text.set_text(f"{name}: {self.final[name]:+.3f} {_verdict(self.final[name])}")
+            self._lines[name].set_data(self._period_ends, self._period_means(path))
+            text.set_text(f"{self.final[name]:+.3f}")
         for name, values in denominators.items():
             self._denominator_lines[name].set_data(self._window, values)
         low, high = min(map(np.min, denominators.values())), max(map(np.max, denominators.values()))
-        pad = 0.05 * (high - low) or 1.0
-        self.axes[1].set_ylim(low - pad, high + pad)
-        self.axes[0].set_title(f"β₂ = {beta2:.4f}, lr {self.SCHEDULES[schedule]}")
+        plots.set_ylim_if_changed(self.axes[1], *plots.nice_limits(low, high))
+        self._beta2_title.set_text(f"β₂ = {beta2:.4f}")
+        if self._schedule_title.get_text() != f"lr {self.SCHEDULES[schedule]}":
+            self._schedule_title.set_text(f"lr {self.SCHEDULES[schedule]}")
         self.canvas.draw_idle()
 
     def _fixed_settings(self) -> dict:
         return {"steps": self.steps}
-
-
-def _verdict(mean_x: float) -> str:
-    """Where a run of the counterexample ended, in words."""
-    if mean_x > 0.9:
-        return "(≈ +1, the worst point)"
-    if mean_x < -0.9:
-        return "(≈ −1, the best point)"
-    return "(in between)"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -834,9 +975,11 @@ class ShowdownExplorer(Explorer):
         curves.legend(loc="lower left")
         self._status = _status_text(curves, 0)
         self._image = boundary.imshow(np.zeros((resolution, resolution)), origin="lower", extent=self._extent,
-                                      vmin=0, vmax=1, cmap="RdBu", alpha=0.55, aspect="auto")
-        boundary.scatter(X[0], X[1], c=Y[0], cmap="RdBu", vmin=0, vmax=1, s=8, edgecolors="black", linewidths=0.3)
+                                      vmin=0, vmax=1, cmap=_faded("RdBu", 0.55), aspect="auto")
+        points = boundary.scatter(X[0], X[1], c=Y[0], cmap="RdBu", vmin=0, vmax=1, s=8, edgecolors="black",
+                                  linewidths=0.3)
         boundary.set(xlabel="x₁", ylabel="x₂", title="decision boundary of the chosen run")
+        self._foreground(*self._lines.values(), self._status, self._image, points, *boundary.spines.values())
         self.update()
         self._freeze_layout()
 
@@ -866,6 +1009,17 @@ class ShowdownExplorer(Explorer):
 
     def _fixed_settings(self) -> dict:
         return {"epochs": int(self.training.epochs[-1]) + 1}
+
+
+def _faded(colormap: str, alpha: float):
+    """``colormap`` as it looks at opacity ``alpha`` over white, but opaque: an image drawn with it
+    covers the one drawn before it (an explorer redraws its image on the last picture)."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    colors = colormaps[colormap](np.linspace(0, 1, 256))
+    colors[:, :3] = alpha * colors[:, :3] + (1 - alpha)
+    return ListedColormap(colors, name=f"{colormap}, faded")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -941,30 +1095,43 @@ class ScheduleExplorer(Explorer):
         self._statuses = [_status_text(losses, 0), _status_text(losses, 1)]
         self._statuses[0].set_color(self.SCHEDULE_COLOR)
         self._statuses[1].set_color(self.CONSTANT_COLOR)
-        self._constant_cache = {}
+        self._foreground(rates.title, self._constant_rate, self._rate, self._constant_loss, self._loss, *self._statuses)
+        self._runs = DragCache(self.controls, ("lr0", "decay_rate", "gamma", "interval", "warmup"), self._run_batch)
         self.update()
         for ax in self.axes:  # few ticks before the first layout too: it is the slow part of building
             _sparse_ticks(ax)
         self._freeze_layout()
 
-    def _run(self, lrs: np.ndarray):
-        return self._decay.run_sgd(self.problem, np.tile(lrs[:, None], (1, self.seeds)), seed=0)
+    def _lrs(self, setting: dict) -> np.ndarray:
+        """The rate of every epoch under ``setting``."""
+        return self._decay.schedule_lrs(setting["schedule"], setting["lr0"], self.epochs,
+                                        decay_rate=setting["decay_rate"], gamma=setting["gamma"],
+                                        interval=setting["interval"], warmup=min(setting["warmup"], self.epochs - 1))
+
+    def _run_batch(self, settings: list[dict]) -> list[dict]:
+        """For each setting its rates and the runs of its schedule and of the constant rate lr0, every
+        distinct rate table run once, all in one ``run_sgd`` on the same mini-batches (``batch_runs``)."""
+        tables = [self._lrs(setting) for setting in settings] + [np.full(self.epochs, s["lr0"]) for s in settings]
+        distinct, which = np.unique(tables, axis=0, return_inverse=True)
+        runs = self._decay.run_sgd(self.problem, np.repeat(distinct.T, self.seeds, axis=1), seed=0,
+                                   batch_runs=self.seeds)
+        table_runs = [runs[k * self.seeds:(k + 1) * self.seeds] for k in range(len(distinct))]
+        count = len(settings)
+        return [{"lrs": tables[i], "schedule": table_runs[which[i]], "constant": table_runs[which[count + i]]}
+                for i in range(count)]
 
     def update(self) -> None:
         values = {name: control.value for name, control in self.controls.items()}
         name, lr0 = values["schedule"], values["lr0"]
         for control_name in ("decay_rate", "gamma", "interval", "warmup"):
             self.controls[control_name].disabled = control_name not in self.USES[name]
-        warmup = min(values["warmup"], self.epochs - 1)
-        self.lrs = self._decay.schedule_lrs(name, lr0, self.epochs, decay_rate=values["decay_rate"],
-                                            gamma=values["gamma"], interval=values["interval"], warmup=warmup)
-        if lr0 not in self._constant_cache:
-            self._constant_cache = {lr0: self._run(np.full(self.epochs, lr0))}
-        self.results = {"schedule": self._run(self.lrs), "constant": self._constant_cache[lr0]}
+        computed = self._runs.get(values)
+        self.lrs = computed["lrs"]
+        self.results = {"schedule": computed["schedule"], "constant": computed["constant"]}
         self._rate.set_ydata(self.lrs)
         self._constant_rate.set_ydata(np.full(self.epochs, lr0))
-        self.axes[0].set_ylim(0, 1.3 * max(lr0, float(self.lrs.max())))
-        self.axes[0].set_title(self.FORMULAS[name])
+        plots.set_ylim_if_changed(self.axes[0], 0, plots.round_up_125(1.3 * max(lr0, float(self.lrs.max()))))
+        self.axes[0].title.set_text(self.FORMULAS[name])
         curves = []
         for line, status, key, label in ((self._loss, self._statuses[0], "schedule", name),
                                          (self._constant_loss, self._statuses[1], "constant", f"constant {lr0:.3g}")):
@@ -989,8 +1156,8 @@ class RecipeExplorer(Explorer):
 
     Left: the learning rate of every step (linear warm-up, then cosine to 0). Right: the training
     loss (minibatch loss, EWA-smoothed with β = 0.9 and bias correction), with the notebook's
-    recipe in grey for comparison. One run of ``steps`` steps is recomputed per change (about a
-    tenth of a second; results are cached), from seed 0.
+    recipe in grey for comparison. Runs of ``steps`` steps from seed 0, trained a batch at a time:
+    a new setting together with the settings a drag of each slider reaches next (``DragCache``).
     """
 
     RUN_COLOR = plots.OPTIMIZER_COLORS["AdamW"]
@@ -1012,13 +1179,9 @@ class RecipeExplorer(Explorer):
                                                   readout_format=".3g"),
         })
         self._assign({"warmup": warmup, "peak_lr": peak_lr, "max_norm": max_norm})
-        self._cache = {}
-        base, current = recipe.RECIPE, self._current_recipe()
-        first = [base] if self._key(current) == self._key(base) else [base, current]
-        runs = recipe.train_many(first, seeds=(0,), steps=self.steps, task=self.task)
-        for r, trained in enumerate(first):
-            self._cache[self._key(trained)] = self._summary(runs, r)
-        self._base = self._cache[self._key(base)]
+        base = recipe.RECIPE
+        self._runs = DragCache(self.controls, ("warmup", "peak_lr", "max_norm"), self._train_batch)
+        self._base = self._runs.get({"warmup": base.warmup_steps, "peak_lr": base.peak_lr, "max_norm": base.max_norm})
         rates, losses = self.axes
         step_axis = np.arange(self.steps)
         rates.plot(step_axis, base.lrs(self.steps), color=self.BASE_COLOR, linestyle="--", linewidth=1,
@@ -1036,21 +1199,24 @@ class RecipeExplorer(Explorer):
         self._statuses[0].set_color(self.RUN_COLOR)
         self._statuses[1].set_color(self.BASE_COLOR)
         self._statuses[1].set_text(f"recipe: {self._base['status']}")
+        self._foreground(self._rate, self._loss, self._statuses[0])
         self.update()
         for ax in self.axes:
             _sparse_ticks(ax)
         self._freeze_layout()
 
-    def _current_recipe(self):
+    def _recipe_of(self, setting: dict):
+        """The notebook's recipe with the warm-up, peak lr and max_norm of ``setting``."""
         from dataclasses import replace
 
-        values = {name: control.value for name, control in self.controls.items()}
-        return replace(self._recipe.RECIPE, warmup_steps=int(values["warmup"]), peak_lr=float(values["peak_lr"]),
-                       max_norm=float(values["max_norm"]))
+        return replace(self._recipe.RECIPE, warmup_steps=int(setting["warmup"]), peak_lr=float(setting["peak_lr"]),
+                       max_norm=float(setting["max_norm"]))
 
-    @staticmethod
-    def _key(recipe) -> tuple:
-        return (recipe.warmup_steps, round(recipe.peak_lr, 12), round(recipe.max_norm, 12))
+    def _train_batch(self, settings: list[dict]) -> list[dict]:
+        """The runs of ``settings`` from seed 0, trained at once, summarised (``_summary``)."""
+        runs = self._recipe.train_many([self._recipe_of(setting) for setting in settings], seeds=(0,),
+                                       steps=self.steps, task=self.task)
+        return [self._summary(runs, r) for r in range(len(settings))]
 
     def _summary(self, runs, r: int) -> dict:
         with np.errstate(all="ignore"):
@@ -1060,21 +1226,17 @@ class RecipeExplorer(Explorer):
         return {"lrs": runs.lrs[:, r].astype(float), "curve": np.clip(curve, None, 1e3), "status": runs.status(r)}
 
     def update(self) -> None:
-        current = self._current_recipe()
-        key = self._key(current)
-        if key not in self._cache:
-            runs = self._recipe.train_many([current], seeds=(0,), steps=self.steps, task=self.task)
-            self._cache[key] = self._summary(runs, 0)
-        self.result = self._cache[key]
+        setting = {name: control.value for name, control in self.controls.items()}
+        self.result = self._runs.get(setting)
         self._rate.set_ydata(self.result["lrs"])
-        peaks = (current.peak_lr, self._recipe.RECIPE.peak_lr)
-        self.axes[0].set_ylim(min(peaks) / 300, 30 * max(peaks))
+        peaks = (setting["peak_lr"], self._recipe.RECIPE.peak_lr)
+        plots.set_ylim_if_changed(self.axes[0], min(peaks) / 300, 30 * max(peaks))
         self._loss.set_ydata(self.result["curve"])
         self._statuses[0].set_text(self.result["status"])
         shown = [c for c in (self.result["curve"], self._base["curve"]) if np.isfinite(c).any()]
         low = min(np.nanmin(c) for c in shown)
         high = max(np.nanmax(c) for c in shown)
-        self.axes[1].set_ylim(0.8 * low, 4.0 * high)
+        plots.set_ylim_if_changed(self.axes[1], *plots.decades_around(0.8 * low, 4.0 * high))
         self.canvas.draw_idle()
 
     def _fixed_settings(self) -> dict:

@@ -98,6 +98,17 @@ def test_integer_inputs_are_computed_in_float():
     assert landscape.value(np.array([100_000]), np.array([0]))[0] == pytest.approx(0.25e20 - 0.5e10)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+def test_inputs_of_one_shape_are_computed_in_float64_as_broadcast_ones_are(dtype):
+    landscape = landscapes.rosenbrock()
+    x, y = np.array([3, -2], dtype=dtype), np.array([1, 2], dtype=dtype)
+    for same, broadcast in ((landscape.gradient(x, y), landscape.gradient(x[:, None], y[:, None].T)),
+                            ((landscape.value(x, y),), (landscape.value(x[:, None], y[:, None].T),))):
+        for part, table in zip(same, broadcast, strict=True):
+            assert part.dtype == np.float64
+            np.testing.assert_array_equal(part, np.diagonal(table))
+
+
 def test_gradient_arrays_are_fresh_not_views_of_the_input():
     point = np.array([[1.0, 2.0]])
     for name in LANDSCAPES:

@@ -182,6 +182,125 @@ def test_the_published_outcome_over_500k_steps():
     assert counterexamples.tail_mean(counterexamples.online_adam(g, 0.01, amsgrad=True)) == pytest.approx(-0.98, abs=5e-3)
 
 
+# --- Adam and AMSGrad together, for the explorer ----------------------------------------------------
+
+def schedule_rates(schedule, steps):
+    return counterexamples.inverse_sqrt_lr(0.5, steps) if schedule == "inverse_sqrt" else 0.01
+
+
+@pytest.mark.parametrize("schedule", ["inverse_sqrt", "constant"])
+def test_adam_and_amsgrad_are_online_adam_and_adam_moves_to_the_last_bit(schedule):
+    steps = 50_000                                       # 1 − β₂ᵗ rounds to 1 before the end for β₂ ≤ 0.999
+    g = counterexamples.reddi_gradients(steps)
+    rates = schedule_rates(schedule, steps)
+    runs = counterexamples.AdamAndAMSGrad(g, rates)
+    for beta2 in (0.9, 0.99, 0.995, 0.999, 0.9999):
+        paths, denominators = runs.run(beta2)
+        moves, moves_denominators = runs.moves(beta2)
+        assert paths.shape == (steps + 1, 2) and denominators.shape == moves.shape == (steps, 2)
+        for column, amsgrad in enumerate((False, True)):
+            expected_moves, expected_denominators = counterexamples.adam_moves(g, rates, beta2=beta2, amsgrad=amsgrad)
+            np.testing.assert_array_equal(moves[:, column], expected_moves)
+            np.testing.assert_array_equal(moves_denominators[:, column], expected_denominators)
+            np.testing.assert_array_equal(denominators[:, column], expected_denominators)
+            np.testing.assert_array_equal(paths[:, column], counterexamples.online_adam(g, rates, beta2=beta2,
+                                                                                        amsgrad=amsgrad))
+
+
+@pytest.mark.parametrize("schedule", ["inverse_sqrt", "constant"])
+def test_adam_and_amsgrad_with_other_blocks_differ_only_by_rounding(schedule):
+    steps = 5_000
+    g = counterexamples.reddi_gradients(steps)
+    rates = schedule_rates(schedule, steps)
+    reference = counterexamples.AdamAndAMSGrad(g, rates)
+    for block in (1, 37, 5_000):
+        runs = counterexamples.AdamAndAMSGrad(g, rates, block=block)
+        for beta2 in (0.99, 0.999):
+            for ours, expected in zip(runs.run(beta2), reference.run(beta2)):
+                np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("schedule", ["inverse_sqrt", "constant"])
+def test_adam_and_amsgrad_are_torch_adam_stepped_and_clipped(schedule):
+    steps = 707
+    g = counterexamples.reddi_gradients(steps)
+    rates = schedule_rates(schedule, steps)
+    runs = counterexamples.AdamAndAMSGrad(g, rates)
+    for beta2 in (0.99, 0.999):
+        paths = runs.run(beta2).paths
+        for column, amsgrad in enumerate((False, True)):
+            np.testing.assert_allclose(paths[:, column], stepped("torch", g, rates, 0.9, beta2, amsgrad),
+                                       rtol=0, atol=1e-12)
+
+
+def test_adam_and_amsgrad_on_random_gradients_a_start_and_other_bounds():
+    rng = np.random.default_rng(4)
+    g = rng.normal(size=900) * rng.choice([1e-3, 1.0, 30.0], size=900)
+    runs = counterexamples.AdamAndAMSGrad(g, 0.05, beta1=0.5, eps=1e-6)
+    paths = runs.run(0.9, start=0.3, low=-0.5, high=2.0).paths
+    for column, amsgrad in enumerate((False, True)):
+        np.testing.assert_array_equal(paths[:, column], counterexamples.online_adam(
+            g, 0.05, beta1=0.5, beta2=0.9, eps=1e-6, amsgrad=amsgrad, start=0.3, low=-0.5, high=2.0))
+
+
+def test_adam_and_amsgrad_results_are_not_overwritten_by_the_next_call():
+    g = counterexamples.reddi_gradients(2_000)
+    runs = counterexamples.AdamAndAMSGrad(g, 0.01)
+    first = runs.run(0.99)
+    kept = [array.copy() for array in first]
+    runs.run(0.9999)
+    runs.moves(0.9)
+    for array, copy in zip(first, kept):
+        np.testing.assert_array_equal(array, copy)
+    with pytest.raises(ValueError, match="beta2 must be a number"):
+        runs.run(np.array([0.99, 0.999]))
+    with pytest.raises(ValueError, match="gradients must have shape"):
+        counterexamples.AdamAndAMSGrad(g.reshape(2, -1), 0.01)
+
+
+def test_adam_and_amsgrad_write_into_an_earlier_result_when_asked():
+    g = counterexamples.reddi_gradients(2_000)
+    runs = counterexamples.AdamAndAMSGrad(g, counterexamples.inverse_sqrt_lr(0.5, 2_000))
+    earlier = runs.run(0.99)
+    again = runs.run(0.999, out=earlier)
+    assert all(array is kept for array, kept in zip(again, earlier))
+    for array, fresh in zip(again, runs.run(0.999)):
+        np.testing.assert_array_equal(array, fresh)
+    with pytest.raises(ValueError, match="contiguous columns"):
+        runs.run(0.99, out=counterexamples.AdamRuns(np.zeros((2_001, 2)), np.zeros((2_000, 2))))
+
+
+def test_adam_and_amsgrad_give_the_published_outcome_over_500k_steps():
+    steps = 500_000
+    g = counterexamples.reddi_gradients(steps)
+    paths = counterexamples.AdamAndAMSGrad(g, counterexamples.inverse_sqrt_lr(0.5, steps)).run(0.99).paths
+    np.testing.assert_allclose(counterexamples.tail_mean(paths), [0.998, -0.998], atol=1e-3)
+    paths = counterexamples.AdamAndAMSGrad(g, 0.01).run(0.99).paths
+    np.testing.assert_allclose(counterexamples.tail_mean(paths), [0.97, -0.98], atol=5e-3)
+
+
+def test_power_is_exp_of_t_log_beta_and_zero_where_it_underflows():
+    t = np.arange(1, 200_001).reshape(-1, 1)
+    betas = np.array([0.0, 0.5, 0.9, 0.99, 0.9999])
+    with np.errstate(divide="ignore", under="ignore"):
+        expected = np.exp(t * np.log(betas))
+    ours = counterexamples._power(betas, t)
+    np.testing.assert_array_equal(ours, expected)
+    assert (ours[:, 1] == 0).sum() > 190_000                 # most of 0.5ᵗ is set without exp
+    last = 60 * np.log(2) / -np.log(betas[1:])              # beyond it, 1 − βᵗ is 1 to the last bit
+    assert all(np.all(1 - ours[t[:, 0] > bound, column + 1] == 1.0) for column, bound in enumerate(last))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 40), st.integers(1, 3), st.integers(0, 2**31 - 1))
+def test_running_max_blocks_is_the_running_maximum(length, block, width, seed):
+    values = np.random.default_rng(seed).normal(size=(length, width))
+    blocked = counterexamples._to_blocks(values, block)
+    np.testing.assert_array_equal(counterexamples._from_blocks(blocked, length), values)
+    ours = counterexamples._from_blocks(counterexamples._running_max_blocks(blocked), length)
+    np.testing.assert_array_equal(ours, np.maximum.accumulate(values, axis=0))
+
+
 # --- optimizer state ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, make, arrays, torch_make", [
@@ -230,19 +349,30 @@ def test_set_moves_the_same_artists_to_the_new_runs(explorer):
     np.testing.assert_array_equal(adam_line.get_xdata(), np.arange(101, 200_001, 101))
     np.testing.assert_array_equal(adam_line.get_ydata(), expected[1:1 + 1980 * 101].reshape(1980, 101).mean(axis=1))
     assert adam_line.get_color() == plots.OPTIMIZER_COLORS["Adam"]
-    assert explorer.axes[0].get_title() == "β₂ = 0.9999, lr α/√t, α = 0.5"
+    assert explorer.axes[0].get_title(loc="left") == "β₂ = 0.9999"
+    assert explorer.axes[0].get_title(loc="right") == "lr α/√t, α = 0.5"
 
 
 def test_explorer_says_when_adam_ends_at_the_worst_point(explorer):
     explorer.set(beta2=0.99, schedule="inverse_sqrt")
     texts = [text.get_text() for text in explorer._status]
-    assert texts[0].startswith("Adam: +0.99") and texts[0].endswith("(≈ +1, the worst point)")
-    assert texts[1].startswith("AMSGrad: -0.99") and texts[1].endswith("(≈ −1, the best point)")
+    assert texts[0].startswith("+0.99") and texts[1].startswith("-0.99")  # Adam at the worst point, AMSGrad at the best
     explorer.set(beta2=0.9999)
-    assert explorer._status[0].get_text().endswith("(≈ −1, the best point)")
+    assert explorer._status[0].get_text().startswith("-0.99")
     explorer.set(beta2=0.99, schedule="constant")
     assert explorer.final["Adam"] > 0.9 and explorer.final["AMSGrad"] < -0.9
-    assert explorer.axes[0].get_title() == "β₂ = 0.9900, lr constant 0.01"
+    assert explorer.axes[0].get_title(loc="left") == "β₂ = 0.9900"
+    assert explorer.axes[0].get_title(loc="right") == "lr constant 0.01"
+
+
+def test_each_final_mean_stands_just_right_of_its_legend_entry(explorer):
+    explorer.canvas.render()
+    labels = explorer.axes[0].get_legend().get_texts()
+    assert [label.get_text() for label in labels] == ["Adam", "AMSGrad", "SGD"]
+    for label, status in zip(labels, explorer._status):
+        entry, value = label.get_window_extent(), status.get_window_extent()
+        assert 0 < value.x0 - entry.x1 < 10
+        assert abs((value.y0 + value.y1) - (entry.y0 + entry.y1)) / 2 < 1.5
 
 
 def test_the_denominator_panel_shows_adams_forgetting(explorer):

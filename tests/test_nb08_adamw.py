@@ -160,7 +160,8 @@ def lines_of(explorer):
 def test_explorer_builds_with_two_runs_on_its_own_canvas(explorer):
     assert set(explorer.controls) == {"lr", "weight_decay", "paper_form"}
     assert [text.get_text().split(":")[0] for *_, text in explorer._lines.values()] == ["Adam + L2", "AdamW"]
-    assert explorer.training.steps[-1] == 300
+    steps, *_ = explorer.result["AdamW"]
+    assert steps[-1] == 300
 
 
 def test_explorer_set_moves_the_same_artists(explorer):
@@ -171,9 +172,9 @@ def test_explorer_set_moves_the_same_artists(explorer):
     after = lines_of(explorer)
     assert not np.allclose(before[0][0], after[0][0], equal_nan=True)
     explorer.set(paper_form=True)
-    paper = explorer.training.norms["AdamW"][0]
+    _, paper, *_ = explorer.result["AdamW"]
     explorer.set(paper_form=False)
-    assert not np.allclose(paper, explorer.training.norms["AdamW"][0])
+    assert not np.allclose(paper, explorer.result["AdamW"][1])
 
 
 def test_explorer_says_where_a_run_diverged(explorer):

@@ -248,3 +248,19 @@ def test_seed_notes_check_is_diagnosed():
 
     result = exercises.check_find_nonfinite(seed_check)
     assert not result.passed and "swapped" in result.message
+
+
+def test_the_clipping_explorer_shows_exactly_the_runs_made_on_their_own():
+    """Its runs come from batches of a setting and its slider neighbours (widgets.DragCache): the
+    same numbers, bit for bit, as the pair of runs made alone."""
+    explorer = widgets.ClippingExplorer(steps=120)
+    cliff = landscapes.cliff()
+    for mode, threshold, lr in (("norm", 1.0, 1.0), ("value", 10**-0.3, 10**0.15), ("none", 3.0, 0.1)):
+        explorer.set(mode=mode, threshold=threshold, lr=lr)
+        alone = runner.run(cliff, clipping.clipped(runner.named_optimizer("GD", lr), ["none", mode], threshold),
+                           start=np.tile(cliff.start, (2, 1)), steps=120)
+        np.testing.assert_array_equal(explorer.results["unclipped"].path, alone[0].path)
+        if mode == "none":
+            assert explorer.results["clipped"] is None
+        else:
+            np.testing.assert_array_equal(explorer.results["clipped"].path, alone[1].path)

@@ -516,6 +516,84 @@ def test_array_lr_that_does_not_broadcast_to_a_later_parameter_fails_before_any_
     assert_unchanged(opt, before)
 
 
+# --- hyperparameters: checked once, again after an assignment or an in-place change ---------
+
+
+def test_hyperparameters_are_checked_once_and_again_only_after_an_assignment(monkeypatch):
+    opt = optim.Adam([np.ones(3)], lr=0.1)
+    checks = []
+    check = optim.Adam._checked_hyperparameters
+    monkeypatch.setattr(optim.Adam, "_checked_hyperparameters", lambda self: checks.append(1) or check(self))
+    for _ in range(5):
+        opt.step([np.ones(3)])
+    assert checks == []  # checked when made, and nothing was assigned since
+    opt.lr = 0.05
+    opt.step([np.ones(3)])
+    opt.step([np.ones(3)])
+    assert len(checks) == 1
+    opt.initial_lr = 0.1  # an attribute that is not a hyperparameter (as a scheduler sets) changes nothing
+    opt.step([np.ones(3)])
+    assert len(checks) == 1
+
+
+@pytest.mark.parametrize("name, kwargs, later", [("SGD", dict(momentum=0.9), ("momentum", 0.5)),
+                                                 ("RMSprop", dict(momentum=0.5), ("alpha", 0.9)),
+                                                 ("Adam", dict(amsgrad=True), ("betas", (0.5, 0.9))),
+                                                 ("AdamW", {}, ("eps", 1e-3))])
+def test_settings_assigned_after_unchanged_steps_take_effect_at_the_next_step(name, kwargs, later):
+    rng = np.random.default_rng(3)
+    ours, theirs = make_pair(name, dict(lr=0.05, **kwargs), [rng.standard_normal(s) for s in SHAPES])
+    changes = {5: ("lr", 0.2), 10: later, 15: ("weight_decay", 0.1)}  # each after steps with nothing assigned
+    for step in range(STEPS):
+        if step in changes:
+            key, value = changes[step]
+            setattr(ours, key, value)
+            theirs.param_groups[0][key] = value
+        step_both(ours, theirs, [rng.standard_normal(s) for s in SHAPES])
+    assert_agree(ours, theirs, np.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+def test_array_lr_changed_in_place_takes_effect_at_the_next_step(dtype):
+    lr = np.array([[0.25], [0.5]])
+    w = np.ones((2, 3), dtype=dtype)
+    opt = optim.SGD([w], lr=lr)
+    opt.step([np.ones((2, 3), dtype=dtype)])
+    lr[1, 0] = 0.125  # no assignment: the array itself changes
+    opt.step([np.ones((2, 3), dtype=dtype)])
+    np.testing.assert_array_equal(w, [[1 - 0.25 - 0.25] * 3, [1 - 0.5 - 0.125] * 3])
+
+
+@pytest.mark.parametrize("change, error, message", [
+    (lambda opt: opt.lr.__setitem__((1, 0), -0.5), ValueError, "lr[1, 0]=-0.5"),
+    (lambda opt: opt.lr.__setitem__((0, 0), np.nan), ValueError, "lr[0, 0]=nan"),
+    (lambda opt: opt.betas.__setitem__(1, 1.0), ValueError, "betas[1]=1.0"),
+    (lambda opt: opt.betas.append(0.5), ValueError, "betas must be a pair"),
+])
+def test_a_hyperparameter_made_bad_in_place_fails_the_next_step_and_changes_nothing(change, error, message):
+    opt = optim.Adam([np.ones((2, 3)), np.ones((2, 1))], lr=np.array([[0.1], [0.2]]), betas=[0.9, 0.999])
+    for _ in range(3):
+        opt.step([np.ones((2, 3)), np.ones((2, 1))])
+    before = snapshot(opt)
+    change(opt)
+    with pytest.raises(error, match=re.escape(message)):
+        opt.step([np.ones((2, 3)), np.ones((2, 1))])
+    assert_unchanged(opt, before)
+
+
+def test_a_bad_hyperparameter_fails_every_step_until_it_is_fixed():
+    opt = optim.SGD([np.ones(3)], lr=0.1, momentum=0.9)
+    opt.step([np.ones(3)])
+    opt.momentum = -1.0
+    for _ in range(2):  # a failed check is not remembered as a pass
+        with pytest.raises(ValueError, match=re.escape("momentum=-1.0")):
+            opt.step([np.ones(3)])
+    opt.momentum = 0.5
+    opt.step([np.ones(3)])
+    assert opt.steps == 2
+    np.testing.assert_array_equal(opt.state[0]["momentum_buffer"], 0.5 * np.ones(3) + np.ones(3))
+
+
 # --- the update functions say what their equations say ----------------------------
 
 

@@ -132,6 +132,43 @@ def test_the_loop_ends_once_every_run_has_diverged():
     assert result.path.shape == (2, 1001, 2)
 
 
+def test_points_near_the_bound_but_inside_it_have_not_diverged():
+    # every coordinate inside ±bound, though the point is farther than bound from the origin
+    steps_taken = []
+
+    class Counting(optim.SGD):
+        def step(self, grads):
+            steps_taken.append(1)
+            super().step(grads)
+
+    saddle = landscapes.saddle()
+    start = [[0.9, -0.9], [-1.0, 1.0], [0.5, 0.5]]
+    result = run(saddle, lambda params: Counting(params, lr=0.0), start=start, steps=20, bound=1.0)
+    assert result.diverged_at == (None, None, None) and len(steps_taken) == 20
+    np.testing.assert_array_equal(result.path, np.repeat(np.array(start)[:, None], 21, axis=1))
+    # two runs leave at step 1; the one that stays on the bound keeps the loop going
+    steps_taken.clear()
+    result = run(saddle, lambda params: Counting(params, lr=np.array([[0.25], [0.0], [1.0]])), start=start, steps=50,
+                 bound=1.0)
+    assert result.diverged_at == (1, None, 1)
+    assert len(steps_taken) == 50
+
+
+def test_each_step_gets_a_fresh_gradient_array_that_an_optimizer_may_keep():
+    kept = []
+
+    class Keeping(optim.SGD):
+        def step(self, grads):
+            kept.append(grads[0])
+            super().step(grads)
+
+    rosenbrock = landscapes.rosenbrock()
+    result = run(rosenbrock, lambda params: Keeping(params, lr=1e-3), steps=5)
+    assert len({id(grad) for grad in kept}) == 5
+    for point, grad in zip(result.path, kept):
+        np.testing.assert_array_equal(grad, [rosenbrock.gradient(*point)])
+
+
 def test_a_batch_equals_its_runs_one_by_one():
     rosenbrock = landscapes.rosenbrock()
     starts = np.array([[-1.5, 2.0], [0.5, -0.5], [1.2, 1.2], [-0.3, 2.5]])
