@@ -2,6 +2,8 @@
 training (same numbers as one network at a time, and as torch.optim), two_moons, the explorer and
 the checkers."""
 
+import statistics
+
 import numpy as np
 import pytest
 import torch
@@ -111,10 +113,14 @@ def test_a_dead_or_diverged_run_is_reported():
 
 
 def test_batched_is_at_least_ten_times_faster_than_one_at_a_time():
+    """The benchmark's target (benchmarks/bench_nets.py), on fewer runs: after a warm-up, the median
+    of three ratios over 20 epochs (a single pass of 5 epochs lasts a few ms and is too noisy)."""
     settings = [nets.Setting(name, lr, False, nets.Draw.fresh(seed))
                 for seed in (1, 2) for name in nets.OPTIMIZERS for lr in (0.001, 0.01, 0.1)]
-    batched, looped = nets.time_batched_vs_one_at_a_time(settings, epochs=5)
-    assert looped >= 10 * batched
+    nets.time_batched_vs_one_at_a_time(settings[:3], epochs=2)
+    ratios = [looped / batched for batched, looped in
+              (nets.time_batched_vs_one_at_a_time(settings, epochs=20) for _ in range(3))]
+    assert statistics.median(ratios) >= 10
 
 
 @pytest.fixture(scope="module")
