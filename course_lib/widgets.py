@@ -1111,7 +1111,8 @@ class ScheduleExplorer(Explorer):
     def _run_batch(self, settings: list[dict]) -> list[dict]:
         """For each setting its rates and the runs of its schedule and of the constant rate lr0, every
         distinct rate table run once, all in one ``run_sgd`` on the same mini-batches (``batch_runs``)."""
-        tables = [self._lrs(setting) for setting in settings] + [np.full(self.epochs, s["lr0"]) for s in settings]
+        tables = ([self._lrs(setting) for setting in settings]
+                  + [np.full(self.epochs, setting["lr0"]) for setting in settings])
         distinct, which = np.unique(tables, axis=0, return_inverse=True)
         runs = self._decay.run_sgd(self.problem, np.repeat(distinct.T, self.seeds, axis=1), seed=0,
                                    batch_runs=self.seeds)
