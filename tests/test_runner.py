@@ -117,13 +117,20 @@ def test_the_bound_is_an_argument():
         bowl.start, (0.75, 1.5), bound=100.0)
 
 
-def test_the_loop_ends_once_every_run_has_diverged():
-    steps_taken = []
+def counting_sgd(steps_taken: list):
+    """optim.SGD that appends to ``steps_taken`` at every step (how many steps a run took)."""
 
     class Counting(optim.SGD):
         def step(self, grads):
             steps_taken.append(1)
             super().step(grads)
+
+    return Counting
+
+
+def test_the_loop_ends_once_every_run_has_diverged():
+    steps_taken = []
+    Counting = counting_sgd(steps_taken)
 
     result = run(landscapes.saddle(), lambda params: Counting(params, lr=10.0), start=[[1.0, 1.0], [2.0, 2.0]],
                  steps=1000)
@@ -135,11 +142,7 @@ def test_the_loop_ends_once_every_run_has_diverged():
 def test_points_near_the_bound_but_inside_it_have_not_diverged():
     # every coordinate inside ±bound, though the point is farther than bound from the origin
     steps_taken = []
-
-    class Counting(optim.SGD):
-        def step(self, grads):
-            steps_taken.append(1)
-            super().step(grads)
+    Counting = counting_sgd(steps_taken)
 
     saddle = landscapes.saddle()
     start = [[0.9, -0.9], [-1.0, 1.0], [0.5, 0.5]]
