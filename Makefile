@@ -1,6 +1,7 @@
 # The course's commands. Everything runs in .venv, created on first use.
 #   make lab        open the notebooks in JupyterLab (127.0.0.1, token authentication)
 #   make test       unit tests + every notebook under nbval (+ browser tests where Chromium is found)
+#   make nbval-baseline  nbval again with NumPy, OpenBLAS and torch held to their oldest x86 kernels
 #   make notebooks  re-execute every notebook in place (the only way committed outputs are made)
 #   make slides     export every notebook as a reveal.js deck into slides/ that opens offline
 #   make bench      performance benchmarks against their targets (make bench QUICK=1: fewer repeats, no notebooks)
@@ -11,10 +12,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+# The CPU's vector units held to the x86-64 baseline: NumPy's SIMD dispatch (old and NumPy 2.4+ names),
+# OpenBLAS's kernel and torch's. The last bits of exp, sums and products change; the outputs must not.
+BASELINE_CPU := NPY_DISABLE_CPU_FEATURES="AVX2 FMA3 AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL \
+	AVX512_ICL AVX512_SPR X86_V3 X86_V4" OPENBLAS_CORETYPE=Nehalem ATEN_CPU_CAPABILITY=default
 # JupyterLab refuses to run as root unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test unit nbval notebooks slides bench venv clean
+.PHONY: lab test unit nbval nbval-baseline notebooks slides bench venv clean
 
 venv: $(STAMP)
 
@@ -36,6 +41,9 @@ unit: $(STAMP)
 
 nbval: $(STAMP)
 	$(PY) -m pytest notebooks $(NBVAL)
+
+nbval-baseline: $(STAMP)
+	$(BASELINE_CPU) $(PY) -m pytest notebooks $(NBVAL)
 
 notebooks: $(STAMP)
 	$(PY) tools/execute_notebooks.py $(NB)

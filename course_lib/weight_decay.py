@@ -219,6 +219,24 @@ def decay_grid(data: TeacherData, lrs, decays, names=tuple(FORMS), steps: int = 
     return {name: grids[name] for name in names}
 
 
+def decay_grids(data: TeacherData, lrs, decays, seeds, names=tuple(FORMS), steps: int = 2000,
+                batch: int = 8) -> dict:
+    """``decay_grid`` once per training seed (each seed: its own start and minibatches, same data):
+    form → array of shape (len(seeds), len(decays), len(lrs))."""
+    per_seed = [decay_grid(data, lrs, decays, names, steps, batch, seed) for seed in seeds]
+    return {name: np.stack([grid[name] for grid in per_seed]) for name in names}
+
+
+FLAT = 0.015
+"""A line of cells is flat when its range of test errors, averaged over seeds, is under 1.5 points:
+in the notebook's grid the flat lines measure under 1 point and the others over 2."""
+
+
+def mean_spread_along(errors_by_seed: np.ndarray, invariant: np.ndarray) -> float:
+    """``spread_along`` of each seed's grid (shape (seeds, λ, lr)), averaged over the seeds."""
+    return float(np.mean([spread_along(errors, invariant) for errors in errors_by_seed]))
+
+
 def spread_along(errors: np.ndarray, invariant: np.ndarray) -> float:
     """Mean over the groups of cells with equal ``invariant`` (e.g. lr·λ) of each group's range of test
     errors, over groups of at least two finite cells: near 0 when the error depends on ``invariant`` only."""

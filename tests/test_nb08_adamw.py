@@ -114,6 +114,28 @@ def test_unknown_form_and_bad_steps_are_refused():
         weight_decay.training_plan(DATA, steps=0)
 
 
+def test_grids_over_seeds_are_the_grid_of_each_seed_stacked():
+    lrs, decays = np.array([0.01, 0.1]), np.array([0.001, 0.1, 1.0])
+    names = ("SGD + L2", "AdamW (paper's λ)")
+    by_seed = weight_decay.decay_grids(DATA, lrs, decays, seeds=(3, 5), names=names, steps=100)
+    assert list(by_seed) == list(names)
+    for k, seed in enumerate((3, 5)):
+        alone = weight_decay.decay_grid(DATA, lrs, decays, names=names, steps=100, seed=seed)
+        for name in names:
+            np.testing.assert_array_equal(by_seed[name][k], alone[name])
+    assert not np.array_equal(by_seed["SGD + L2"][0], by_seed["SGD + L2"][1])  # each seed its own run
+
+
+def test_mean_spread_along_averages_each_seeds_spread():
+    lr, decay = np.meshgrid(2.0 ** np.arange(-4, 0), 2.0 ** np.arange(-5, 0))
+    flat = np.log2(lr * decay) / 100                    # constant along lr·λ: spread 0
+    tilted = flat + np.log2(lr) / 100                   # along lr·λ the error moves with lr
+    by_seed = np.stack([flat, tilted])
+    assert weight_decay.mean_spread_along(by_seed, lr * decay) == pytest.approx(
+        weight_decay.spread_along(tilted, lr * decay) / 2)
+    assert weight_decay.spread_along(tilted, lr * decay) > weight_decay.FLAT
+
+
 def test_spread_along_is_zero_for_an_error_that_depends_on_the_invariant_only():
     lr, decay = np.meshgrid(2.0 ** np.arange(-4, 0), 2.0 ** np.arange(-5, 0))
     errors = np.log2(lr * decay) / 100

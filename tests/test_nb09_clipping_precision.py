@@ -182,7 +182,9 @@ def test_explorer_builds_and_set_moves_the_artists(explorer):
     explorer.set(mode="norm", threshold=1.0, lr=1.0)
     path_line = explorer._lines["clipped"][0]
     before = path_line.get_xydata().copy()
-    assert explorer._lines["clipped"][2].get_text() == "by norm at 1: max step 1, E 4.5e-05"
+    # The clipped run bounces down the valley: the digits of its final E differ between CPUs, its band does not.
+    label = explorer._lines["clipped"][2].get_text()
+    assert label.startswith("by norm at 1: max step 1, E ") and float(label.rsplit("E ", 1)[1]) < 1e-3
     explorer.set(mode="value", threshold=0.3)
     assert not np.array_equal(path_line.get_xydata(), before)
     assert explorer._lines["clipped"][2].get_text().startswith("by value at 0.3: max step 0.424")

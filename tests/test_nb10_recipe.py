@@ -107,10 +107,11 @@ def test_train_many_runs_are_independent_torch_runs(monkeypatch):
     task = recipe.Task(small.X_train.astype(np.float64), small.y_train, small.X_test.astype(np.float64), small.y_test)
     recipes = [recipe.RECIPE, replace(recipe.RECIPE, optimizer="Adam+L2", weight_decay=5e-3, max_norm=0.3),
                replace(recipe.RECIPE, warmup_steps=0, decay=False, max_norm=math.inf)]
-    captured = {}   # train_many's parameter array, made float64 here; it holds the final weights after training
-    monkeypatch.setattr(recipe, "init_flat", lambda seeds: captured.setdefault("theta", INIT_FLAT(seeds, np.float64)))
+    captured = {}   # train_many's parameter array: it holds the final weights after training
+    monkeypatch.setattr(recipe, "init_flat", lambda seeds, dtype: captured.setdefault("theta", INIT_FLAT(seeds, dtype)))
     runs = recipe.train_many(recipes, seeds=(0, 5), steps=25, batch_size=32, task=task)
     theta = captured["theta"]
+    assert theta.dtype == np.float64    # float64: the last bits of a CPU's arithmetic stay out of the printed errors
     for r, (rec, seed) in enumerate((rec, seed) for rec in recipes for seed in (0, 5)):
         np.testing.assert_allclose(theta[r], single_torch_run(rec, seed, 25, 32, task), rtol=1e-9, atol=1e-12)
     assert runs.losses.shape == (25, 6) and runs.test_error.shape == (6,)
