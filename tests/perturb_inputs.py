@@ -51,10 +51,11 @@ def perturb(values):
     return perturbed
 
 
-def _perturbing(method):
-    @functools.wraps(method)
+def _perturbing(function, how=perturb):
+    """``function`` with its result passed through ``how``."""
+    @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        return perturb(method(*args, **kwargs))
+        return how(function(*args, **kwargs))
     return wrapper
 
 
@@ -103,23 +104,12 @@ def _install_torch():
                     tensor.copy_(torch.from_numpy(perturb(flat)))
         return tensor
 
-    def in_place(initializer):
-        @functools.wraps(initializer)
-        def wrapper(tensor, *args, **kwargs):
-            return perturb_tensor(initializer(tensor, *args, **kwargs))
-        return wrapper
-
-    def sampler(function):
-        @functools.wraps(function)
-        def wrapper(*args, **kwargs):
-            return perturb_tensor(function(*args, **kwargs))
-        return wrapper
-
+    # The initialisers fill a tensor in place and return it; the samplers return a new one.
     for name in ("uniform_", "normal_", "trunc_normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_",
                  "xavier_normal_", "orthogonal_"):
-        setattr(torch.nn.init, name, in_place(getattr(torch.nn.init, name)))
+        setattr(torch.nn.init, name, _perturbing(getattr(torch.nn.init, name), perturb_tensor))
     for name in ("randn", "rand", "randn_like", "rand_like", "normal"):
-        setattr(torch, name, sampler(getattr(torch, name)))
+        setattr(torch, name, _perturbing(getattr(torch, name), perturb_tensor))
 
 
 def _install_starts():
