@@ -12,10 +12,11 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
-# The CPU's vector units held to the x86-64 baseline: NumPy's SIMD dispatch (old and NumPy 2.4+ names),
+# The CPU's vector units held to the x86-64 baseline, on one thread: NumPy's SIMD dispatch (old and 2.4+ names),
 # OpenBLAS's kernel and torch's. The last bits of exp, sums and products change; the outputs must not.
 BASELINE_CPU := NPY_DISABLE_CPU_FEATURES="AVX2 FMA3 AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL \
-	AVX512_ICL AVX512_SPR X86_V3 X86_V4" OPENBLAS_CORETYPE=Nehalem ATEN_CPU_CAPABILITY=default
+	AVX512_ICL AVX512_SPR X86_V3 X86_V4" OPENBLAS_CORETYPE=Nehalem ATEN_CPU_CAPABILITY=default \
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 # JupyterLab refuses to run as root unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
