@@ -11,7 +11,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
-NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg
 # The CPU's vector units held to the x86-64 baseline, on one thread: NumPy's SIMD dispatch (old and 2.4+ names),
 # OpenBLAS's kernel and torch's. The last bits of exp, sums and products change; the outputs must not.
 BASELINE_CPU := NPY_DISABLE_CPU_FEATURES="AVX2 FMA3 AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL \

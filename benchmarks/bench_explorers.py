@@ -3,16 +3,18 @@ same figure from scratch.
 
 An update is what a control event runs: ``explorer.set(...)`` (recompute, move the artists), then
 ``explorer.canvas.render()``, the Agg drawing that ipympl's canvas does before it sends the picture
-(``widgets.LayeredCanvas``: the kept background plus the moved artists, or everything when an
+(``course_lib.interactive.canvas.LayeredCanvas``: the kept background plus the moved artists, or everything when an
 axis changed). The updates timed are a reader's moves: each control in turn, dragged three slider
 steps from the explorer's default setting (a dropdown: three other choices; a checkbox: on and
 off again) and back, on a fresh explorer in each round. Where an explorer computes a setting
-together with its slider neighbours (``widgets.DragCache``), the first move costs that batch and
+together with its slider neighbours (``course_lib.interactive.explorer.DragCache``), the first move costs that batch and
 the next few cost only drawing; the slowest update is reported beside the median.
 A rebuild is a fresh explorer of the same class with the same setting, rendered once.
 """
 
+import importlib
 import inspect
+import pkgutil
 import statistics
 import time
 import warnings
@@ -27,15 +29,21 @@ DRAG_STEPS = 3
 
 
 def explorer_classes():
-    from course_lib import widgets
+    """Every lesson's explorer class, in the order of the lessons."""
+    import course_lib.lessons
+    from course_lib.interactive.explorer import Explorer
 
-    return [c for _, c in inspect.getmembers(widgets, inspect.isclass)
-            if issubclass(c, widgets.Explorer) and c is not widgets.Explorer]
+    found = {}
+    for module in pkgutil.walk_packages(course_lib.lessons.__path__, "course_lib.lessons."):
+        for _, c in inspect.getmembers(importlib.import_module(module.name), inspect.isclass):
+            if issubclass(c, Explorer) and c is not Explorer:
+                found[c.__name__] = c
+    return list(found.values())
 
 
 def showdown_sweep():
     """A sweep like notebook 07's (every optimizer x its nine rates, 1000 epochs, one draw)."""
-    from course_lib import nets
+    from course_lib.lab import nets
 
     rates = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
     return nets.train([nets.Setting(name, lr) for name in nets.OPTIMIZERS for lr in rates], epochs=1000)

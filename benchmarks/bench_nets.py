@@ -1,5 +1,5 @@
 """Notebook 07's training runs, batched, at least 10x faster than one model at a time in a plain
-NumPy loop (``course_lib.nets.time_batched_vs_one_at_a_time``)."""
+NumPy loop (``course_lib.lab.nets.time_batched_vs_one_at_a_time``)."""
 
 import statistics
 
@@ -10,7 +10,7 @@ MIN_SPEEDUP = 10.0
 
 def notebook_07_settings():
     """The showdown's settings, exactly as notebook 07 builds them (24 runs)."""
-    from course_lib import nets
+    from course_lib.lab import nets
 
     published_decay_lr = {"GD": 0.1, "momentum": 0.1, "Adam": 0.01}
     draws = [nets.COURSERA] + [nets.Draw.fresh(seed) for seed in (1, 2, 4)]
@@ -20,7 +20,7 @@ def notebook_07_settings():
 
 
 def run(quick: bool) -> list[Result]:
-    from course_lib import nets
+    from course_lib.lab import nets
 
     settings = notebook_07_settings()
     epochs = 10 if quick else 20

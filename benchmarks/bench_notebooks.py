@@ -12,7 +12,7 @@ from benchmarks.common import Result
 TOTAL_LIMIT_S = 150.0
 EACH_LIMIT_S = 25.0
 ROOT = Path(__file__).resolve().parent.parent
-NBVAL = ["--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg", "-q", "-p", "no:cacheprovider"]
+NBVAL = ["--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/notebooks/sanitize.cfg", "-q", "-p", "no:cacheprovider"]
 
 
 def time_notebook(path: Path) -> tuple[float, bool]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib import environment
+from course_lib.lab import environment
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENT = re.compile(r"^([A-Za-z0-9_.-]+)\s*(>=\s*[\w.]+(?:,\s*<\s*[\w.]+)?)?$")
@@ -71,7 +71,8 @@ def test_this_environment_meets_the_minimums():
 def test_import_course_lib_loads_neither_torch_nor_matplotlib():
     code = (
         "import sys, course_lib\n"
-        "from course_lib import optim, schedules, clipping, averages, landscapes, runner\n"
+        "from course_lib import optim, schedules, clipping, averages\n"
+        "from course_lib.lab import landscapes, runner\n"
         "heavy = sorted(m for m in ('torch', 'matplotlib', 'ipywidgets') if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )

@@ -1,0 +1,283 @@
+"""What the explorers share: sliders and toggles that rerun a computation and update a figure in place.
+
+A control event recomputes, moves the existing artists' data (``set_data``) and asks the canvas to
+redraw (``draw_idle``); nothing is rebuilt. Each explorer draws on its own ipympl canvas
+(``course_lib.interactive.canvas``), so a notebook needs no ``%matplotlib widget`` and its other
+figures stay static PNGs. Displayed, an explorer is its live widget in JupyterLab, a PNG of its
+current figure on GitHub and in exported HTML, and one stable line of text for nbval::
+
+    explorer = lesson.LandscapeExplorer(landscape="rosenbrock", optimizer="Adam", lr=0.05)
+    explorer                     # the last line of a cell shows it
+    explorer.set(lr=0.3)         # what moving the slider does, from code
+
+Each lesson's explorer subclasses ``Explorer``; the helpers below (controls, status lines, a run's
+artists, the ill-conditioned bowl race of notebooks 02 and 03) are the parts two lessons share.
+"""
+
+import base64
+import io
+import warnings
+from numbers import Integral, Real
+
+import ipywidgets
+import numpy as np
+from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
+
+from course_lib.interactive.canvas import FigureManager, LayeredCanvas
+from course_lib.lab import plots, runner
+from course_lib.lab.landscapes import ill_conditioned_bowl
+
+EXPLORER_OPTIMIZERS = ("GD", "momentum", "Nesterov", "RMSprop", "Adam")
+EXPLORER_LOSS_DECADES = 12
+"""An explorer's log loss axis shows this many decades below its top, whatever the curves do down
+there (deeper, a run has converged): the axis stays put while a slider moves, which makes runs
+easy to compare and leaves the axis undrawn (``LayeredCanvas``)."""
+
+
+class Explorer:
+    """What the explorers share: a figure on an ipympl canvas, named controls, ``set``, display.
+
+    A subclass builds its artists once and implements ``update``: recompute, move the artists,
+    ``canvas.draw_idle()``. ``describe`` (the text/plain line) lists the controls' values and the
+    subclass's ``_fixed_settings``.
+    """
+
+    def __init__(self, controls: dict, ncols: int = 2, figsize=None):
+        self.controls = controls
+        self.figure, self.axes = plots.new_figure(ncols, figsize)
+        self.canvas = LayeredCanvas(self.figure)
+        with warnings.catch_warnings():  # ipympl 0.10's Toolbar trips a traitlets deprecation of its own
+            warnings.filterwarnings("ignore", r"Passing unrecognized arguments to super\(Toolbar\)", DeprecationWarning)
+            FigureManager(self.canvas, 0)  # handles the browser's messages (draw, resize, toolbar)
+        self.canvas.header_visible = False
+        self.canvas.footer_visible = False
+        self.canvas.resizable = False
+        row = ipywidgets.HBox(list(controls.values()), layout=ipywidgets.Layout(flex_flow="row wrap"))
+        self.widget = ipywidgets.VBox([row, self.canvas])
+        self._updating_on_change = True
+        for control in controls.values():
+            control.observe(self._on_change, names="value")
+
+    def update(self) -> None:
+        """Recompute for the current control values and redraw in place."""
+        raise NotImplementedError
+
+    def _foreground(self, *artists) -> None:
+        """Register the artists an update moves: each redraw draws them on the kept background
+        (``LayeredCanvas``), by zorder, then in the order given."""
+        for artist in artists:
+            artist.set_animated(True)
+            self.canvas.foreground.append(artist)
+
+    def describe(self) -> str:
+        """One stable line naming the explorer and its settings (its text/plain form)."""
+        settings = {name: control.value for name, control in self.controls.items()} | self._fixed_settings()
+        return f"{type(self).__name__}: " + ", ".join(f"{name}={_format(value)}" for name, value in settings.items())
+
+    def _fixed_settings(self) -> dict:
+        """Settings chosen when the explorer was built, which no control changes."""
+        return {}
+
+    def set(self, **values) -> None:
+        """Set controls by name as a reader would with the mouse, then update once.
+
+        ``explorer.set(lr=0.3, optimizer="Adam")``; a bad name or value raises before anything changes.
+        """
+        self._assign(values)
+        self.update()
+
+    def _assign(self, values: dict) -> None:
+        for name, value in values.items():
+            _check_setting(self.controls, name, value)
+        self._updating_on_change = False
+        try:
+            for name, value in values.items():
+                self.controls[name].value = value
+        finally:
+            self._updating_on_change = True
+
+    def _on_change(self, change) -> None:
+        if self._updating_on_change:
+            self.update()
+
+    def _freeze_layout(self) -> None:
+        """Lay the figure out once, then pin it there: placing axes, titles and axis labels costs
+        matplotlib more than drawing the data, and an update changes none of them."""
+        self.figure.draw_without_rendering()
+        self.figure.set_layout_engine("none")
+        for ax in self.axes:
+            sparse_ticks(ax)
+            ax.set_title(ax.get_title(), y=ax.title.get_position()[1])
+            to_axes = ax.transAxes.inverted()
+            ax.xaxis.set_label_coords(0.5, to_axes.transform((0, ax.xaxis.label.get_position()[1]))[1])
+            ax.yaxis.set_label_coords(to_axes.transform((ax.yaxis.label.get_position()[0], 0))[0], 0.5)
+
+    def png(self) -> str:
+        """The current figure as a base64 PNG (the static picture of a saved notebook)."""
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", metadata={"Software": None})
+        return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return {
+            "application/vnd.jupyter.widget-view+json": {
+                "version_major": 2,
+                "version_minor": 0,
+                "model_id": self.widget.model_id,
+            },
+            "text/plain": self.describe(),
+            "image/png": self.png(),
+        }
+
+
+class DragCache:
+    """Results of a batched computation for the setting shown and for the settings a slider drag
+    reaches next, so that dragging redraws without recomputing.
+
+    ``compute(settings)`` takes a list of settings (dicts of control values that differ only in
+    the ``sliders``) and returns one result per setting, all computed at once: for the small
+    problems of the explorers one batched run costs about what a single run costs. ``get(setting)``
+    returns the result of ``setting``; when it is not known yet, it computes ``setting`` together
+    with its neighbours, each slider of ``sliders`` moved up to ``reach`` of its steps either way.
+    """
+
+    def __init__(self, controls: dict, sliders: tuple[str, ...], compute, reach: int = 2, size: int = 512):
+        self.controls, self.sliders, self.compute, self.reach, self.size = controls, sliders, compute, reach, size
+        self._results = {}
+
+    def get(self, setting: dict):
+        key = self._key(setting)
+        if key not in self._results:
+            batch = [setting] + [neighbour for neighbour in self._neighbours(setting)
+                                 if self._key(neighbour) not in self._results]
+            for each, result in zip(batch, self.compute(batch)):
+                self._results[self._key(each)] = result
+            while len(self._results) > self.size:  # forget the oldest
+                del self._results[next(iter(self._results))]
+        return self._results[key]
+
+    def _neighbours(self, setting: dict):
+        for name in self.sliders:
+            control = self.controls[name]
+            log = isinstance(control, ipywidgets.FloatLogSlider)
+            position = np.log(setting[name]) / np.log(control.base) if log else setting[name]
+            index = round((position - control.min) / control.step)  # where the slider snaps to
+            for k in (*range(index - self.reach, index), *range(index + 1, index + self.reach + 1)):
+                moved = control.min + k * control.step
+                if control.min <= moved <= control.max + 1e-9 * control.step:
+                    value = control.base**moved if log else moved
+                    yield setting | {name: int(round(value)) if isinstance(control, ipywidgets.IntSlider)
+                                     else float(value)}
+
+    @staticmethod
+    def _key(setting: dict) -> tuple:
+        """Values to 10 significant digits: a slider's position computed here and in the browser
+        may differ in the last bits, so a setting that close to a computed one shares its result."""
+        return tuple((name, float(f"{value:.10g}") if isinstance(value, float) else value)
+                     for name, value in sorted(setting.items()))
+
+
+def sparse_ticks(ax) -> None:
+    """A few labelled ticks per axis and no minor ticks: every tick is a text to lay out and draw
+    again on each update (a log axis over 30 decades would otherwise carry hundreds). A symmetric
+    log axis gets its few ticks from ``plots.fit_loss_limits``."""
+    for axis in (ax.xaxis, ax.yaxis):
+        scale = axis.get_scale()
+        if scale == "log":
+            axis.set_major_locator(LogLocator(numticks=6))
+        elif scale == "linear":
+            axis.set_major_locator(MaxNLocator(5))
+        axis.set_minor_locator(NullLocator())
+
+
+def _format(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _check_setting(controls: dict, name: str, value) -> None:
+    """Raise TypeError / ValueError naming ``name`` and ``value`` unless the control accepts it as is."""
+    if name not in controls:
+        raise ValueError(f"Unknown setting: {name}={value!r} (settings: {', '.join(controls)})")
+    control = controls[name]
+    if isinstance(control, ipywidgets.Checkbox):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be True or False, got {value!r}")
+    elif isinstance(control, ipywidgets.Dropdown):
+        choices = [option[1] if isinstance(option, tuple) else option for option in control.options]
+        if value not in choices:
+            raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+    else:
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise TypeError(f"{name} must be a number, got {value!r}")
+        if isinstance(control, ipywidgets.FloatLogSlider):
+            low, high = control.base**control.min, control.base**control.max
+        else:
+            low, high = control.min, control.max
+        if not low <= value <= high:
+            raise ValueError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
+
+
+def check_steps(steps) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, Integral):
+        raise TypeError(f"steps must be an int, got {steps!r}")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps!r}")
+    return int(steps)
+
+
+def lr_slider(low_exponent: float, high_exponent: float) -> ipywidgets.FloatLogSlider:
+    return ipywidgets.FloatLogSlider(base=10, min=low_exponent, max=high_exponent, step=0.05,
+                                     description="lr", readout_format=".3g")
+
+
+def status_text(ax, row: int):
+    """A line of text in the top right corner of ``ax`` (a run's name and what became of it)."""
+    return ax.text(0.98, 0.97 - 0.09 * row, "", transform=ax.transAxes, ha="right", va="top",
+                   bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
+
+
+def show_run(path_line, loss_line, status, name: str, result: runner.RunResult, minimum_value) -> np.ndarray:
+    """Move one run's artists to ``result``; return the loss curve drawn (for the y limits)."""
+    color = plots.optimizer_color(name)
+    curve = plots.loss_curve(result.losses, minimum_value)
+    path_line.set_data(result.path[:, 0], result.path[:, 1])
+    loss_line.set_data(np.arange(len(curve)), curve)
+    status.set_text(f"{name}: {result.summary()}")
+    for artist in (path_line, loss_line, status):
+        artist.set_color(color)
+    return curve
+
+
+def bowl_race_artists(contours, losses, names: tuple[str, ...], steps: int):
+    """The ill-conditioned bowl's level ellipses, minimum and start on ``contours``, and for each of
+    ``names`` an empty (path, loss curve, status text) triple to fill in; returns the unit
+    ellipses (rescaled per κ by an update), their line, and the triples."""
+    bowl = ill_conditioned_bowl()
+    plots.frame_landscape(contours, bowl)
+    unit_ellipses = level_ellipses(bowl)
+    (ellipses,) = contours.plot(*unit_ellipses, color="0.7", linewidth=0.7)
+    contours.plot(*np.transpose(bowl.minima), "*", color="black", markersize=10)
+    contours.plot(*bowl.start, "o", color="black", markersize=5)
+    lines = [(plots.draw_path(contours, np.full((1, 2), np.nan), name), losses.plot([], [])[0],
+              status_text(losses, row)) for row, name in enumerate(names)]
+    plots.frame_losses(losses, bowl.minimum_value)
+    losses.set_xlim(0, steps)
+    return unit_ellipses, ellipses, lines
+
+
+def show_bowl_race(explorer, bowl, condition) -> None:
+    """Rescale the level ellipses to the bowl's κ and move each run's artists to ``explorer.results``."""
+    x, y = explorer._unit_ellipses
+    explorer._ellipses.set_data(x, y / np.sqrt(condition))
+    explorer.axes[0].title.set_text(bowl.label)
+    curves = [show_run(*artists, name, result, bowl.minimum_value)
+              for artists, (name, result) in zip(explorer._lines, explorer.results.items())]
+    plots.fit_loss_limits(explorer.axes[1], curves, decades=EXPLORER_LOSS_DECADES)
+
+def level_ellipses(bowl, count: int = 16, points: int = 120) -> tuple[np.ndarray, np.ndarray]:
+    """Level curves of ½(x² + y²) (the bowl at κ = 1) as one NaN-separated line; dividing y by √κ
+    turns them into the level curves of ½(x² + κy²) at the same levels."""
+    x_max = max(abs(bowl.extent[0]), abs(bowl.extent[1]))
+    radii = np.geomspace(0.1, 1.5 * x_max, count)[:, None]
+    angles = np.append(np.linspace(0, 2 * np.pi, points), np.nan)
+    return (radii * np.cos(angles)).ravel(), (radii * np.sin(angles)).ravel()

@@ -1,0 +1,185 @@
+"""Notebook 01, exponentially weighted averages: the explorer of β and bias correction, and the
+exercises (the average, its bias correction, its effective window).
+
+    from course_lib.lessons import ewa as lesson
+    lesson.EWAExplorer(beta=0.9)
+    lesson.check_ewa(my_ewa)
+
+The averages themselves are part of the mirror (``course_lib.averages``).
+"""
+
+from typing import Callable
+
+import ipywidgets
+import numpy as np
+
+from course_lib import averages
+from course_lib.averages import effective_window, ewa
+from course_lib.interactive.checking import check_function, CheckResult, Exercise, Mistake
+from course_lib.interactive.explorer import Explorer
+from course_lib.lab import data, plots
+
+# --------------------------------------------------------------------------------------------------
+# The explorer
+# --------------------------------------------------------------------------------------------------
+
+class EWAExplorer(Explorer):
+    """An exponentially weighted average over a noisy series: a β slider and a bias-correction
+    toggle. The default series is ``data.noisy_series()`` (a year of seeded daily temperatures)."""
+
+    def __init__(self, series=None, beta: float = 0.9, bias_correction: bool = False):
+        self.series = data.noisy_series() if series is None else np.asarray(series, dtype=float)
+        if self.series.ndim != 1 or len(self.series) < 2:
+            raise ValueError(f"series must be a 1-D sequence of at least 2 numbers, got shape {self.series.shape}")
+        super().__init__({
+            "beta": ipywidgets.FloatSlider(min=0.0, max=0.99, step=0.01, description="β"),
+            "bias_correction": ipywidgets.Checkbox(description="bias correction"),
+        }, ncols=1, figsize=plots.figure_size(2))
+        self._assign({"beta": beta, "bias_correction": bias_correction})
+        (ax,) = self.axes
+        t = np.arange(1, len(self.series) + 1)
+        ax.plot(t, self.series, ".", color="0.6", markersize=3, label="θ_t")
+        (self._average,) = ax.plot(t, np.full_like(self.series, np.nan), color=plots.OPTIMIZER_COLORS["momentum"],
+                                   label="v_t")
+        ax.set(xlabel="t", ylabel="value")
+        ax.legend(loc="lower right")
+        self._foreground(self._average, ax.title)
+        self.update()
+        self._freeze_layout()
+
+    def update(self) -> None:
+        beta, bias_correction = self.controls["beta"].value, self.controls["bias_correction"].value
+        self.average = averages.ewa(self.series, beta, bias_correction=bias_correction)
+        self._average.set_ydata(self.average)
+        self.axes[0].title.set_text(f"β = {beta:.2f}: an average over ≈ 1/(1 − β) = {averages.effective_window(beta):.3g} "
+                               f"values, bias correction {'on' if bias_correction else 'off'}")
+        self.canvas.draw_idle()
+
+    def _fixed_settings(self) -> dict:
+        return {"points": len(self.series)}
+
+
+# --------------------------------------------------------------------------------------------------
+# The exercises
+# --------------------------------------------------------------------------------------------------
+
+def _seeded_series(seed: int, length: int) -> np.ndarray:
+    """A noisy rising series, like notebook 01's temperatures: trend + noise."""
+    rng = np.random.default_rng(seed)
+    return np.linspace(1.0, 3.0, length) + rng.normal(scale=0.5, size=length)
+
+
+_EWA_CASES = [
+    {"values": _seeded_series(seed, length), "beta": beta}
+    for seed, length, beta in [(0, 20, 0.9), (1, 12, 0.75), (2, 30, 0.98)]
+] + [{"values": np.ones(8), "beta": 0.8}]
+
+
+def _ewa_started_at(values, beta):
+    """The mistake v_1 = θ_1: the same recursion started from v_0 = θ_1 (which gives v_1 = θ_1)."""
+    return values[0] + ewa(values - values[0], beta)
+
+
+EWA_EXERCISE = Exercise(
+    name="ewa",
+    cases=_EWA_CASES,
+    expected=ewa,
+    outputs=("the array of v_t",),
+    success="your ewa gives v_t = β·v_(t−1) + (1−β)·θ_t from v_0 = 0, one v_t per θ_t.",
+    mistakes=[
+        Mistake(_ewa_started_at,
+                "you started from v_1 = θ_1 instead of v_0 = 0. The average starts at zero, so "
+                "v_1 = (1−β)·θ_1; that low start is the bias that bias correction removes later."),
+        Mistake(lambda values, beta: ewa(values, 1 - beta),
+                "the weights are swapped: you put β on the new value θ_t and (1−β) on the old "
+                "average. It is v_t = β·v_(t−1) + (1−β)·θ_t: the large weight β keeps the past."),
+        Mistake(lambda values, beta: ewa(values, beta)[-1],
+                "your function returned a single number, the last average v_T; return the whole "
+                "array of v_t, one entry per θ_t."),
+        Mistake(lambda values, beta: np.concatenate([[0.0], ewa(values, beta)]),
+                "off by one: your array starts with v_0 = 0 and has one entry too many; return "
+                "v_1, …, v_T, one entry per θ_t."),
+        Mistake(lambda values, beta: np.concatenate([[0.0], ewa(values, beta)[:-1]]),
+                "off by one step: entry t holds v_(t−1), the average before θ_t was added; store "
+                "v_t after updating it with θ_t."),
+        Mistake(lambda values, beta: ewa(values, beta, bias_correction=True),
+                "you applied bias correction; this exercise asks for the plain average v_t "
+                "(the correction is the next exercise)."),
+    ],
+)
+
+
+def check_ewa(fn: Callable) -> CheckResult:
+    """Check ``fn(values, beta)`` -> array of v_t = β·v_(t−1) + (1−β)·θ_t, v_0 = 0, t = 1..T."""
+    return check_function(fn, EWA_EXERCISE)
+
+
+def _divide_by(factor: Callable) -> Callable:
+    """A bias correction that divides v_t by ``factor(beta, t)``, t = 1..T."""
+    def corrected(v, beta):
+        t = np.arange(1, len(v) + 1)
+        return np.asarray(v) / factor(beta, t)
+    return corrected
+
+
+_BIAS_CORRECTION_CASES = [
+    {"v": ewa(_seeded_series(seed, length), beta), "beta": beta}
+    for seed, length, beta in [(3, 10, 0.9), (4, 25, 0.99), (5, 6, 0.6)]
+]
+
+BIAS_CORRECTION_EXERCISE = Exercise(
+    name="bias_corrected",
+    cases=_BIAS_CORRECTION_CASES,
+    expected=_divide_by(lambda beta, t: 1 - beta**t),
+    outputs=("the corrected array",),
+    success="your bias correction divides each v_t by 1−β^t, which tends to 1 as t grows.",
+    mistakes=[
+        Mistake(_divide_by(lambda beta, t: 1 - beta ** (t - 1)),
+                "your bias correction divides by 1−β^(t−1): off by one step. With t counted from "
+                "1, the first factor is 1−β¹ = 1−β, not 1−β⁰ = 0."),
+        Mistake(_divide_by(lambda beta, t: 1 - beta ** (t + 1)),
+                "your bias correction divides by 1−β^(t+1): off by one step. The first average "
+                "v_1 is divided by 1−β¹ = 1−β."),
+        Mistake(_divide_by(lambda beta, t: beta**t),
+                "you divided by β^t; the correction factor is 1−β^t (it grows from 1−β to 1)."),
+        Mistake(_divide_by(lambda beta, t: 1 / (1 - beta**t)),
+                "you multiplied by 1−β^t instead of dividing by it: the early averages must get "
+                "larger, not smaller."),
+        Mistake(lambda v, beta: v,
+                "your function returned v unchanged: divide each v_t by 1−β^t."),
+    ],
+    hints={ZeroDivisionError: "Did you count t from 0? The first average is v_1, divided by "
+                              "1−β¹ = 1−β."},
+)
+
+
+def check_bias_correction(fn: Callable) -> CheckResult:
+    """Check ``fn(v, beta)`` -> v_t / (1 − β^t) for v = (v_1, …, v_T)."""
+    return check_function(fn, BIAS_CORRECTION_EXERCISE)
+
+
+WINDOW_EXERCISE = Exercise(
+    name="window",
+    cases=[{"beta": beta} for beta in (0.9, 0.98, 0.6, 0.999)],
+    expected=effective_window,
+    accepted=[lambda beta: -1 / np.log(beta)],
+    outputs=("the window",),
+    success=("an EWA with weight β averages over about 1/(1−β) values (β = 0.9: about 10); "
+             "−1/ln β, the exact number of steps after which a weight has fallen to 1/e, is "
+             "just as right."),
+    mistakes=[
+        Mistake(lambda beta: 1 - beta,
+                "you returned 1−β, the weight of the newest value; the window is its inverse, "
+                "1/(1−β)."),
+        Mistake(lambda beta: 1 / beta,
+                "you divided by β; the window is 1/(1−β): β = 0.9 averages about 10 values."),
+        Mistake(lambda beta: 1 / np.log(beta),
+                "your window is negative: ln β < 0, so the exact window is −1/ln β "
+                "(≈ 1/(1−β))."),
+    ],
+)
+
+
+def check_effective_window(fn: Callable) -> CheckResult:
+    """Check ``fn(beta)`` -> the number of values an EWA averages over, 1/(1−β) (or −1/ln β)."""
+    return check_function(fn, WINDOW_EXERCISE)

@@ -1,0 +1,366 @@
+"""Notebook 09, gradient clipping and mixed precision: the explorer of clipping on the cliff of
+Pascanu et al. (2013), and the exercises (clipping by global norm; finding non-finite gradients and
+unscaling before clipping, the two steps of mixed precision). The clipping functions are part of the
+mirror (``course_lib.clipping``); float16's range and the loss scale, shared with notebook 10, are
+``course_lib.lab.precision``.
+
+    from course_lib.lessons import gradient_clipping as lesson
+    lesson.ClippingExplorer(mode="norm", threshold=1.0, lr=1.0)
+    lesson.check_clip_by_global_norm(my_clip)
+"""
+
+from typing import Any, Callable
+
+import ipywidgets
+import numpy as np
+
+from course_lib import clipping
+from course_lib.interactive.checking import (
+    check_function, CheckResult, describe_value, Exercise, Mistake, UnusableAnswer,
+)
+from course_lib.interactive.explorer import (
+    check_steps, DragCache, Explorer, EXPLORER_LOSS_DECADES, lr_slider, status_text,
+)
+from course_lib.lab import plots, runner
+from course_lib.lab.landscapes import cliff
+
+# --------------------------------------------------------------------------------------------------
+# The explorer
+# --------------------------------------------------------------------------------------------------
+
+class ClippingExplorer(Explorer):
+    """Gradient descent on the cliff of Pascanu et al. (2013), unclipped (grey) beside a clipped
+    run: pick the clipping mode (by norm, by value, none), the threshold and the learning rate.
+
+    The status lines give each run's largest step and its final loss: an unclipped run jumps
+    off the wall onto the plateau (E ≈ 0.09) and stays there.
+    """
+
+    CLIPPED_COLOR = "#0072b2"
+
+    def __init__(self, mode: str = "norm", threshold: float = 1.0, lr: float = 1.0, steps: int = 400):
+
+        self.steps = check_steps(steps)
+        self.landscape = cliff()
+        super().__init__({
+            "mode": ipywidgets.Dropdown(options=[("by norm", "norm"), ("by value", "value"), ("no clipping", "none")],
+                                        description="clipping"),
+            "threshold": ipywidgets.FloatLogSlider(base=10, min=-2, max=2, step=0.05, description="threshold",
+                                                   readout_format=".3g"),
+            "lr": lr_slider(-2, 1),
+        })
+        self._assign({"mode": mode, "threshold": threshold, "lr": lr})
+        contours, losses = self.axes
+        X, Y, Z = self.landscape.grid(200)
+        x_min, x_max, y_min, y_max = self.landscape.extent
+        contours.imshow(np.log10(Z + 1e-12), origin="lower", extent=self.landscape.extent, aspect="auto",
+                        cmap="Greys_r", vmin=-4, vmax=0)
+        contours.set(xlim=(x_min, x_max), ylim=(y_min, y_max), xlabel="w", ylabel="b",
+                     title="the cliff (dark: low E)")
+        contours.plot(*self.landscape.start, "o", color="black", markersize=5)
+        self._lines = {}
+        for row, (key, color) in enumerate((("unclipped", plots.OPTIMIZER_COLORS["GD"]),
+                                            ("clipped", self.CLIPPED_COLOR))):
+            style = {"color": color, "linewidth": 1.2}
+            (path,) = contours.plot([], [], "o-", markersize=2, **style)
+            (loss,) = losses.plot([], [], **style)
+            status = status_text(losses, row)
+            status.set_color(color)
+            status.set_in_layout(False)
+            self._lines[key] = (path, loss, status)
+        plots.frame_losses(losses, self.landscape.minimum_value)
+        losses.set(title="loss E (log scale)")
+        losses.set_xlim(0, self.steps)
+        self._foreground(*(artist for run in self._lines.values() for artist in run))
+        self._runs = DragCache(self.controls, ("threshold", "lr"), self._run_batch)
+        self.update()
+        self._freeze_layout()
+
+    def _run_batch(self, settings: list[dict]) -> list[dict]:
+        """For each of ``settings`` (one mode; threshold and lr vary) an unclipped and a clipped run,
+        all in one computation: runs 2i and 2i + 1 are setting i's."""
+        mode = settings[0]["mode"]
+        lr = np.repeat([[setting["lr"]] for setting in settings], 2, axis=0)
+        thresholds = np.repeat([setting["threshold"] for setting in settings], 2)
+        batch = runner.run(self.landscape, clipping.clipped(runner.named_optimizer("GD", lr),
+                                                                  ["none", mode] * len(settings), thresholds),
+                           start=np.tile(self.landscape.start, (2 * len(settings), 1)), steps=self.steps)
+        return [{"unclipped": batch[2 * i], "clipped": batch[2 * i + 1] if mode != "none" else None}
+                for i in range(len(settings))]
+
+    def update(self) -> None:
+        mode, threshold, lr = (self.controls[key].value for key in ("mode", "threshold", "lr"))
+        self.results = self._runs.get({"mode": mode, "threshold": threshold, "lr": lr})
+        names = {"unclipped": "unclipped", "clipped": f"by {mode} at {threshold:.3g}"}
+        curves = []
+        for key, (path_line, loss_line, status) in self._lines.items():
+            result = self.results[key]
+            if result is None:
+                for artist in (path_line, loss_line):
+                    artist.set_data([], [])
+                status.set_text("")
+                continue
+            path_line.set_data(result.path[:, 0], result.path[:, 1])
+            loss_line.set_data(np.arange(len(result.losses)), result.losses)
+            status.set_text(f"{names[key]}: {self.describe_run(result)}")
+            curves.append(result.losses)
+        plots.fit_loss_limits(self.axes[1], curves, headroom=100,  # room for the status lines above the curves
+                              decades=EXPLORER_LOSS_DECADES)
+        self.canvas.draw_idle()
+
+    @staticmethod
+    def describe_run(result: runner.RunResult) -> str:
+        """'max step 10.4, E 0.09 (plateau)': the longest step and the final loss, or where the run
+        diverged. "(plateau)" marks a run that jumped off the wall and stayed on the flat top."""
+        if result.diverged_at is not None:
+            return result.summary()
+        longest = np.linalg.norm(np.diff(result.path, axis=0), axis=1).max(initial=0.0)
+        plateau = " (plateau)" if longest > 3 and result.losses[-1] > 0.05 else ""
+        return f"max step {longest:.3g}, E {result.losses[-1]:.2g}{plateau}"
+
+    def _fixed_settings(self) -> dict:
+        return {"steps": self.steps}
+
+
+# --------------------------------------------------------------------------------------------------
+# The exercises
+# --------------------------------------------------------------------------------------------------
+
+def _gradient_list(seed: int, shapes, scale: float) -> list:
+    rng = np.random.default_rng(seed)
+    return [scale * rng.normal(size=shape) for shape in shapes]
+
+
+def _flat_gradients(grads: Any, what: str = "the gradients") -> np.ndarray:
+    """A list of gradient arrays as one flat float vector, or UnusableAnswer."""
+    if isinstance(grads, np.ndarray) or not isinstance(grads, (list, tuple)):
+        raise UnusableAnswer(f"{what} should be a list with one array per parameter; got {describe_value(grads)}")
+    try:
+        return np.concatenate([np.ravel(np.asarray(g, dtype=float)) for g in grads]) if grads else np.empty(0)
+    except (TypeError, ValueError):
+        raise UnusableAnswer(f"{what} should be a list of number arrays; got {describe_value(grads)}") from None
+
+
+def _clipped_and_total(returned: Any) -> tuple:
+    if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+        raise UnusableAnswer(f"your function returned {describe_value(returned)}; return the pair "
+                             f"(clipped_grads, total_norm)")
+    grads, total = returned
+    return _flat_gradients(grads, "clipped_grads"), total
+
+
+def clip_by_global_norm_reference(grads, max_norm):
+    """torch's clip_grad_norm_ without the in-place part: (clipped copies, total norm before)."""
+    clipped = [np.array(g, dtype=float) for g in grads]
+    total = clipping.clip_grad_norm_(clipped, max_norm)
+    return clipped, total
+
+
+def _global_norm(grads) -> float:
+    return float(np.sqrt(sum(np.sum(np.asarray(g) ** 2) for g in grads)))
+
+
+def _scaled_all(grads, coef) -> list:
+    return [np.asarray(g) * coef for g in grads]
+
+
+_GLOBAL_NORM_CASES = [
+    # (the gradients of a case share one shape only so that the messages can print the case)
+    {"grads": _gradient_list(20, [(3, 2)] * 3, 2.0), "max_norm": 1.0},     # total ≈ 8: clipped
+    {"grads": _gradient_list(21, [(5,)] * 2, 0.05), "max_norm": 1.0},      # total ≈ 0.2: left alone
+    {"grads": _gradient_list(22, [(4,)] * 3, 3e-5), "max_norm": 1e-5},     # tiny: the 1e-6 shows
+    {"grads": [np.array([3.0, 4.0]), np.array([12.0, 0.0])], "max_norm": 6.5},  # total = 13
+]
+
+GLOBAL_NORM_EXERCISE = Exercise(
+    name="clip_by_global_norm",
+    cases=_GLOBAL_NORM_CASES,
+    expected=lambda grads, max_norm: _clipped_and_total(clip_by_global_norm_reference(grads, max_norm)),
+    run=_clipped_and_total,
+    outputs=("clipped_grads (all entries in a row)", "total_norm"),
+    success=("one norm over all the gradients together, scaled by min(1, max_norm/(total + 1e-6)), "
+             "and the norm before clipping returned: exactly torch.nn.utils.clip_grad_norm_."),
+    mistakes=[
+        Mistake(lambda grads, max_norm: ([clipping.clip_grad_norm_(g := np.array(x, dtype=float), max_norm)
+                                          and g for x in grads], _global_norm(grads)),
+                "you clipped each gradient by its own norm. Clipping by the global norm takes ONE norm "
+                "over all gradients together, total = √(Σ_i ‖g_i‖²), and scales every gradient by the "
+                "same factor, so the update keeps its direction."),
+        Mistake(lambda grads, max_norm: (_scaled_all(grads, min(1.0, max_norm / (sum(np.linalg.norm(np.ravel(g))
+                                                                                   for g in grads) + 1e-6))),
+                                         sum(np.linalg.norm(np.ravel(g)) for g in grads)),
+                "you added up the per-gradient norms; the global 2-norm is √(Σ_i ‖g_i‖²), the norm of "
+                "all entries at once."),
+        Mistake(lambda grads, max_norm: (_scaled_all(grads, max_norm / (_global_norm(grads) + 1e-6)),
+                                         _global_norm(grads)),
+                "you scaled the gradients even when their norm was below max_norm, which makes small "
+                "gradients larger. The factor is min(1, max_norm/(total + 1e-6)): below the threshold, "
+                "leave them alone."),
+        Mistake(lambda grads, max_norm: (_scaled_all(grads, min(1.0, max_norm / _global_norm(grads))),
+                                         _global_norm(grads)),
+                "you divided by the total norm itself; torch divides by total + 1e-6 (which also keeps "
+                "an all-zero gradient from dividing by zero). It shows when the norms are tiny."),
+        Mistake(lambda grads, max_norm: (clip_by_global_norm_reference(grads, max_norm)[0],
+                                         _global_norm(clip_by_global_norm_reference(grads, max_norm)[0])),
+                "the gradients are right, but you returned their norm after clipping; return the total "
+                "norm before clipping (what torch returns, and what is worth logging: it shows how "
+                "large the gradients really were)."),
+        Mistake(lambda grads, max_norm: ([np.clip(np.asarray(g, dtype=float), -max_norm, max_norm) for g in grads],
+                                         _global_norm(grads)),
+                "you clipped by value (each entry to [−max_norm, max_norm]); clipping by norm scales all "
+                "entries by the same factor."),
+    ],
+    hints={ZeroDivisionError: "Add 1e-6 to the total norm before dividing, as torch does."},
+)
+
+
+def check_clip_by_global_norm(fn: Callable) -> CheckResult:
+    """Check ``fn(grads, max_norm)`` -> (clipped copies of grads, total 2-norm before clipping)."""
+    return check_function(fn, GLOBAL_NORM_EXERCISE)
+
+
+NONFINITE_NAMES = ("embedding.weight", "attention.weight", "attention.bias", "output.weight")
+
+
+class NamedGradients(dict):
+    """{parameter name: gradient array}, which names what it holds in the checker's messages."""
+
+    def __format__(self, spec: str) -> str:
+        def state(g):
+            kinds = [kind for kind, test in (("NaN", np.isnan), ("+inf", np.isposinf), ("−inf", np.isneginf))
+                     if test(g).any()]
+            return " and ".join(kinds) or "finite"
+        return "{" + ", ".join(f"{name}: {state(g)}" for name, g in self.items()) + "}"
+
+
+def _named(seed: int, nan=(), inf=(), minus_inf=()) -> NamedGradients:
+    rng = np.random.default_rng(seed)
+    grads = NamedGradients({name: rng.normal(size=(3, 2)) for name in NONFINITE_NAMES})
+    for names, value, where in ((nan, np.nan, (0, 1)), (inf, np.inf, (2, 0)), (minus_inf, -np.inf, (1, 1))):
+        for name in names:
+            grads[name][where] = value
+    return grads
+
+
+def _which(found: Any) -> np.ndarray:
+    """The learner's {"nan": [...], "inf": [...]} as 0/1 flags per known name (nan row, inf row)."""
+    if not isinstance(found, dict) or set(found) != {"nan", "inf"}:
+        raise UnusableAnswer(f"your function returned {describe_value(found) if not isinstance(found, dict) else 'a dict with keys ' + repr(sorted(found))}; "
+                             f"return a dict {{'nan': [names], 'inf': [names]}}")
+    for kind in ("nan", "inf"):
+        if not isinstance(found[kind], (list, tuple, set)) or not set(found[kind]) <= set(NONFINITE_NAMES):
+            raise UnusableAnswer(f"found['{kind}'] should be a list of parameter names; got {found[kind]!r}")
+    return np.array([[name in found[kind] for name in NONFINITE_NAMES] for kind in ("nan", "inf")], dtype=float)
+
+
+def _finder(nan_test: Callable, inf_test: Callable, exclusive: bool = False) -> Callable:
+    def find(named_grads):
+        found = {"nan": [], "inf": []}
+        for name, g in named_grads.items():
+            if nan_test(g):
+                found["nan"].append(name)
+                if exclusive:
+                    continue
+            if inf_test(g):
+                found["inf"].append(name)
+        return found
+    return find
+
+
+def _seed_nonfinite_check(named_grads):
+    """The seed notes' loop, returning what it prints: isnan → "inf", elif isinf → "nan"."""
+    found = {"nan": [], "inf": []}
+    for name, g in named_grads.items():
+        if np.isnan(g).any():
+            found["inf"].append(name)
+        elif np.isinf(g).any():
+            found["nan"].append(name)
+    return found
+
+
+_NONFINITE_CASES = [
+    {"named_grads": _named(30, nan=["embedding.weight"], inf=["output.weight"])},
+    {"named_grads": _named(31, nan=["attention.weight"], inf=["attention.weight"])},
+    {"named_grads": _named(32)},
+    {"named_grads": _named(33, minus_inf=["attention.bias"])},
+]
+
+NONFINITE_EXERCISE = Exercise(
+    name="find_nonfinite",
+    cases=_NONFINITE_CASES,
+    expected=lambda named_grads: _which(clipping.nonfinite_gradients(named_grads)),
+    run=_which,
+    outputs=("the table of flags (row 0: holds NaN, row 1: holds ±inf; one column per name)",),
+    success=("NaN found with isnan and listed under 'nan', ±inf with isinf under 'inf', and a "
+             "gradient holding both is listed under both."),
+    mistakes=[
+        Mistake(_seed_nonfinite_check,
+                "this is the seed notes' check, with both of its flaws: the labels are swapped (isnan "
+                "finds NaN, so its names go under 'nan'; isinf finds ±inf, under 'inf'), and the elif "
+                "hides a gradient holding both. Test the two independently, each under its own label."),
+        Mistake(_finder(lambda g: np.isinf(g).any(), lambda g: np.isnan(g).any()),
+                "the labels are swapped, the seed notes' bug: isnan finds NaN, so its names go under "
+                "'nan'; isinf finds ±inf, whose names go under 'inf'."),
+        Mistake(_finder(lambda g: np.isnan(g).any(), lambda g: np.isinf(g).any(), exclusive=True),
+                "a gradient holding both NaN and inf was listed only under 'nan': test the two "
+                "independently (two ifs, not if/elif)."),
+        Mistake(_finder(lambda g: np.isnan(g).any(), lambda g: (g == np.inf).any()),
+                "you missed −inf: g == inf only finds +inf; np.isinf (or np.abs(g) == inf) finds both."),
+        Mistake(_finder(lambda g: not np.isfinite(g).all(), lambda g: np.isinf(g).any()),
+                "you tested NaN with ~isfinite, which is also true for ±inf, so infinite gradients "
+                "appear under 'nan' too; use isnan."),
+        Mistake(_finder(lambda g: not np.isnan(g).any(), lambda g: not np.isinf(g).any()),
+                "you listed the gradients WITHOUT NaN / inf: keep the names where .any() is true."),
+    ],
+)
+
+
+def check_find_nonfinite(fn: Callable) -> CheckResult:
+    """Check ``fn(named_grads)`` -> {"nan": [names holding NaN], "inf": [names holding ±inf]}."""
+    return check_function(fn, NONFINITE_EXERCISE)
+
+
+def unscale_then_clip_reference(scaled_grads, scale, max_norm):
+    """What the optimizer should see under a GradScaler: unscale first, then clip the true gradients."""
+    grads = [np.asarray(g, dtype=float) / scale for g in scaled_grads]
+    clipping.clip_grad_norm_(grads, max_norm)
+    return grads
+
+
+def _clip_copies(grads, max_norm):
+    grads = [np.array(g, dtype=float) for g in grads]
+    clipping.clip_grad_norm_(grads, max_norm)
+    return grads
+
+
+_UNSCALE_CASES = [
+    {"scaled_grads": _gradient_list(40, [(3,)] * 2, 65536.0 * 2.0), "scale": 65536.0, "max_norm": 1.0},
+    {"scaled_grads": _gradient_list(41, [(4,)] * 2, 1024.0 * 0.1), "scale": 1024.0, "max_norm": 1.0},
+    {"scaled_grads": _gradient_list(42, [(2, 3)], 8.0 * 5.0), "scale": 8.0, "max_norm": 2.0},
+]
+
+UNSCALE_EXERCISE = Exercise(
+    name="unscale_then_clip",
+    cases=_UNSCALE_CASES,
+    expected=lambda scaled_grads, scale, max_norm: _flat_gradients(unscale_then_clip_reference(scaled_grads, scale,
+                                                                                               max_norm)),
+    run=_flat_gradients,
+    outputs=("the gradients for the optimizer (all entries in a row)",),
+    success=("unscale first, then clip: the threshold applies to the true gradients, as with "
+             "scaler.unscale_(optimizer) before clip_grad_norm_."),
+    mistakes=[
+        Mistake(lambda scaled_grads, scale, max_norm: [g / scale for g in _clip_copies(scaled_grads, max_norm)],
+                "you clipped before unscaling: the norm of the SCALED gradients is `scale` times too large, "
+                "so clipping cuts them down to max_norm and unscaling then shrinks them `scale` times "
+                "more. Unscale first, then clip."),
+        Mistake(lambda scaled_grads, scale, max_norm: _clip_copies(scaled_grads, max_norm),
+                "you never unscaled: divide by the scale first (the optimizer must see the true gradients)."),
+        Mistake(lambda scaled_grads, scale, max_norm: [np.asarray(g, dtype=float) / scale for g in scaled_grads],
+                "you unscaled but did not clip: after dividing by the scale, clip by the global norm."),
+    ],
+)
+
+
+def check_unscale_then_clip(fn: Callable) -> CheckResult:
+    """Check ``fn(scaled_grads, scale, max_norm)`` -> the unscaled, then globally clipped gradients."""
+    return check_function(fn, UNSCALE_EXERCISE)

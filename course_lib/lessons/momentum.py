@@ -1,0 +1,257 @@
+"""Notebook 02, gradient descent with momentum: the explorer of GD beside momentum on the
+ill-conditioned bowl, and the exercises (the textbook step, its torch form, Nesterov).
+
+    from course_lib.lessons import momentum as lesson
+    lesson.MomentumExplorer(lr=0.05, beta=0.9)
+    lesson.check_momentum_step(my_step)
+"""
+
+from typing import Any, Callable
+
+import ipywidgets
+import numpy as np
+
+from course_lib.interactive.checking import (
+    check_function, CheckResult, describe_value, Exercise, Mistake, UnusableAnswer,
+)
+from course_lib.interactive.explorer import bowl_race_artists, check_steps, Explorer, lr_slider, show_bowl_race
+from course_lib.lab import runner
+from course_lib.lab.landscapes import ill_conditioned_bowl
+from course_lib.optim import SGD
+
+# --------------------------------------------------------------------------------------------------
+# The explorer
+# --------------------------------------------------------------------------------------------------
+
+class MomentumExplorer(Explorer):
+    """Gradient descent beside momentum (or Nesterov) on the ill-conditioned bowl.
+
+    Controls: lr, β, the condition number κ and a Nesterov toggle. Momentum is torch's form,
+    ``SGD(lr, momentum=β)``, which is the textbook v = βv + (1 − β)g with step α = lr/(1 − β).
+    """
+
+    def __init__(self, lr: float = 0.05, beta: float = 0.9, condition: float = 10.0,
+                 nesterov: bool = False, steps: int = 100):
+        self.steps = check_steps(steps)
+        super().__init__({
+            "lr": lr_slider(-3, 0),
+            "beta": ipywidgets.FloatSlider(min=0.0, max=0.99, step=0.01, description="β"),
+            "condition": ipywidgets.FloatLogSlider(base=10, min=0, max=2, step=0.05, description="κ",
+                                                   readout_format=".3g"),
+            "nesterov": ipywidgets.Checkbox(description="Nesterov"),
+        })
+        self._assign({"lr": lr, "beta": beta, "condition": condition, "nesterov": nesterov})
+        contours, losses = self.axes
+        self._unit_ellipses, self._ellipses, self._lines = bowl_race_artists(contours, losses, ("GD", "momentum"),
+                                                                             self.steps)
+        self._foreground(self._ellipses, contours.title, *(artist for run in self._lines for artist in run))
+        self.update()
+        self._freeze_layout()
+
+    def update(self) -> None:
+        lr, beta, condition, nesterov = (self.controls[key].value for key in ("lr", "beta", "condition", "nesterov"))
+        bowl = ill_conditioned_bowl(condition)
+        variant = "Nesterov" if nesterov else "momentum"
+        # With β = 0 both momentum forms are plain GD (and torch refuses Nesterov without momentum).
+        momentum = runner.named_optimizer(variant, lr, momentum=beta) if beta > 0 else runner.named_optimizer("GD", lr)
+        self.results = {
+            "GD": runner.run(bowl, runner.named_optimizer("GD", lr), steps=self.steps),
+            f"{variant} β = {beta:.2f}": runner.run(bowl, momentum, steps=self.steps),
+        }
+        show_bowl_race(self, bowl, condition)
+        self.canvas.draw_idle()
+
+    def _fixed_settings(self) -> dict:
+        return {"steps": self.steps}
+
+
+# --------------------------------------------------------------------------------------------------
+# The exercises
+# --------------------------------------------------------------------------------------------------
+
+def _step_cases(seed: int, buffer: str, rate: str) -> list[dict[str, Any]]:
+    """Seeded (w, buffer, grad, lr, rate) cases; the rate avoids 0.5, where β and 1−β coincide."""
+    rng = np.random.default_rng(seed)
+    return [
+        {"w": rng.normal(size=shape), buffer: rng.normal(size=shape),
+         "grad": rng.normal(size=shape), "lr": lr, rate: beta}
+        for shape, lr, beta in [((3, 2), 0.1, 0.9), ((4,), 0.05, 0.8), ((2, 2), 0.3, 0.95)]
+    ]
+
+
+def textbook_momentum_step(w, v, grad, lr, beta):
+    """One step of the textbook form: v ← β·v + (1−β)·g, then w ← w − lr·v."""
+    v_new = beta * v + (1 - beta) * grad
+    return w - lr * v_new, v_new
+
+
+def torch_nesterov_step(w, b, grad, lr, momentum):
+    """One step of torch's Nesterov form: b ← μ·b + g, then w ← w − lr·(g + μ·b)."""
+    b_new = momentum * b + grad
+    return w - lr * (grad + momentum * b_new), b_new
+
+
+def _step_with(buffer: Callable, direction: Callable) -> Callable:
+    """A wrong step: b_new = buffer(b, g, β), then w ← w − lr·direction(g, b, b_new, β)."""
+    def step(w, b, grad, lr, beta):
+        b_new = buffer(b, grad, beta)
+        return w - lr * direction(grad, b, b_new, beta), b_new
+    return step
+
+
+def _averaged_buffer(b, grad, beta):
+    return beta * b + (1 - beta) * grad
+
+
+def _summed_buffer(b, grad, beta):
+    return beta * b + grad
+
+
+def _along_new_buffer(grad, b, b_new, beta):
+    return b_new
+
+
+def _swapped(step: Callable) -> Callable:
+    """The right step returning its two values in the wrong order."""
+    return lambda *arguments: step(*arguments)[::-1]
+
+
+MOMENTUM_EXERCISE = Exercise(
+    name="momentum_step",
+    cases=_step_cases(seed=6, buffer="v", rate="beta"),
+    expected=textbook_momentum_step,
+    outputs=("w_new", "v_new"),
+    success="v ← β·v + (1−β)·g, then w ← w − lr·v: momentum steps along an EWA of the gradients.",
+    mistakes=[
+        Mistake(_step_with(_averaged_buffer, lambda grad, v, v_new, beta: grad),
+                "you updated the weights with the raw gradient instead of the velocity: the step "
+                "is w − lr·v_new, where v_new is the running average of the gradients."),
+        Mistake(_step_with(_summed_buffer, _along_new_buffer),
+                "you forgot the (1−β) factor: v = β·v + g is torch's undamped buffer, 1/(1−β) "
+                "times larger; the textbook form is v = β·v + (1−β)·g."),
+        Mistake(_step_with(lambda v, grad, beta: (1 - beta) * v + beta * grad, _along_new_buffer),
+                "β and 1−β are swapped: you wrote v = (1−β)·v + β·g; the old velocity keeps the "
+                "large weight β: v = β·v + (1−β)·g."),
+        Mistake(_step_with(_averaged_buffer, lambda grad, v, v_new, beta: v),
+                "you updated w before v, so the step used the old velocity; compute "
+                "v_new = β·v + (1−β)·g first, then w_new = w − lr·v_new."),
+        Mistake(_swapped(textbook_momentum_step),
+                "the values are right but in the wrong order: return (w_new, v_new)."),
+    ],
+)
+
+
+def check_momentum_step(fn: Callable) -> CheckResult:
+    """Check ``fn(w, v, grad, lr, beta)`` -> (w_new, v_new), the textbook momentum step."""
+    return check_function(fn, MOMENTUM_EXERCISE)
+
+
+def _quadratic(seed: int = 7, dim: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A seeded bowl f(w) = ½·wᵀAw − bᵀw (eigenvalues of A from 0.5 to 10) and a start w_0."""
+    rng = np.random.default_rng(seed)
+    rotation, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+    hessian = rotation @ np.diag(np.geomspace(0.5, 10.0, dim)) @ rotation.T
+    return hessian, rng.normal(size=dim), rng.normal(size=dim)
+
+
+_HESSIAN, _LINEAR, _START = _quadratic()
+_STEPS = 50
+
+
+def _gradient(w: np.ndarray) -> np.ndarray:
+    return _HESSIAN @ w - _LINEAR
+
+
+def _textbook_path(alpha: float, beta: float) -> np.ndarray:
+    """w_1, …, w_50 of the textbook momentum loop on the seeded bowl, from v_0 = 0."""
+    w, v, path = _START.copy(), np.zeros_like(_START), []
+    for _ in range(_STEPS):
+        w, v = textbook_momentum_step(w, v, _gradient(w), alpha, beta)
+        path.append(w)
+    return np.array(path)
+
+
+def _sgd_path(sgd_arguments: Any) -> np.ndarray:
+    """w_1, …, w_50 of ``SGD([w], **sgd_arguments)`` on the seeded bowl."""
+    if not isinstance(sgd_arguments, dict):
+        raise UnusableAnswer(f"your function returned {describe_value(sgd_arguments)}; return a dict such "
+                             f"as dict(lr=..., momentum=...)")
+    w, path = _START.copy(), []
+    try:
+        optimizer = SGD([w], **sgd_arguments)
+        for _ in range(_STEPS):
+            optimizer.step([_gradient(w)])
+            path.append(w.copy())
+    except (TypeError, ValueError) as error:
+        raise UnusableAnswer(f"SGD rejected your arguments {_format_arguments(sgd_arguments)}: "
+                             f"{type(error).__name__}: {error}") from None
+    return np.array(path)
+
+
+def _format_arguments(arguments: dict) -> str:
+    return "dict(" + ", ".join(f"{key}={value!r}" for key, value in arguments.items()) + ")"
+
+
+TORCH_MAPPING_EXERCISE = Exercise(
+    name="torch_sgd_args",
+    cases=[{"alpha": alpha, "beta": beta}
+           for alpha, beta in [(0.1, 0.9), (0.05, 0.8), (0.02, 0.95)]],
+    expected=_textbook_path,
+    run=_sgd_path,
+    outputs=(f"the path w_1, …, w_{_STEPS} (one row per step)",),
+    success=(f"SGD(lr=α(1−β), momentum=β) follows the textbook momentum path for all {_STEPS} "
+             f"steps: torch's buffer is the textbook v divided by (1−β)."),
+    mistakes=[
+        Mistake(lambda alpha, beta: {"lr": alpha, "momentum": beta, "dampening": beta},
+                "dampening=β makes the later buffers β·b + (1−β)·g like the textbook v, but "
+                "torch's first buffer is the undamped gradient b_1 = g, not (1−β)·g, so your "
+                "first step is 1/(1−β) times too long and the paths never meet again. Leave "
+                "dampening at 0 and put (1−β) into the learning rate: lr = α(1−β), momentum = β."),
+        Mistake(lambda alpha, beta: {"lr": alpha * (1 - beta), "momentum": beta, "dampening": beta},
+                "you applied (1−β) twice, in lr and through dampening=β. Drop dampening: torch's "
+                "undamped buffer is the textbook v divided by (1−β), and lr = α(1−β) makes up "
+                "for it."),
+        Mistake(lambda alpha, beta: {"lr": alpha, "momentum": beta},
+                "lr=α makes every step 1/(1−β) times too long: torch's buffer b = β·b + g sums "
+                "the raw gradients, which is the textbook v divided by (1−β). Use lr = α(1−β), "
+                "momentum = β."),
+        Mistake(lambda alpha, beta: {"lr": alpha * (1 - beta), "momentum": 1 - beta},
+                "momentum is β, the weight that keeps the old buffer, not 1−β: use "
+                "lr = α(1−β), momentum = β."),
+    ],
+)
+
+
+def check_torch_mapping(fn: Callable) -> CheckResult:
+    """Check ``fn(alpha, beta)`` -> SGD arguments that reproduce the textbook momentum (α, β).
+
+    Runs ``SGD([w], **fn(alpha, beta))`` and the textbook loop for 50 steps on a seeded bowl.
+    """
+    return check_function(fn, TORCH_MAPPING_EXERCISE)
+
+
+NESTEROV_EXERCISE = Exercise(
+    name="nesterov_step",
+    cases=_step_cases(seed=8, buffer="b", rate="momentum"),
+    expected=torch_nesterov_step,
+    outputs=("w_new", "b_new"),
+    success="b ← μ·b + g, then w ← w − lr·(g + μ·b): torch's Nesterov step.",
+    mistakes=[
+        Mistake(_step_with(_summed_buffer, _along_new_buffer),
+                "that is plain (heavy-ball) momentum: w − lr·b_new, which is w − lr·(g + μ·b) "
+                "with the old buffer. Nesterov looks ahead with the new buffer: "
+                "w − lr·(g + μ·b_new)."),
+        Mistake(_step_with(_summed_buffer, lambda grad, b, b_new, mu: mu * b_new),
+                "you dropped the gradient term: the step is lr·(g + μ·b_new), not lr·μ·b_new."),
+        Mistake(_step_with(_averaged_buffer, lambda grad, b, b_new, mu: grad + mu * b_new),
+                "your buffer is damped, b = μ·b + (1−μ)·g; torch's Nesterov needs dampening 0: "
+                "b = μ·b + g."),
+        Mistake(_swapped(torch_nesterov_step),
+                "the values are right but in the wrong order: return (w_new, b_new)."),
+    ],
+)
+
+
+def check_nesterov_step(fn: Callable) -> CheckResult:
+    """Check ``fn(w, b, grad, lr, momentum)`` -> (w_new, b_new), torch's Nesterov step."""
+    return check_function(fn, NESTEROV_EXERCISE)

@@ -1,0 +1,24 @@
+"""Notebook 10, putting it together: the modern recipe (AdamW, linear warm-up then cosine decay,
+clipping, mixed precision) on a small MLP, in one lesson split in three parts:
+
+* ``training``: the schedule, the task and the model, ``train_many`` (many runs at once) and
+  ``train_torch`` (the whole recipe in plain PyTorch);
+* ``explorer``: ``RecipeExplorer``;
+* ``exercises``: ``check_warmup_cosine``, ``check_amp_step``.
+
+Everything is importable from here, as the notebook uses it::
+
+    from course_lib.lessons import recipe as lesson
+    runs = lesson.train_many(list(lesson.ABLATIONS.values()), names=list(lesson.ABLATIONS))
+"""
+
+from course_lib.lessons.recipe.training import (
+    ABLATIONS, batch_order, forward_many, init_flat, LAYERS, make_model, make_task, PARAMETERS, Recipe, RECIPE,
+    Runs, SLICES, spread, Task, TorchRun, train_many, train_torch, warmup_constant, warmup_cosine,
+    warmup_cosine_scheduler,
+)
+from course_lib.lessons.recipe.explorer import RecipeExplorer
+from course_lib.lessons.recipe.exercises import (
+    AMP_MISTAKES, amp_step_reference, check_amp_step, check_warmup_cosine, WARMUP_COSINE_EXERCISE,
+    warmup_cosine_reference,
+)

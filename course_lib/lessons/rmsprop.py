@@ -1,0 +1,299 @@
+"""Notebook 03, RMSprop: the explorer of GD beside RMSprop on the ill-conditioned bowl (with each
+coordinate's effective rate), and the exercises (the loop, the first step, torch's full step).
+
+    from course_lib.lessons import rmsprop as lesson
+    lesson.RMSpropExplorer(lr=0.05, alpha=0.99)
+    lesson.check_rmsprop(my_rmsprop)
+"""
+
+from typing import Any, Callable
+
+import ipywidgets
+import numpy as np
+
+from course_lib import averages
+from course_lib.interactive.checking import check_function, CheckResult, Exercise, Mistake
+from course_lib.interactive.explorer import bowl_race_artists, check_steps, Explorer, lr_slider, show_bowl_race
+from course_lib.lab import plots, runner
+from course_lib.lab.landscapes import ill_conditioned_bowl
+
+# --------------------------------------------------------------------------------------------------
+# The explorer
+# --------------------------------------------------------------------------------------------------
+
+class RMSpropExplorer(Explorer):
+    """Gradient descent beside ``RMSprop`` on the ill-conditioned bowl, both with the same lr.
+
+    Controls: lr, α, ε, momentum, centered and the condition number κ. The third panel shows
+    RMSprop's per-coordinate learning rate lr/(√v + ε) for x (shallow) and y (steep) beside GD's
+    single lr. GD diverges once lr > 2/κ; RMSprop's path does not depend on κ (up to ε), because
+    dividing by the root mean square of each coordinate's gradient cancels its scale.
+    """
+
+    def __init__(self, lr: float = 0.05, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0.0,
+                 centered: bool = False, condition: float = 50.0, steps: int = 100):
+        self.steps = check_steps(steps)
+        super().__init__({
+            "lr": lr_slider(-3, 0),
+            "alpha": ipywidgets.FloatSlider(min=0.0, max=0.999, step=0.001, description="α", readout_format=".3f"),
+            "eps": ipywidgets.FloatLogSlider(base=10, min=-10, max=1, step=0.5, description="ε",
+                                             readout_format=".0e"),
+            "momentum": ipywidgets.FloatSlider(min=0.0, max=0.99, step=0.01, description="momentum"),
+            "centered": ipywidgets.Checkbox(description="centered"),
+            "condition": ipywidgets.FloatLogSlider(base=10, min=0, max=3, step=0.05, description="κ",
+                                                   readout_format=".3g"),
+        }, ncols=3)
+        self._assign({"lr": lr, "alpha": alpha, "eps": eps, "momentum": momentum, "centered": centered,
+                      "condition": condition})
+        contours, losses, rates = self.axes
+        self._unit_ellipses, self._ellipses, self._lines = bowl_race_artists(contours, losses, ("GD", "RMSprop"),
+                                                                             self.steps)
+        color = plots.OPTIMIZER_COLORS["RMSprop"]
+        (self._gd_rate,) = rates.plot([], [], ":", color=plots.OPTIMIZER_COLORS["GD"], label="GD: lr (both)")
+        self._rates = [rates.plot([], [], style, color=color, label=f"RMSprop, {name}")[0]
+                       for style, name in (("-", "x (shallow)"), ("--", "y (steep)"))]
+        rates.set_yscale("log")
+        rates.set(xlim=(0, self.steps), xlabel="step", title="learning rate per coordinate, lr/(√v + ε)")
+        rates.legend(loc="lower right")
+        self._foreground(self._ellipses, contours.title, *(artist for run in self._lines for artist in run),
+                         self._gd_rate, *self._rates)
+        self.update()
+        self._freeze_layout()
+
+    def update(self) -> None:
+        lr, alpha, eps, momentum, centered, condition = (
+            self.controls[key].value for key in ("lr", "alpha", "eps", "momentum", "centered", "condition"))
+        bowl = ill_conditioned_bowl(condition)
+        label = f"RMSprop α = {alpha:.3g}" + (f", μ = {momentum:.2f}" if momentum > 0 else "") + (
+            ", centered" if centered else "")
+        rmsprop = runner.named_optimizer("RMSprop", lr, alpha=alpha, eps=eps, momentum=momentum, centered=centered)
+        self.results = {"GD": runner.run(bowl, runner.named_optimizer("GD", lr), steps=self.steps),
+                        label: runner.run(bowl, rmsprop, steps=self.steps)}
+        show_bowl_race(self, bowl, condition)
+        self.rates = _rmsprop_rates(bowl, self.results[label].path, lr, alpha, eps, centered)
+        steps = np.arange(1, self.steps + 1)
+        for line, rate in zip(self._rates, self.rates.T):
+            line.set_data(steps, rate)
+        self._gd_rate.set_data([0, self.steps], [lr, lr])
+        plots.fit_loss_limits(self.axes[2], [self.rates.ravel(), np.array([lr])])
+        self.canvas.draw_idle()
+
+    def _fixed_settings(self) -> dict:
+        return {"steps": self.steps}
+
+
+def _rmsprop_rates(bowl, path: np.ndarray, lr: float, alpha: float, eps: float, centered: bool) -> np.ndarray:
+    """lr/(√v_t + ε) per coordinate at steps t = 1..T of an RMSprop run along ``path`` (shape (T+1, 2)):
+    v is the EWA of the squared gradients at the points it stepped from (minus the squared EWA of
+    the gradients when centered); NaN once the run has diverged."""
+    grads = np.stack(bowl.gradient(path[:-1, 0], path[:-1, 1]), axis=-1)
+    with np.errstate(all="ignore"):
+        square_avg = averages.ewa(np.nan_to_num(grads * grads, nan=np.inf), alpha)
+        if centered:
+            square_avg = square_avg - averages.ewa(np.nan_to_num(grads, nan=0.0), alpha) ** 2
+        rates = lr / (np.sqrt(square_avg) + eps)
+    rates[~np.isfinite(path[1:]).all(axis=1)] = np.nan
+    return rates
+
+
+# --------------------------------------------------------------------------------------------------
+# The exercises
+# --------------------------------------------------------------------------------------------------
+
+def rmsprop_path(w, grads, lr, alpha, eps):
+    """torch's RMSprop from v_0 = 0, fed ``grads`` one row per step: v ← α·v + (1−α)·g²,
+    w ← w − lr·g/(√v + ε), no bias correction. Returns w_1, …, w_T, one row per step."""
+    return _rmsprop_variant()(w, grads, lr, alpha, eps)
+
+
+def _rmsprop_variant(average=None, denominator=None, first=None):
+    """An RMSprop loop with one part swapped for a (wrong) variant.
+
+    average(v, g, alpha, t) -> v_new;  denominator(v, g_avg, eps, alpha, t) -> d;  first(g, alpha) -> v_1.
+    ``g_avg`` is the EWA of the gradient itself (for the "squared the EWA" mistake).
+    """
+    average = average or (lambda v, g, alpha, t: alpha * v + (1 - alpha) * g * g)
+    denominator = denominator or (lambda v, g_avg, eps, alpha, t: np.sqrt(v) + eps)
+
+    def path(w, grads, lr, alpha, eps):
+        w = np.array(w, dtype=float)
+        v, g_avg, rows = np.zeros_like(w), np.zeros_like(w), []
+        for t, g in enumerate(np.asarray(grads, dtype=float), start=1):
+            v = first(g, alpha) if first is not None and t == 1 else average(v, g, alpha, t)
+            g_avg = alpha * g_avg + (1 - alpha) * g
+            w = w - lr * g / denominator(v, g_avg, eps, alpha, t)
+            rows.append(w)
+        return np.array(rows)
+
+    return path
+
+
+def _scaled_gradients(seed: int, steps: int, scales) -> np.ndarray:
+    """Seeded noisy gradients whose coordinates differ in size by orders of magnitude."""
+    rng = np.random.default_rng(seed)
+    scales = np.asarray(scales, dtype=float)
+    return scales * (0.5 + rng.normal(size=(steps, len(scales))))
+
+
+_RMSPROP_CASES = [
+    {"w": np.random.default_rng(seed).normal(size=len(scales)),
+     "grads": _scaled_gradients(seed, steps, scales), "lr": lr, "alpha": alpha, "eps": eps}
+    for seed, steps, scales, lr, alpha, eps in [
+        (30, 12, (100.0, 1.0, 1e-3), 0.01, 0.99, 1e-8),
+        (31, 25, (1e-4, 10.0, 0.1), 0.1, 0.9, 1e-3),
+        (32, 8, (1.0, 1e3, 1e-2), 0.05, 0.75, 1e-8),
+    ]
+]
+
+RMSPROP_EXERCISE = Exercise(
+    name="rmsprop",
+    cases=_RMSPROP_CASES,
+    expected=rmsprop_path,
+    outputs=("the path w_1, …, w_T (one row per step)",),
+    success=("v ← α·v + (1−α)·g², w ← w − lr·g/(√v + ε) from v_0 = 0: torch's RMSprop, with ε after the "
+             "root and no bias correction, so the first step is lr/√(1−α) along every coordinate."),
+    mistakes=[
+        Mistake(_rmsprop_variant(denominator=lambda v, g_avg, eps, alpha, t: np.sqrt(v + eps)),
+                "you put ε inside the square root, √(v + ε); torch adds it after the root, √v + ε. "
+                "Inside, it matters for any |g| below about √ε (1e-4 for ε = 1e-8), not only near zero."),
+        Mistake(_rmsprop_variant(denominator=lambda v, g_avg, eps, alpha, t: np.sqrt(v / (1 - alpha**t)) + eps),
+                "you added bias correction, v/(1−α^t), as the seed notes do: torch's RMSprop has none. "
+                "Without it v_1 = (1−α)·g₁² and the first step is lr/√(1−α) (10·lr for α = 0.99), not lr."),
+        Mistake(_rmsprop_variant(first=lambda g, alpha: g * g),
+                "you started the average at v_1 = g₁²; it starts at v_0 = 0, so v_1 = (1−α)·g₁² and the "
+                "first step is lr/√(1−α), not lr."),
+        Mistake(_rmsprop_variant(denominator=lambda v, g_avg, eps, alpha, t: np.sqrt(g_avg * g_avg) + eps),
+                "you squared the average of the gradient, (EWA of g)², instead of averaging the squares, "
+                "EWA of g². Positive and negative gradients cancel in the first, not in the second: RMSprop "
+                "divides by the root of the mean *square*."),
+        Mistake(_rmsprop_variant(denominator=lambda v, g_avg, eps, alpha, t: v + eps),
+                "you forgot the square root: divide by √v + ε. v is an average of *squared* gradients, so "
+                "only its root has the size of a gradient."),
+        Mistake(_rmsprop_variant(average=lambda v, g, alpha, t: (1 - alpha) * v + alpha * g * g),
+                "α and 1−α are swapped: v ← α·v + (1−α)·g². The old average keeps the large weight α."),
+        Mistake(lambda w, grads, lr, alpha, eps: np.repeat(rmsprop_path(w, grads, lr, alpha, eps)[-1:],
+                                                           len(grads), axis=0),
+                "every row of your path is the final w: you updated w in place (w -= …) and appended the "
+                "same array each time. Append a copy, w.copy(), or write w = w - …"),
+        Mistake(lambda w, grads, lr, alpha, eps: rmsprop_path(w, grads, lr, alpha, eps)[-1],
+                "your function returned only the last w; return the whole path, one row per step."),
+        Mistake(lambda w, grads, lr, alpha, eps: np.vstack([w, rmsprop_path(w, grads, lr, alpha, eps)[:-1]]),
+                "off by one step: your first row is the start w_0; return w_1, …, w_T, the weights after "
+                "each step."),
+    ],
+)
+
+
+def check_rmsprop(fn: Callable) -> CheckResult:
+    """Check ``fn(w, grads, lr, alpha, eps)`` -> the path w_1, …, w_T of torch's RMSprop."""
+    return check_function(fn, RMSPROP_EXERCISE)
+
+
+def rmsprop_first_step(lr, alpha):
+    """The length of torch's first RMSprop step along a coordinate with |g| ≫ ε: lr/√(1−α)."""
+    return lr / np.sqrt(1 - alpha)
+
+
+FIRST_STEP_EXERCISE = Exercise(
+    name="first_step",
+    cases=[{"lr": lr, "alpha": alpha} for lr, alpha in [(0.01, 0.99), (0.001, 0.9), (0.1, 0.999), (0.5, 0.5)]],
+    expected=rmsprop_first_step,
+    outputs=("the first step",),
+    success=("v_1 = (1−α)·g², so the first step is lr·|g|/(√(1−α)·|g|) = lr/√(1−α), whatever the gradient: "
+             "10·lr for α = 0.99, 3.16·lr for Hinton's α = 0.9."),
+    mistakes=[
+        Mistake(lambda lr, alpha: 10 * lr,
+                "10·lr is right for α = 0.99 only: the factor is 1/√(1−α), e.g. 3.16 for α = 0.9 and 31.6 "
+                "for α = 0.999."),
+        Mistake(lambda lr, alpha: lr,
+                "that would be the first step with bias correction (or with v started at g²); torch's "
+                "RMSprop starts at v_0 = 0 and has no correction, so v_1 = (1−α)·g² and the step is "
+                "lr/√(1−α)."),
+        Mistake(lambda lr, alpha: lr / (1 - alpha),
+                "you left out the square root: the denominator is √v_1 = √(1−α)·|g|, so the step is "
+                "lr/√(1−α)."),
+        Mistake(lambda lr, alpha: lr * np.sqrt(1 - alpha),
+                "upside down: √v_1 = √(1−α)·|g| is *smaller* than |g|, so dividing by it makes the step "
+                "longer: lr/√(1−α)."),
+        Mistake(lambda lr, alpha: lr / np.sqrt(alpha),
+                "α and 1−α are swapped: the new squared gradient enters with weight 1−α, so "
+                "v_1 = (1−α)·g² and the step is lr/√(1−α)."),
+    ],
+    hints={ZeroDivisionError: "α < 1, so 1−α is never 0; did you divide by something else?"},
+)
+
+
+def check_first_step(fn: Callable) -> CheckResult:
+    """Check ``fn(lr, alpha)`` -> the length of torch's first RMSprop step, lr/√(1−α)."""
+    return check_function(fn, FIRST_STEP_EXERCISE)
+
+
+def torch_rmsprop_step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
+    """One step of torch's RMSprop with L2 weight decay and momentum, from state (v, b):
+    g ← g + λ·w;  v ← α·v + (1−α)·g²;  b ← μ·b + g/(√v + ε);  w ← w − lr·b."""
+    grad = grad + weight_decay * w
+    v_new = alpha * v + (1 - alpha) * grad * grad
+    b_new = momentum * b + grad / (np.sqrt(v_new) + eps)
+    return w - lr * b_new, v_new, b_new
+
+
+def _rmsprop_step_variant(decay_in_average=True, decoupled=False, buffer=None, along_buffer=True):
+    """torch's RMSprop step with one part changed: where the decay goes, what the buffer holds."""
+    def step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
+        decayed = grad + weight_decay * w
+        g = grad if decoupled else decayed
+        v_new = alpha * v + (1 - alpha) * (g if decay_in_average else grad) ** 2
+        denom = np.sqrt(v_new) + eps
+        b_new = buffer(b, g, denom, momentum) if buffer else momentum * b + g / denom
+        w_start = w * (1 - lr * weight_decay) if decoupled else w
+        w_new = w_start - lr * (b_new if along_buffer else (g / denom if buffer is None else b_new / denom))
+        return w_new, v_new, b_new
+    return step
+
+
+def _rmsprop_step_cases(seed: int) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for shape, lr, alpha, eps, weight_decay, momentum in [((3, 2), 0.01, 0.99, 1e-8, 0.1, 0.9),
+                                                          ((4,), 0.05, 0.9, 1e-6, 0.5, 0.6),
+                                                          ((2, 2), 0.002, 0.95, 1e-8, 0.03, 0.8)]:
+        scale = 10.0 ** rng.uniform(-2, 2, size=shape)
+        cases.append({"w": rng.normal(size=shape), "v": (scale * rng.uniform(0.5, 2, size=shape)) ** 2,
+                      "b": rng.normal(size=shape), "grad": scale * rng.normal(size=shape), "lr": lr,
+                      "alpha": alpha, "eps": eps, "weight_decay": weight_decay, "momentum": momentum})
+    return cases
+
+
+TORCH_RMSPROP_STEP_EXERCISE = Exercise(
+    name="torch_rmsprop_step",
+    cases=_rmsprop_step_cases(seed=33),
+    expected=torch_rmsprop_step,
+    outputs=("w_new", "v_new", "b_new"),
+    success=("g ← g + λ·w, v ← α·v + (1−α)·g², b ← μ·b + g/(√v + ε), w ← w − lr·b: torch's RMSprop with "
+             "L2 weight decay (it goes through the squares and the division) and a buffer of scaled steps."),
+    mistakes=[
+        Mistake(_rmsprop_step_variant(decay_in_average=False),
+                "your v averages the squares of the raw gradient; torch adds λ·w to the gradient first, "
+                "so the decayed gradient g + λ·w is what v averages (and what the buffer divides)."),
+        Mistake(_rmsprop_step_variant(decoupled=True),
+                "you decayed the weights directly, w·(1 − lr·λ), as AdamW does. torch's RMSprop adds λ·w to "
+                "the gradient (L2), so the decay is divided by √v + ε like the rest of the gradient."),
+        Mistake(_rmsprop_step_variant(buffer=lambda b, g, denom, mu: mu * b + g, along_buffer=False),
+                "your buffer sums the raw gradients and you divide afterwards; torch's buffer holds the "
+                "scaled steps: b ← μ·b + g/(√v + ε), then w ← w − lr·b."),
+        Mistake(_rmsprop_step_variant(buffer=lambda b, g, denom, mu: mu * b + (1 - mu) * g / denom),
+                "your buffer is damped, μ·b + (1−μ)·g/(√v + ε); torch's RMSprop has no dampening: "
+                "b ← μ·b + g/(√v + ε)."),
+        Mistake(_rmsprop_step_variant(along_buffer=False),
+                "you updated the buffer but stepped along g/(√v + ε); with momentum the step is w − lr·b, "
+                "along the new buffer."),
+        Mistake(lambda *arguments: (lambda w, v, b: (w, b, v))(*torch_rmsprop_step(*arguments)),
+                "the values are right but v and b are swapped: return (w_new, v_new, b_new)."),
+    ],
+)
+
+
+def check_torch_rmsprop_step(fn: Callable) -> CheckResult:
+    """Check ``fn(w, v, b, grad, lr, alpha, eps, weight_decay, momentum)`` -> (w_new, v_new, b_new),
+    one step of ``torch.optim.RMSprop`` with weight decay and momentum."""
+    return check_function(fn, TORCH_RMSPROP_STEP_EXERCISE)

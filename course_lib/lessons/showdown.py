@@ -1,0 +1,225 @@
+"""Notebook 07, the optimizer showdown: the explorer of a finished sweep on the two moons (the three
+optimizers' cost curves at one learning rate, the picked run's decision boundary), and the
+exercises (the output layer's backward pass, mini-batches). The network itself, shared equipment,
+is ``course_lib.lab.nets``.
+
+    from course_lib.lessons import showdown as lesson
+    lesson.ShowdownExplorer(training, optimizer="Adam", lr=0.01)   # training: a nets.Training
+"""
+
+from typing import Any, Callable
+
+import ipywidgets
+import numpy as np
+
+from course_lib.interactive.checking import (
+    check_function, CheckResult, describe_value, Exercise, Mistake, UnusableAnswer,
+)
+from course_lib.interactive.explorer import Explorer, status_text
+from course_lib.lab import nets, plots
+
+# --------------------------------------------------------------------------------------------------
+# The explorer
+# --------------------------------------------------------------------------------------------------
+
+class ShowdownExplorer(Explorer):
+    """Pick an optimizer and a learning rate among the runs of a finished ``nets.train`` sweep and
+    see the three optimizers' cost curves at that rate (the picked one bold) beside the picked
+    run's decision boundary. Everything is precomputed, so a change only moves artists.
+
+    ``training``: a ``nets.Training`` of one draw whose settings cover every optimizer × rate.
+    """
+
+    def __init__(self, training, optimizer: str = "Adam", lr: float | None = None, resolution: int = 120):
+
+        self.training = training
+        self.rates = sorted({s.lr for s in training.settings})
+        draws = {s.draw for s in training.settings}
+        if len(draws) != 1:
+            raise ValueError(f"the sweep must hold runs of one draw, got {len(draws)}")
+        self._index = {(s.optimizer, s.lr): i for i, s in enumerate(training.settings) if not s.decay}
+        missing = [(name, rate) for name in nets.OPTIMIZERS for rate in self.rates if (name, rate) not in self._index]
+        if missing:
+            raise ValueError(f"the sweep lacks the runs {missing[:3]}{'…' if len(missing) > 3 else ''}")
+        super().__init__({
+            "optimizer": ipywidgets.Dropdown(options=list(nets.OPTIMIZERS), description="optimizer"),
+            "lr": ipywidgets.Dropdown(options=[(f"{rate:g}", rate) for rate in self.rates], description="lr"),
+        })
+        self._assign({"optimizer": optimizer, "lr": self.rates[len(self.rates) // 2] if lr is None else lr})
+        X, Y = next(iter(draws)).data()
+        self._extent = (X[0].min() - 0.5, X[0].max() + 0.5, X[1].min() - 0.5, X[1].max() + 0.5)
+        gx = np.linspace(self._extent[0], self._extent[1], resolution)
+        gy = np.linspace(self._extent[2], self._extent[3], resolution)
+        points = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
+        self.boundaries = nets.probabilities(training.params, points).reshape(-1, resolution, resolution)
+        curves, boundary = self.axes
+        self._lines = {name: curves.plot([], [], color=plots.optimizer_color(name), label=name)[0]
+                       for name in nets.OPTIMIZERS}
+        curves.set(xlabel="epoch", ylabel="cost (mean cross-entropy)", yscale="log",
+                   xlim=(0, training.epochs[-1]), title="cost per epoch at the chosen lr")
+        curves.legend(loc="lower left")
+        self._status = status_text(curves, 0)
+        self._image = boundary.imshow(np.zeros((resolution, resolution)), origin="lower", extent=self._extent,
+                                      vmin=0, vmax=1, cmap=_faded("RdBu", 0.55), aspect="auto")
+        points = boundary.scatter(X[0], X[1], c=Y[0], cmap="RdBu", vmin=0, vmax=1, s=8, edgecolors="black",
+                                  linewidths=0.3)
+        boundary.set(xlabel="x₁", ylabel="x₂", title="decision boundary of the chosen run")
+        self._foreground(*self._lines.values(), self._status, self._image, points, *boundary.spines.values())
+        self.update()
+        self._freeze_layout()
+
+    def update(self) -> None:
+        chosen, rate = self.controls["optimizer"].value, self.controls["lr"].value
+        shown = []
+        for name, line in self._lines.items():
+            run = self._index[(name, rate)]
+            curve = np.where(np.isfinite(self.training.costs[run]), self.training.costs[run], np.nan)
+            line.set_data(self.training.epochs, curve)
+            line.set_linewidth(2.5 if name == chosen else 1.0)
+            line.set_alpha(1.0 if name == chosen else 0.5)
+            shown.append(curve)
+        run = self._index[(chosen, rate)]
+        self.run = run
+        diverged = self.training.diverged_at[run]
+        if diverged is None:
+            status = (f"{chosen}, lr = {rate:g}: final cost {self.training.costs[run, -1]:.3g}, "
+                      f"accuracy {100 * self.training.accuracy[run]:.1f} %")
+        else:
+            status = f"{chosen}, lr = {rate:g}: diverged at epoch {diverged}"
+        self._status.set_text(status)
+        self._status.set_color(plots.optimizer_color(chosen))
+        self._image.set_data(np.nan_to_num(self.boundaries[run], nan=0.5))
+        plots.fit_loss_limits(self.axes[0], shown)
+        self.canvas.draw_idle()
+
+    def _fixed_settings(self) -> dict:
+        return {"epochs": int(self.training.epochs[-1]) + 1}
+
+
+def _faded(colormap: str, alpha: float):
+    """``colormap`` as it looks at opacity ``alpha`` over white, but opaque: an image drawn with it
+    covers the one drawn before it (an explorer redraws its image on the last picture)."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    colors = colormaps[colormap](np.linspace(0, 1, 256))
+    colors[:, :3] = alpha * colors[:, :3] + (1 - alpha)
+    return ListedColormap(colors, name=f"{colormap}, faded")
+
+
+# --------------------------------------------------------------------------------------------------
+# The exercises
+# --------------------------------------------------------------------------------------------------
+
+def _output_layer_cases(seed: int = 17) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for m in (5, 8, 3):
+        A2 = np.maximum(rng.normal(size=(2, m)), 0)
+        cases.append({"A3": 1 / (1 + np.exp(-rng.normal(size=(1, m)))),
+                      "Y": (rng.random((1, m)) > 0.5).astype(float), "A2": A2})
+    return cases
+
+
+def output_layer_backward(A3, Y, A2):
+    """The sigmoid + cross-entropy output layer's gradients: dZ3 = (A3 − Y)/m, dW3 = dZ3·A2ᵀ,
+    db3 = Σ dZ3 over the examples."""
+    dZ3 = (A3 - Y) / Y.shape[1]
+    return dZ3 @ A2.T, dZ3.sum(axis=1, keepdims=True)
+
+
+def _output_layer_with(dZ: Callable) -> Callable:
+    def wrong(A3, Y, A2):
+        dZ3 = dZ(A3, Y, Y.shape[1])
+        return dZ3 @ A2.T, dZ3.sum(axis=1, keepdims=True)
+    return wrong
+
+
+OUTPUT_LAYER_EXERCISE = Exercise(
+    name="output_layer_backward",
+    cases=_output_layer_cases(),
+    expected=output_layer_backward,
+    outputs=("dW3", "db3"),
+    success="dZ3 = (A3 − Y)/m, dW3 = dZ3·A2ᵀ, db3 = the sum of dZ3 over the examples: the gradient "
+            "of the mean cross-entropy.",
+    mistakes=[
+        Mistake(_output_layer_with(lambda A3, Y, m: A3 - Y),
+                "you left out the 1/m: the cost is the mean over the m examples of the batch, so "
+                "dZ3 = (A3 − Y)/m. Without it the step grows with the batch size (64 times too "
+                "long here; the last batch of 44 gets a different rate from the others)."),
+        Mistake(_output_layer_with(lambda A3, Y, m: (Y - A3) / m),
+                "the sign is flipped: the derivative of the cross-entropy through the sigmoid is "
+                "dZ3 = (A3 − Y)/m (prediction minus label); with Y − A3 gradient descent climbs."),
+        Mistake(_output_layer_with(lambda A3, Y, m: (A3 - Y) / m**2),
+                "you divided by m twice: once in dZ3 = (A3 − Y)/m is enough; dW3 = dZ3·A2ᵀ "
+                "already sums over the examples."),
+        Mistake(_output_layer_with(lambda A3, Y, m: (A3 - Y) * A3 * (1 - A3) / m),
+                "you multiplied by the sigmoid's derivative A3(1 − A3) again: with the "
+                "cross-entropy it cancels, and dZ3 = (A3 − Y)/m. That extra factor is the "
+                "gradient of the squared error, which stalls where A3 is near 0 or 1."),
+        Mistake(lambda A3, Y, A2: output_layer_backward(A3, Y, A2)[::-1],
+                "the values are right but in the wrong order: return (dW3, db3)."),
+    ],
+)
+
+
+def check_output_layer_backward(fn: Callable) -> CheckResult:
+    """Check ``fn(A3, Y, A2)`` -> (dW3, db3) of the sigmoid + cross-entropy output layer."""
+    return check_function(fn, OUTPUT_LAYER_EXERCISE)
+
+
+def mini_batches(X, Y, batch_size, permutation):
+    """The assignment's split: reorder the columns by ``permutation``, cut batches of
+    ``batch_size`` and keep the last, smaller one: a list of (X_batch, Y_batch)."""
+    Xs, Ys = X[:, permutation], Y[:, permutation]
+    return [(Xs[:, start:start + batch_size], Ys[:, start:start + batch_size])
+            for start in range(0, X.shape[1], batch_size)]
+
+
+def _batches_as_numbers(returned: Any) -> np.ndarray:
+    """A list of (X_batch, Y_batch) as one array: the batch sizes, then every batch's columns."""
+    if not isinstance(returned, (list, tuple)) or not all(isinstance(b, (list, tuple)) and len(b) == 2
+                                                          for b in returned):
+        raise UnusableAnswer(f"your function returned {describe_value(returned)}; return a list of "
+                             f"(X_batch, Y_batch) pairs")
+    parts = [np.vstack([np.asarray(xb, dtype=float), np.asarray(yb, dtype=float)]) for xb, yb in returned]
+    sizes = [part.shape[1] for part in parts]
+    return np.concatenate([[len(parts)], sizes, np.concatenate(parts, axis=1).ravel() if parts else []])
+
+
+def _batch_cases(seed: int = 23) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    return [{"X": rng.normal(size=(2, m)), "Y": (rng.random((1, m)) > 0.5).astype(float),
+             "batch_size": size, "permutation": rng.permutation(m)}
+            for m, size in ((10, 4), (300, 64), (12, 5))]
+
+
+MINI_BATCH_EXERCISE = Exercise(
+    name="mini_batches",
+    cases=_batch_cases(),
+    expected=lambda X, Y, batch_size, permutation: _batches_as_numbers(mini_batches(X, Y, batch_size, permutation)),
+    run=_batches_as_numbers,
+    outputs=("the batch sizes and contents",),
+    success="shuffled by the permutation, cut into full batches, and the remainder kept as a last, "
+            "smaller batch: every example is seen once per epoch.",
+    mistakes=[
+        Mistake(lambda X, Y, b, p: mini_batches(X, Y, b, p)[:X.shape[1] // b],
+                "you dropped the last, partial batch: with 300 examples and batches of 64, 44 "
+                "examples (15 %) are never trained on in that epoch. Keep the remainder as a "
+                "smaller last batch."),
+        Mistake(lambda X, Y, b, p: mini_batches(X, Y, b, np.arange(X.shape[1])),
+                "the batches are not shuffled: you cut X in its stored order. Reorder the columns "
+                "by the permutation first (X[:, permutation], and Y the same way)."),
+        Mistake(lambda X, Y, b, p: mini_batches(X, Y[:, ::1], b, p) and
+                [(xb, yb) for (xb, _), (_, yb) in zip(mini_batches(X, Y, b, p),
+                                                      mini_batches(X, Y, b, np.arange(X.shape[1])))],
+                "X is shuffled but Y is not: the labels no longer belong to their examples. Apply "
+                "the same permutation to both."),
+    ],
+)
+
+
+def check_mini_batches(fn: Callable) -> CheckResult:
+    """Check ``fn(X, Y, batch_size, permutation)`` -> list of (X_batch, Y_batch), the last one
+    possibly smaller."""
+    return check_function(fn, MINI_BATCH_EXERCISE)

@@ -1,0 +1,223 @@
+"""What every explorer shares (course_lib.interactive): its own ipympl canvas, a stable text and a PNG
+for a saved notebook, refusal of bad settings, quick in-place updates that redraw only what moved, and
+the drag cache; shown on the explorers of notebooks 00, 01 and 02 and, where it is cheap, on all."""
+
+import base64
+import importlib
+import io
+import pkgutil
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+import course_lib.lessons
+from course_lib.interactive.explorer import DragCache, Explorer
+from course_lib.lab import landscapes, plots, runner
+from course_lib.lessons import ewa, momentum, welcome
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+EXPLORERS = {name: value for module in pkgutil.walk_packages(course_lib.lessons.__path__, "course_lib.lessons.")
+             for name, value in vars(importlib.import_module(module.name)).items()
+             if isinstance(value, type) and issubclass(value, Explorer) and value is not Explorer}
+"""Every lesson's explorer class, by name."""
+
+
+@pytest.fixture(scope="module")
+def landscape_explorer():
+    return welcome.LandscapeExplorer()
+
+
+@pytest.fixture(scope="module")
+def momentum_explorer():
+    return momentum.MomentumExplorer()
+
+
+@pytest.fixture(scope="module")
+def ewa_explorer():
+    return ewa.EWAExplorer()
+
+
+def status_texts(explorer):
+    return [text.get_text() for text in explorer.axes[-1].texts]
+
+
+def test_explorers_build_outside_a_notebook_on_their_own_ipympl_canvas(landscape_explorer, momentum_explorer,
+                                                                        ewa_explorer):
+    from ipympl.backend_nbagg import Canvas
+    for explorer in (landscape_explorer, momentum_explorer, ewa_explorer):
+        assert isinstance(explorer.canvas, Canvas) and explorer.figure.canvas is explorer.canvas
+        assert explorer.canvas in explorer.widget.children
+
+
+IMPORTS_IN_A_FRESH_PYTHON = """
+import sys, matplotlib, matplotlib.figure
+before = matplotlib.get_backend(auto_select=False)
+import course_lib.lab.plots, course_lib.interactive.explorer, course_lib.lessons.welcome
+print(before, matplotlib.get_backend(auto_select=False), *(m in sys.modules for m in ("matplotlib.pyplot", "torch")))
+"""
+
+
+def test_importing_plots_and_an_explorer_loads_neither_pyplot_nor_torch_and_keeps_the_backend():
+    """ipympl's own import calls matplotlib.use(ipympl) when matplotlib is already imported."""
+    output = subprocess.run([sys.executable, "-c", IMPORTS_IN_A_FRESH_PYTHON], capture_output=True, text=True,
+                            check=True).stdout
+    assert output.split() == ["None", "None", "False", "False"]
+
+
+def test_the_mimebundle_is_the_widget_a_stable_line_and_a_png(landscape_explorer, momentum_explorer, ewa_explorer):
+    landscape_explorer.set(landscape="rosenbrock", optimizer="Adam", lr=0.05)
+    momentum_explorer.set(lr=0.05, beta=0.9, condition=10.0, nesterov=False)
+    ewa_explorer.set(beta=0.9, bias_correction=False)
+    expected = {
+        landscape_explorer: "LandscapeExplorer: landscape=rosenbrock, optimizer=Adam, lr=0.05, steps=150",
+        momentum_explorer: "MomentumExplorer: lr=0.05, beta=0.9, condition=10, nesterov=False, steps=100",
+        ewa_explorer: "EWAExplorer: beta=0.9, bias_correction=False, points=365",
+    }
+    for explorer, text in expected.items():
+        bundle = explorer._repr_mimebundle_()
+        assert set(bundle) == {WIDGET_VIEW, "text/plain", "image/png"}
+        assert bundle[WIDGET_VIEW] == {"version_major": 2, "version_minor": 0, "model_id": explorer.widget.model_id}
+        assert bundle["text/plain"] == text
+        assert base64.b64decode(bundle["image/png"]).startswith(PNG_SIGNATURE)
+
+
+def test_set_refuses_bad_input_and_changes_nothing(landscape_explorer):
+    explorer = landscape_explorer
+    explorer.set(landscape="ill_conditioned_bowl", optimizer="GD", lr=0.1)
+    path = explorer._path.get_xydata().copy()
+    for values, error, words in [
+        ({"lr": 10.0}, ValueError, ["lr", "10.0", "between"]),
+        ({"optimizer": "SGD"}, ValueError, ["optimizer", "'SGD'", "Nesterov"]),
+        ({"landscape": "mountain"}, ValueError, ["landscape", "'mountain'"]),
+        ({"lr": "0.1"}, TypeError, ["lr", "'0.1'"]),
+        ({"beta": 0.9}, ValueError, ["beta=0.9", "landscape, optimizer, lr"]),
+        ({"optimizer": "Adam", "lr": -1.0}, ValueError, ["lr", "-1.0"]),
+    ]:
+        with pytest.raises(error) as raised:
+            explorer.set(**values)
+        for word in words:
+            assert word in str(raised.value)
+        assert explorer.describe() == "LandscapeExplorer: landscape=ill_conditioned_bowl, optimizer=GD, lr=0.1, steps=150"
+        np.testing.assert_array_equal(explorer._path.get_xydata(), path)
+    with pytest.raises(TypeError, match="nesterov must be True or False, got 1"):
+        momentum.MomentumExplorer(nesterov=1)
+    with pytest.raises(ValueError, match="steps must be >= 1, got 0"):
+        welcome.LandscapeExplorer(steps=0)
+
+
+def timings(action, repeats):
+    """Seconds taken by action(0), action(1), …"""
+    times = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        action(i)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def test_an_update_is_quick_and_much_quicker_than_a_rebuild(landscape_explorer):
+    """A sanity bound, not the benchmark: update + render well under half a second, and faster
+    than drawing the same picture from scratch."""
+    explorer = landscape_explorer
+    explorer.set(landscape="ill_conditioned_bowl", optimizer="momentum", lr=0.05)
+    lrs = np.geomspace(0.01, 0.15, 3)
+    bowl = landscapes.ill_conditioned_bowl()
+
+    def update(i):
+        explorer.set(lr=float(lrs[i]))
+        explorer.canvas.render()
+
+    def rebuild(i):
+        result = runner.run(bowl, runner.named_optimizer("momentum", float(lrs[i])), steps=explorer.steps)
+        FigureCanvasAgg(plots.plot_runs(bowl, {"momentum": result})).draw()
+
+    updating, rebuilding = statistics.median(timings(update, 3)), min(timings(rebuild, 2))
+    assert updating < 0.5
+    assert updating * 2 < rebuilding
+
+
+# --- drawing only what moved, computing what a drag reaches next -----------------------------------
+
+def rendered(canvas) -> np.ndarray:
+    canvas.render()
+    return np.asarray(canvas.get_renderer().buffer_rgba()).copy()
+
+
+def rendered_from_scratch(canvas) -> np.ndarray:
+    canvas._background = None
+    return rendered(canvas)
+
+
+def test_a_redraw_on_the_kept_background_is_the_picture_drawn_from_scratch(momentum_explorer):
+    explorer = momentum_explorer
+    explorer.set(lr=0.05, beta=0.9, condition=10.0, nesterov=False)
+    first = rendered(explorer.canvas)
+    for values in (dict(lr=0.056), dict(beta=0.91), dict(condition=11.2), dict(nesterov=True)):
+        explorer.set(**values)
+        assert explorer.canvas._background is not None  # only foreground artists moved
+        assert not np.array_equal(kept := rendered(explorer.canvas), first)
+        np.testing.assert_array_equal(kept, rendered_from_scratch(explorer.canvas))
+
+
+def test_a_change_behind_the_foreground_redraws_everything(landscape_explorer):
+    explorer = landscape_explorer
+    explorer.set(landscape="ill_conditioned_bowl", optimizer="GD", lr=0.05)
+    rendered(explorer.canvas)
+    explorer.set(landscape="rosenbrock")  # other contours, limits and ticks
+    assert explorer.canvas._background is None
+    np.testing.assert_array_equal(rendered(explorer.canvas), rendered_from_scratch(explorer.canvas))
+    explorer.axes[1].set_ylim(1e-3, 1e3)
+    assert explorer.canvas._background is None
+
+
+def test_the_layered_picture_is_the_saved_picture_where_nothing_overlaps(ewa_explorer):
+    """The saved PNG draws every artist in z-order in one pass; the canvas draws the foreground
+    last. Where no foreground artist crosses a background one, as in the EWA explorer, they agree."""
+    explorer = ewa_explorer
+    for beta in (0.5, 0.9, 0.98):
+        explorer.set(beta=beta)
+        shown = rendered(explorer.canvas)
+        buffer = io.BytesIO()
+        explorer.figure.savefig(buffer, format="rgba")
+        np.testing.assert_array_equal(shown, np.frombuffer(buffer.getvalue(), np.uint8).reshape(shown.shape))
+
+
+def test_a_drag_cache_computes_a_setting_with_the_positions_its_sliders_reach_next():
+    import ipywidgets
+
+    controls = {"lr": ipywidgets.FloatLogSlider(base=10, min=-3, max=0, step=0.5, value=0.01),
+                "steps": ipywidgets.IntSlider(min=1, max=4, value=4),
+                "name": ipywidgets.Dropdown(options=["a", "b"])}
+    batches = []
+
+    def compute(settings):
+        assert len({setting["name"] for setting in settings}) == 1  # only the sliders vary in a batch
+        batches.append(settings)
+        return [(setting["name"], setting["lr"] * setting["steps"]) for setting in settings]
+
+    cache = DragCache(controls, ("lr", "steps"), compute, reach=2)
+    assert cache.get({"lr": 0.01, "steps": 4, "name": "a"}) == ("a", 0.04)
+    assert sorted((round(s["lr"], 12), s["steps"]) for s in batches[0]) == sorted(
+        (round(lr, 12), steps) for lr, steps in
+        [(0.01, 4), (0.001, 4), (10**-2.5, 4), (10**-1.5, 4), (0.1, 4), (0.01, 2), (0.01, 3)])
+    assert cache.get({"lr": 10**-1.5 * (1 + 1e-13), "steps": 4, "name": "a"}) == ("a", pytest.approx(4 * 10**-1.5))
+    assert cache.get({"lr": 0.01, "steps": 3, "name": "a"})[1] == pytest.approx(0.03)
+    assert len(batches) == 1  # both were neighbours: no new computation
+    assert cache.get({"lr": 0.01, "steps": 4, "name": "b"}) == ("b", 0.04)
+    assert len(batches) == 2
+
+
+@pytest.mark.parametrize("name", sorted(set(EXPLORERS) - {"ShowdownExplorer"}))  # that one needs a finished sweep
+def test_what_an_update_moves_is_in_the_saved_picture_too(name):
+    """matplotlib leaves animated artists out of a normal draw, and out of a saved picture too unless
+    an Axes draws them: each foreground artist must belong to an Axes, or the PNG shown on GitHub
+    would lack it."""
+    explorer = EXPLORERS[name]()
+    assert explorer.canvas.foreground
+    assert all(artist.axes in explorer.axes for artist in explorer.canvas.foreground)

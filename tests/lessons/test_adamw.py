@@ -1,0 +1,280 @@
+"""Notebook 08 (AdamW): course_lib.weight_decay against torch, the scale invariances the lr × λ grid
+shows, the WeightDecayExplorer, and the AdamW checkers."""
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+from course_lib import optim
+from course_lib.lessons import adamw as lesson
+
+DATA = lesson.teacher_data()
+
+
+@pytest.fixture(autouse=True)
+def isolated_rcparams():
+    with matplotlib.rc_context():
+        yield
+
+
+# --- the model and the data -----------------------------------------------------------------------
+
+def test_teacher_data_is_seeded_with_the_sizes_of_references_md():
+    again = lesson.teacher_data()
+    np.testing.assert_array_equal(DATA.x_train, again.x_train)
+    np.testing.assert_array_equal(DATA.y_test, again.y_test)
+    assert DATA.x_train.shape == (4000, 20) and DATA.x_test.shape == (5000, 20)
+    assert np.linalg.norm(DATA.teacher) == pytest.approx(1.0)
+    assert 0.05 < DATA.bayes_error < 0.09
+    assert not np.array_equal(lesson.teacher_data(seed=1).y_train, DATA.y_train)
+    with pytest.raises(ValueError, match="n_train=0"):
+        lesson.teacher_data(n_train=0)
+
+
+def test_loss_and_gradient_agree_with_torch_autograd_for_a_batch_of_runs():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((5, 20)) * rng.uniform(0.1, 10, size=(5, 1))
+    x, y = DATA.x_train[:8], DATA.y_train[:8]
+    tensor = torch.tensor(w, requires_grad=True)
+    logits = lesson.SCALE * (tensor / tensor.norm(dim=1, keepdim=True)) @ torch.tensor(x).T
+    losses = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor(y).expand(5, 8),
+                                                                  reduction="none").mean(dim=1)
+    losses.sum().backward()
+    np.testing.assert_allclose(lesson.loss(w, x, y), losses.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(lesson.gradient(w, x, y), tensor.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_the_gradient_is_orthogonal_to_w_and_shrinks_like_one_over_its_norm():
+    w = np.random.default_rng(1).standard_normal(20)
+    x, y = DATA.x_train[:8], DATA.y_train[:8]
+    g = lesson.gradient(w, x, y)
+    assert abs(g @ w) < 1e-12 * np.linalg.norm(g) * np.linalg.norm(w)
+    np.testing.assert_allclose(lesson.gradient(3 * w, x, y), g / 3, rtol=1e-12)
+
+
+# --- the invariances behind the grid ----------------------------------------------------------------
+
+def directions(make, start, steps=300):
+    start, batches = start, lesson.training_plan(DATA, steps=steps)[1]
+    w = start.copy()
+    opt, path = make([w]), []
+    for batch in batches:
+        opt.step([lesson.gradient(w, DATA.x_train[batch], DATA.y_train[batch])])
+        path.append(w / np.linalg.norm(w))
+    return np.array(path)
+
+
+START = lesson.training_plan(DATA)[0]
+
+
+def test_sgd_with_l2_depends_on_lr_times_decay_only():
+    a = directions(lambda p: optim.SGD(p, lr=0.5, weight_decay=0.02), START)
+    b = directions(lambda p: optim.SGD(p, lr=2.0, weight_decay=0.005), 2 * START)  # c = √(lr ratio) = 2
+    np.testing.assert_allclose(a, b, atol=1e-9)
+
+
+def test_the_papers_adamw_does_not_depend_on_the_learning_rate():
+    paper = lambda alpha, decay: (lambda p: optim.AdamW(p, lr=alpha, weight_decay=decay / alpha))
+    a = directions(paper(0.01, 0.01), START)
+    b = directions(paper(0.04, 0.01), 4 * START)                                   # c = α ratio = 4
+    np.testing.assert_allclose(a, b, atol=1e-6)  # ε = 1e-8 is the one term that is not scaled
+
+
+def test_adam_with_l2_depends_on_lr_squared_times_decay():
+    a = directions(lambda p: optim.Adam(p, lr=0.01, weight_decay=0.04), START)
+    b = directions(lambda p: optim.Adam(p, lr=0.02, weight_decay=0.01), 2 * START)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_the_grid_is_one_run_that_equals_its_cells_run_alone():
+    lrs, decays = np.array([0.01, 0.1]), np.array([0.001, 0.1, 1.0])
+    grids = lesson.decay_grid(DATA, lrs, decays, steps=200)
+    assert list(grids) == list(lesson.FORMS)
+    for name, (optimizer_class, weight_decay_of) in lesson.FORMS.items():
+        assert grids[name].shape == (3, 2)
+        for i, decay in enumerate(decays):
+            for j, lr in enumerate(lrs):
+                alone = lesson.train(DATA, {name: (lambda p: optimizer_class(
+                    p, lr=lr, weight_decay=weight_decay_of(lr, decay)), 1)}, steps=200)
+                np.testing.assert_array_equal(alone.errors[name][0, -1], grids[name][i, j])
+
+
+def test_a_cell_whose_decay_wipes_the_weights_is_reported_as_diverged_without_warnings():
+    with np.errstate(all="raise"):
+        training = lesson.train(DATA, {"AdamW": (lambda p: optim.AdamW(p, lr=2.0, weight_decay=4.0), 1)},
+                                      steps=600, record_every=10)
+    assert training.diverged_at["AdamW"][0] is not None
+    assert np.isnan(training.errors["AdamW"][0, -1]) and np.isnan(training.norms["AdamW"][0, -1])
+
+
+def test_unknown_form_and_bad_steps_are_refused():
+    with pytest.raises(ValueError, match="Unknown form"):
+        lesson.grid_forms([0.1], [0.1], names=("Adam + L3",))
+    with pytest.raises(ValueError, match="steps=0"):
+        lesson.training_plan(DATA, steps=0)
+
+
+def test_grids_over_seeds_are_the_grid_of_each_seed_stacked():
+    lrs, decays = np.array([0.01, 0.1]), np.array([0.001, 0.1, 1.0])
+    names = ("SGD + L2", "AdamW (paper's λ)")
+    by_seed = lesson.decay_grids(DATA, lrs, decays, seeds=(3, 5), names=names, steps=100)
+    assert list(by_seed) == list(names)
+    for k, seed in enumerate((3, 5)):
+        alone = lesson.decay_grid(DATA, lrs, decays, names=names, steps=100, seed=seed)
+        for name in names:
+            np.testing.assert_array_equal(by_seed[name][k], alone[name])
+    assert not np.array_equal(by_seed["SGD + L2"][0], by_seed["SGD + L2"][1])  # each seed its own run
+
+
+def test_mean_spread_along_averages_each_seeds_spread():
+    lr, decay = np.meshgrid(2.0 ** np.arange(-4, 0), 2.0 ** np.arange(-5, 0))
+    flat = np.log2(lr * decay) / 100                    # constant along lr·λ: spread 0
+    tilted = flat + np.log2(lr) / 100                   # along lr·λ the error moves with lr
+    by_seed = np.stack([flat, tilted])
+    assert lesson.mean_spread_along(by_seed, lr * decay) == pytest.approx(
+        lesson.spread_along(tilted, lr * decay) / 2)
+    assert lesson.spread_along(tilted, lr * decay) > lesson.FLAT
+
+
+def test_spread_along_is_zero_for_an_error_that_depends_on_the_invariant_only():
+    lr, decay = np.meshgrid(2.0 ** np.arange(-4, 0), 2.0 ** np.arange(-5, 0))
+    errors = np.log2(lr * decay) / 100
+    assert lesson.spread_along(errors, lr * decay) == 0
+    assert lesson.spread_along(errors, decay) > 0.02
+
+
+# --- torch's form and the paper's ----------------------------------------------------------------------
+
+def test_the_papers_algorithm_is_torch_adamw_with_decay_over_alpha_under_a_schedule():
+    alpha, decay, steps = 0.01, 0.002, 200
+    multiplier = lambda t: 0.5 * (1 + np.cos(np.pi * t / steps))
+    rng = np.random.default_rng(4)
+    gradients, theta = rng.standard_normal((steps, 7)), rng.standard_normal(7)
+    ours, m, v = theta.copy(), np.zeros(7), np.zeros(7)
+    for t in range(1, steps + 1):
+        lesson.paper_adamw_step_(ours, gradients[t - 1], m, v, t, alpha, decay, multiplier(t - 1))
+    tensor = torch.tensor(theta)
+    adamw = torch.optim.AdamW([tensor], lr=alpha, weight_decay=lesson.torch_weight_decay(decay, alpha))
+    schedule = torch.optim.lr_scheduler.LambdaLR(adamw, multiplier)
+    for t in range(steps):
+        tensor.grad = torch.from_numpy(gradients[t])
+        adamw.step()
+        schedule.step()
+    np.testing.assert_allclose(ours, tensor.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_weight_decay_conversions_are_inverse():
+    assert lesson.torch_weight_decay(5e-4, 1e-3) == pytest.approx(0.5)
+    assert lesson.paper_weight_decay(0.5, 1e-3) == pytest.approx(5e-4)
+
+
+# --- the explorer -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def explorer():
+    return lesson.WeightDecayExplorer(lr=2.0**-2, weight_decay=2.0**-4, steps=300)
+
+
+def lines_of(explorer):
+    return [[np.array(line.get_ydata(), dtype=float) for line in ax.get_lines()] for ax in explorer.axes]
+
+
+def test_explorer_builds_with_two_runs_on_its_own_canvas(explorer):
+    assert set(explorer.controls) == {"lr", "weight_decay", "paper_form"}
+    assert [text.get_text().split(":")[0] for *_, text in explorer._lines.values()] == ["Adam + L2", "AdamW"]
+    steps, *_ = explorer.result["AdamW"]
+    assert steps[-1] == 300
+
+
+def test_explorer_set_moves_the_same_artists(explorer):
+    artists = [line for ax in explorer.axes for line in ax.get_lines()]
+    before = lines_of(explorer)
+    explorer.set(lr=2.0**-5, weight_decay=2.0**-2)
+    assert [line for ax in explorer.axes for line in ax.get_lines()] == artists
+    after = lines_of(explorer)
+    assert not np.allclose(before[0][0], after[0][0], equal_nan=True)
+    explorer.set(paper_form=True)
+    _, paper, *_ = explorer.result["AdamW"]
+    explorer.set(paper_form=False)
+    assert not np.allclose(paper, explorer.result["AdamW"][1])
+
+
+def test_explorer_says_where_a_run_diverged(explorer):
+    explorer.set(lr=2.0, weight_decay=4.0, paper_form=False)
+    texts = [text.get_text() for *_, text in explorer._lines.values()]
+    assert texts[1].startswith("AdamW: diverged by step ")
+    assert texts[0].startswith("Adam + L2: final test error")
+    explorer.set(lr=2.0**-2, weight_decay=2.0**-4)
+    assert "final test error" in explorer._lines["AdamW"][2].get_text()
+
+
+def test_explorer_mimebundle_and_bad_settings(explorer):
+    bundle = explorer._repr_mimebundle_()
+    assert set(bundle) == {"application/vnd.jupyter.widget-view+json", "text/plain", "image/png"}
+    assert bundle["text/plain"] == ("WeightDecayExplorer: lr=0.25, weight_decay=0.0625, paper_form=False, "
+                                    "steps=300")
+    with pytest.raises(ValueError, match="weight_decay must be between"):
+        explorer.set(weight_decay=100.0)
+    with pytest.raises(ValueError, match="Unknown setting"):
+        explorer.set(momentum=0.9)
+
+
+# --- the checkers ------------------------------------------------------------------------------------
+
+def test_torch_adamw_step_reference_is_torch_adamw():
+    rng = np.random.default_rng(2)
+    w, lr, decay = rng.standard_normal(6), 0.1, 0.3
+    tensor = torch.tensor(w)
+    adamw = torch.optim.AdamW([tensor], lr=lr, weight_decay=decay, betas=(0.8, 0.99), eps=1e-6)
+    m, v = np.zeros(6), np.zeros(6)
+    for t in range(1, 6):
+        g = rng.standard_normal(6)
+        w, m, v = lesson.torch_adamw_step(w, m, v, g, t, lr, decay, 0.8, 0.99, 1e-6)
+        tensor.grad = torch.from_numpy(g)
+        adamw.step()
+    np.testing.assert_allclose(w, tensor.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(m, adamw.state[tensor]["exp_avg"].numpy(), rtol=1e-12)
+
+
+def adamw_loop(w, m, v, grad, t, lr, weight_decay, beta1, beta2, eps):
+    """A learner's loop over coordinates, with Python floats."""
+    out_w, out_m, out_v = [], [], []
+    for wi, mi, vi, gi in zip(np.ravel(w), np.ravel(m), np.ravel(v), np.ravel(grad)):
+        wi = wi - lr * weight_decay * wi
+        mi = beta1 * mi + (1 - beta1) * gi
+        vi = beta2 * vi + (1 - beta2) * gi * gi
+        wi = wi - lr * (mi / (1 - beta1**t)) / ((vi / (1 - beta2**t)) ** 0.5 + eps)
+        out_w.append(wi), out_m.append(mi), out_v.append(vi)
+    shape = np.shape(w)
+    return np.reshape(out_w, shape), np.reshape(out_m, shape), np.reshape(out_v, shape)
+
+
+@pytest.mark.parametrize("checker, answer", [
+    (lesson.check_adamw_step, lesson.torch_adamw_step),
+    (lesson.check_adamw_step, adamw_loop),
+    (lesson.check_weight_decay_conversion, lambda paper_decay, alpha: paper_decay / alpha),
+])
+def test_right_answers_pass(checker, answer):
+    result = checker(answer)
+    assert result.passed, result.message
+
+
+
+
+
+@pytest.mark.parametrize("key_words, answer", [
+    ("Adam with L2", lesson._adam_l2_step),
+    ("not multiplied by the learning rate", lesson._decay_not_times_lr),
+    ("after the Adam step", lesson._decay_after_the_step),
+    ("bias correction", lesson._adamw_without_bias_correction),
+])
+def test_adamw_step_mistakes_are_named(key_words, answer):
+    assert key_words in lesson.check_adamw_step(answer).message
+
+
+def test_a_placeholder_and_a_crash_are_reported():
+    def placeholder(*arguments):
+        raise NotImplementedError
+    assert "Replace the placeholder" in lesson.check_adamw_step(placeholder).message
+    assert "returned None" in lesson.check_weight_decay_conversion(lambda paper_decay, alpha: None).message

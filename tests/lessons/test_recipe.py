@@ -1,0 +1,219 @@
+"""Notebook 10's additions: the warm-up + cosine schedule (vs torch's schedulers), the batched
+recipe runs (vs single torch runs), the RecipeExplorer and the two checkers."""
+
+import base64
+import math
+import types
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from course_lib import schedules
+from course_lib.interactive.checking import check_function
+from course_lib.lessons import recipe as lesson
+from course_lib.lessons.recipe import training
+
+INIT_FLAT = lesson.init_flat
+
+
+# --------------------------------------------------------------------------------------------------
+# The schedule
+# --------------------------------------------------------------------------------------------------
+
+def torch_rates(make, steps, lr=0.7):
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    scheduler = make(torch.optim.lr_scheduler, opt)
+    rates = []
+    for _ in range(steps):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        scheduler.step()
+    return np.array(rates)
+
+
+def our_rates(make, steps, lr=0.7):
+    opt = types.SimpleNamespace(lr=lr)
+    scheduler = make(schedules, opt)
+    rates = []
+    for _ in range(steps):
+        rates.append(opt.lr)
+        scheduler.step()
+    return np.array(rates)
+
+
+@settings(max_examples=40, deadline=None)
+@given(total=st.integers(2, 120), data=st.data(), eta_fraction=st.sampled_from([0.0, 0.01, 0.3]))
+def test_warmup_cosine_equals_torch_sequential_lr_and_lambda_lr(total, data, eta_fraction):
+    warmup = data.draw(st.integers(0, total - 2))
+    eta_min = 0.7 * eta_fraction
+    make = lambda m, opt: lesson.warmup_cosine_scheduler(m, opt, warmup, total, eta_min)
+    closed = lesson.warmup_cosine(np.arange(total), 0.7, warmup, total, eta_min)
+    theirs = torch_rates(make, total)
+    np.testing.assert_allclose(closed, theirs, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(our_rates(make, total), theirs, rtol=1e-13, atol=1e-15)
+    lam = torch_rates(lambda m, opt: m.LambdaLR(opt, lambda s: lesson.warmup_cosine(s, 1.0, warmup, total, eta_fraction)),
+                      total)
+    np.testing.assert_allclose(closed, lam, rtol=1e-13, atol=1e-15)
+
+
+def test_warmup_cosine_landmarks():
+    rates = lesson.warmup_cosine(np.arange(50), 0.1, 10, 50, 0.001)
+    assert rates[0] == pytest.approx(0.01)            # peak/W, not 0
+    assert rates[9] == pytest.approx(0.1) and rates[10] == pytest.approx(0.1)
+    assert rates[-1] == pytest.approx(0.001)           # eta_min on the last step
+    assert np.all(np.diff(rates[10:]) < 0)
+    assert lesson.warmup_cosine(3, 0.1, 10, 50) == pytest.approx(0.04)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        lesson.warmup_cosine(0, 0.1, 49, 50)
+
+
+# --------------------------------------------------------------------------------------------------
+# The batched runs
+# --------------------------------------------------------------------------------------------------
+
+def single_torch_run(rec, seed, steps, batch_size, task):
+    """One run in plain torch (float64), the way the notebook writes the recipe."""
+    theta = INIT_FLAT([seed], dtype=np.float64)[0]
+    params = []
+    for start, mid, end, fan_in, fan_out in lesson.SLICES:
+        params += [torch.tensor(theta[start:mid].reshape(fan_in, fan_out), requires_grad=True),
+                   torch.tensor(theta[mid:end], requires_grad=True)]
+    if rec.optimizer == "AdamW":
+        opt = torch.optim.AdamW(params, lr=rec.peak_lr, weight_decay=rec.weight_decay)
+    else:
+        opt = torch.optim.Adam(params, lr=rec.peak_lr, weight_decay=rec.weight_decay)
+    lrs = rec.lrs(steps)
+    X, y = torch.from_numpy(task.X_train.astype(np.float64)), torch.from_numpy(task.y_train)
+    order = lesson.batch_order(len(y), batch_size, steps, seed)
+    for t in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = float(lrs[t])
+        opt.zero_grad()
+        h = X[order[t]]
+        for i in range(0, len(params), 2):
+            h = h @ params[i] + params[i + 1]
+            if i < len(params) - 2:
+                h = torch.relu(h)
+        torch.nn.functional.cross_entropy(h, y[order[t]]).backward()
+        torch.nn.utils.clip_grad_norm_(params, rec.max_norm)
+        opt.step()
+    return torch.cat([p.detach().reshape(-1) for p in params]).numpy()
+
+
+def test_train_many_runs_are_independent_torch_runs(monkeypatch):
+    """Each row of a batched run is the plain torch loop (in float64, to compare tightly)."""
+    small = lesson.make_task(n_train=256, n_test=64)
+    task = lesson.Task(small.X_train.astype(np.float64), small.y_train, small.X_test.astype(np.float64), small.y_test)
+    recipes = [lesson.RECIPE, replace(lesson.RECIPE, optimizer="Adam+L2", weight_decay=5e-3, max_norm=0.3),
+               replace(lesson.RECIPE, warmup_steps=0, decay=False, max_norm=math.inf)]
+    captured = {}   # train_many's parameter array: it holds the final weights after training
+    monkeypatch.setattr(training, "init_flat", lambda seeds, dtype: captured.setdefault("theta", INIT_FLAT(seeds, dtype)))
+    runs = lesson.train_many(recipes, seeds=(0, 5), steps=25, batch_size=32, task=task)
+    theta = captured["theta"]
+    assert theta.dtype == np.float64    # float64: the last bits of a CPU's arithmetic stay out of the printed errors
+    for r, (rec, seed) in enumerate((rec, seed) for rec in recipes for seed in (0, 5)):
+        np.testing.assert_allclose(theta[r], single_torch_run(rec, seed, 25, 32, task), rtol=1e-9, atol=1e-12)
+    assert runs.losses.shape == (25, 6) and runs.test_error.shape == (6,)
+    assert not runs.diverged.any() and (runs.spiked_at == -1).all()
+
+
+def test_train_many_reports_a_diverging_run_and_ablation_names():
+    runs = lesson.train_many([lesson.RECIPE, replace(lesson.RECIPE, peak_lr=3.0, warmup_steps=0, decay=False,
+                                                    max_norm=math.inf)], seeds=(0,), steps=120)
+    assert runs.status(0).startswith("test error")
+    assert runs.diverged[1] and runs.status(1).startswith("diverged at step")
+    assert runs.per_recipe(runs.test_error).shape == (2, 1)
+    assert set(lesson.ABLATIONS) == {"full recipe", "no warm-up", "no clipping", "no decay", "Adam + L2"}
+    with pytest.raises(ValueError, match="Adam-family or all SGD"):
+        lesson.train_many([lesson.RECIPE, replace(lesson.RECIPE, optimizer="SGD")], steps=30)
+
+
+def test_train_torch_float32_and_mixed_precision_agree():
+    from course_lib.lab import precision
+
+    full = lesson.train_torch(steps=60)
+    mixed = lesson.train_torch(steps=60, plan=precision.amp_plan(torch.device("cpu")))
+    np.testing.assert_allclose(full.lrs, lesson.warmup_cosine(np.arange(60), 0.03, 20, 60), rtol=1e-13)
+    assert full.losses[-10:].mean() < 0.8 * full.losses[:10].mean()
+    np.testing.assert_allclose(mixed.losses, full.losses, atol=0.05)
+
+
+# --------------------------------------------------------------------------------------------------
+# The explorer
+# --------------------------------------------------------------------------------------------------
+
+def test_recipe_explorer_builds_updates_in_place_and_reports():
+    explorer = lesson.RecipeExplorer()
+    rate_line, loss_line = explorer._rate, explorer._loss
+    before = loss_line.get_ydata().copy()
+    assert "test error" in explorer._statuses[0].get_text()
+    explorer.set(peak_lr=1e-3, warmup=5, max_norm=0.1)
+    assert explorer._rate is rate_line and explorer._loss is loss_line
+    assert not np.allclose(loss_line.get_ydata(), before)
+    assert rate_line.get_ydata()[0] == pytest.approx(1e-3 / 5, rel=1e-6)
+    explorer.set(peak_lr=3.0, warmup=0, max_norm=100.0)
+    assert ("diverged" in explorer.result["status"] or "learned nothing" in explorer.result["status"])
+    assert explorer._statuses[0].get_text() == explorer.result["status"]
+    bundle = explorer._repr_mimebundle_()
+    assert bundle["text/plain"] == "RecipeExplorer: warmup=0, peak_lr=3, max_norm=100, steps=200, seed=0"
+    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    with pytest.raises(ValueError, match="peak_lr"):
+        explorer.set(peak_lr=10.0)
+    with pytest.raises(ValueError, match="Unknown setting"):
+        explorer.set(beta=0.9)
+
+
+# --------------------------------------------------------------------------------------------------
+# The checkers
+# --------------------------------------------------------------------------------------------------
+
+def test_warmup_cosine_checker_accepts_the_reference_and_names_each_mistake():
+    assert lesson.check_warmup_cosine(lesson.warmup_cosine_reference).passed
+    for mistake in lesson.WARMUP_COSINE_EXERCISE.mistakes:
+        result = check_function(mistake.answer, lesson.WARMUP_COSINE_EXERCISE)
+        assert not result.passed and result.message == mistake.explanation
+
+    def starts_at_zero(step, peak_lr, warmup_steps, total_steps, eta_min):
+        if step < warmup_steps:
+            return peak_lr * step / warmup_steps
+        return lesson.warmup_cosine_reference(step, peak_lr, warmup_steps, total_steps, eta_min)
+
+    result = lesson.check_warmup_cosine(starts_at_zero)
+    assert not result.passed and "starts at 0" in result.message
+
+    def no_eta_min(step, peak_lr, warmup_steps, total_steps, eta_min):
+        return lesson.warmup_cosine_reference(step, peak_lr, warmup_steps, total_steps, 0.0)
+
+    assert "ignores eta_min" in lesson.check_warmup_cosine(no_eta_min).message
+
+    def divides_by_w(step, peak_lr, warmup_steps, total_steps, eta_min):
+        ramp = peak_lr * (step + 1) / warmup_steps
+        return ramp if step < warmup_steps else lesson.warmup_cosine_reference(step, peak_lr, warmup_steps,
+                                                                                 total_steps, eta_min)
+
+    result = lesson.check_warmup_cosine(divides_by_w)
+    assert not result.passed and "ZeroDivisionError" in result.message and "warmup_steps = 0" in result.message
+    assert "without calling it" in lesson.check_warmup_cosine(0.1).message
+
+
+def test_amp_step_checker_accepts_the_right_order_and_names_each_mistake():
+    assert lesson.check_amp_step(lesson.amp_step_reference).passed
+    for mistake in lesson.AMP_MISTAKES:
+        result = lesson.check_amp_step(mistake.answer)
+        assert not result.passed and result.message == mistake.explanation, mistake.answer.__name__
+
+    def only_backward(loss, optimizer, scaler, clip_gradients):
+        scaler.scale(loss).backward()
+
+    result = lesson.check_amp_step(only_backward)
+    assert not result.passed and "scaler.scale → scaled_loss.backward" in result.message
+
+    def placeholder(loss, optimizer, scaler, clip_gradients):
+        raise NotImplementedError
+
+    assert "placeholder" in lesson.check_amp_step(placeholder).message

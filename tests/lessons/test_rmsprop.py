@@ -1,0 +1,274 @@
+"""Notebook 03 (RMSprop): the exercise references agree with torch.optim.RMSprop, the checkers pass
+right answers and name each known mistake, and the RMSprop explorer draws what course_lib computes."""
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import optim
+from course_lib.lab import landscapes, plots, runner
+from course_lib.lessons import rmsprop as lesson
+from course_lib.lessons.rmsprop import (
+    FIRST_STEP_EXERCISE,
+    RMSPROP_EXERCISE,
+    TORCH_RMSPROP_STEP_EXERCISE,
+    check_first_step,
+    check_rmsprop,
+    check_torch_rmsprop_step,
+    rmsprop_first_step,
+    rmsprop_path,
+    torch_rmsprop_step,
+)
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+# --- the references agree with torch ------------------------------------------------------------
+
+def torch_path(w, grads, **settings):
+    tensor = torch.tensor(w, dtype=torch.float64)
+    rmsprop = torch.optim.RMSprop([tensor], **settings)
+    rows = []
+    for grad in grads:
+        tensor.grad = torch.tensor(grad, dtype=torch.float64)
+        rmsprop.step()
+        rows.append(tensor.numpy().copy())
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("case", RMSPROP_EXERCISE.cases, ids=lambda case: f"alpha={case['alpha']}")
+def test_rmsprop_path_is_torch_rmsprop(case):
+    ours = rmsprop_path(**case)
+    theirs = torch_path(case["w"], case["grads"], lr=case["lr"], alpha=case["alpha"], eps=case["eps"])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("case", FIRST_STEP_EXERCISE.cases, ids=lambda case: f"alpha={case['alpha']}")
+def test_first_step_is_torch_first_step_for_gradients_far_above_eps(case):
+    grads = np.array([[3.0, -2e3, 5e-2]])
+    step = torch_path(np.zeros(3), grads, lr=case["lr"], alpha=case["alpha"])[0]
+    # ε shortens it by the factor 1/(1 + ε/(√(1−α)·|g|)): 2e-6 for |g| = 0.05 and α = 0.99
+    np.testing.assert_allclose(np.abs(step), rmsprop_first_step(**case), rtol=1e-5)
+
+
+@pytest.mark.parametrize("case", TORCH_RMSPROP_STEP_EXERCISE.cases, ids=lambda case: f"mu={case['momentum']}")
+def test_torch_rmsprop_step_is_one_step_of_torch_from_the_same_state(case):
+    tensor = torch.tensor(case["w"])
+    rmsprop = torch.optim.RMSprop([tensor], lr=case["lr"], alpha=case["alpha"], eps=case["eps"],
+                                  weight_decay=case["weight_decay"], momentum=case["momentum"])
+    rmsprop.state[tensor] = {"step": torch.tensor(5.0), "square_avg": torch.tensor(case["v"]),
+                             "momentum_buffer": torch.tensor(case["b"])}
+    tensor.grad = torch.tensor(case["grad"])
+    rmsprop.step()
+    w_new, v_new, b_new = torch_rmsprop_step(**case)
+    np.testing.assert_allclose(w_new, tensor.numpy(), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(v_new, rmsprop.state[tensor]["square_avg"].numpy(), rtol=1e-13)
+    np.testing.assert_allclose(b_new, rmsprop.state[tensor]["momentum_buffer"].numpy(), rtol=1e-13)
+
+
+# --- the checkers ----------------------------------------------------------------------------------
+
+def rmsprop_loop(w, grads, lr, alpha, eps):
+    """A learner's answer: a loop, Python lists, w updated in place but copied into the path."""
+    v = np.zeros_like(w)
+    path = []
+    for g in grads:
+        v = alpha * v + (1 - alpha) * g**2
+        w -= lr * g / (np.sqrt(v) + eps)
+        path.append(w.copy())
+    return path
+
+
+def rmsprop_with_course_lib(w, grads, lr, alpha, eps):
+    rmsprop, path = optim.RMSprop([w], lr=lr, alpha=alpha, eps=eps), []
+    for g in grads:
+        rmsprop.step([g])
+        path.append(w.copy())
+    return np.array(path)
+
+
+def rmsprop_in_place_without_copy(w, grads, lr, alpha, eps):
+    v, path = np.zeros_like(w), []
+    for g in grads:
+        v = alpha * v + (1 - alpha) * g**2
+        w -= lr * g / (np.sqrt(v) + eps)
+        path.append(w)
+    return np.array(path)
+
+
+@pytest.mark.parametrize("checker, answer", [
+    (check_rmsprop, rmsprop_path), (check_rmsprop, rmsprop_loop), (check_rmsprop, rmsprop_with_course_lib),
+    (check_first_step, rmsprop_first_step), (check_first_step, lambda lr, alpha: lr * (1 - alpha) ** -0.5),
+    (check_torch_rmsprop_step, torch_rmsprop_step),
+])
+def test_right_answers_pass(checker, answer):
+    result = checker(answer)
+    assert result.passed, result.message
+
+
+def failure(checker, answer):
+    result = checker(answer)
+    assert not result.passed and str(result).startswith("Not yet:")
+    return result.message
+
+
+def test_the_in_place_update_without_a_copy_is_named():
+    assert "w.copy()" in failure(check_rmsprop, rmsprop_in_place_without_copy)
+
+
+def learner_variant(eps_inside=False, bias_correction=False, square_of_average=False, no_root=False):
+    """The seed's and the common mistakes, written as a learner would."""
+    def rmsprop(w, grads, lr, alpha, eps):
+        v, m, path = np.zeros_like(w), np.zeros_like(w), []
+        for t, g in enumerate(grads, start=1):
+            v = alpha * v + (1 - alpha) * g * g
+            m = alpha * m + (1 - alpha) * g
+            s = m * m if square_of_average else v / (1 - alpha**t) if bias_correction else v
+            denom = s + eps if no_root else np.sqrt(s + eps) if eps_inside else np.sqrt(s) + eps
+            w = w - lr * g / denom
+            path.append(w)
+        return path
+    return rmsprop
+
+
+@pytest.mark.parametrize("answer, key_words", [
+    (learner_variant(eps_inside=True), ["inside the square root"]),
+    (learner_variant(bias_correction=True), ["bias correction", "10·lr"]),
+    (learner_variant(square_of_average=True), ["squared the average"]),
+    (learner_variant(no_root=True), ["forgot the square root"]),
+])
+def test_rmsprop_mistakes(answer, key_words):
+    message = failure(check_rmsprop, answer)
+    assert all(word in message for word in key_words), message
+
+
+@pytest.mark.parametrize("answer, key_words", [
+    (lambda lr, alpha: 10 * lr, ["α = 0.99 only"]),
+    (lambda lr, alpha: lr, ["bias correction"]),
+    (lambda lr, alpha: lr / (1 - alpha), ["square root"]),
+    (lambda lr, alpha: lr * (1 - alpha) ** 0.5, ["upside down"]),
+])
+def test_first_step_mistakes(answer, key_words):
+    message = failure(check_first_step, answer)
+    assert all(word in message for word in key_words), message
+
+
+def decoupled_step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
+    w = w * (1 - lr * weight_decay)
+    v = alpha * v + (1 - alpha) * grad**2
+    b = momentum * b + grad / (np.sqrt(v) + eps)
+    return w - lr * b, v, b
+
+
+def adam_like_buffer_step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
+    grad = grad + weight_decay * w
+    v = alpha * v + (1 - alpha) * grad**2
+    b = momentum * b + grad
+    return w - lr * b / (np.sqrt(v) + eps), v, b
+
+
+@pytest.mark.parametrize("answer, key_words", [
+    (decoupled_step, ["AdamW", "L2"]),
+    (adam_like_buffer_step, ["scaled steps"]),
+])
+def test_torch_rmsprop_step_mistakes(answer, key_words):
+    message = failure(check_torch_rmsprop_step, answer)
+    assert all(word in message for word in key_words), message
+
+
+
+
+
+@pytest.mark.parametrize("checker", [check_rmsprop, check_first_step, check_torch_rmsprop_step])
+def test_a_placeholder_or_nothing_returned_is_reported_not_raised(checker):
+    def placeholder(*arguments):
+        raise NotImplementedError
+
+    assert "Replace the placeholder" in failure(checker, placeholder)
+    assert "forget `return`" in failure(checker, lambda *arguments: None)
+
+
+# --- the explorer ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def explorer():
+    return lesson.RMSpropExplorer()
+
+
+def status_texts(explorer):
+    return [text.get_text() for text in explorer.axes[1].texts]
+
+
+def test_explorer_builds_on_its_own_ipympl_canvas(explorer):
+    from ipympl.backend_nbagg import Canvas
+    assert isinstance(explorer.canvas, Canvas) and explorer.canvas in explorer.widget.children
+    assert len(explorer.axes) == 3
+
+
+def test_set_moves_the_same_artists_to_the_new_runs(explorer):
+    explorer.set(lr=0.03, alpha=0.9, eps=1e-6, momentum=0.5, centered=True, condition=20.0)
+    contours, losses, rates = explorer.axes
+    lines_before = contours.get_lines() + losses.get_lines() + rates.get_lines()
+    bowl = landscapes.ill_conditioned_bowl(20.0)
+    gd_line, rmsprop_line = contours.get_lines()[-2:]
+    expected = runner.run(bowl, runner.named_optimizer("RMSprop", 0.03, alpha=0.9, eps=1e-6, momentum=0.5,
+                                                       centered=True), steps=100)
+    np.testing.assert_array_equal(rmsprop_line.get_xydata(), expected.path)
+    np.testing.assert_array_equal(gd_line.get_xydata(),
+                                  runner.run(bowl, runner.named_optimizer("GD", 0.03), steps=100).path)
+    assert rmsprop_line.get_color() == plots.OPTIMIZER_COLORS["RMSprop"]
+    assert status_texts(explorer)[1].startswith("RMSprop α = 0.9, μ = 0.50, centered: final loss")
+    explorer.set(lr=0.05)
+    assert contours.get_lines() + losses.get_lines() + rates.get_lines() == lines_before  # nothing rebuilt
+    assert not np.array_equal(rmsprop_line.get_xydata(), expected.path)
+
+
+def test_the_rates_panel_shows_lr_over_root_v_plus_eps_of_the_optimizer(explorer):
+    explorer.set(lr=0.05, alpha=0.99, eps=1e-8, momentum=0.0, centered=False, condition=50.0)
+    bowl = landscapes.ill_conditioned_bowl(50.0)
+    point = np.array(bowl.start)
+    rmsprop, rates = optim.RMSprop([point], lr=0.05), []
+    for _ in range(100):
+        rmsprop.step([np.stack(bowl.gradient(*point))])
+        rates.append(0.05 / (np.sqrt(rmsprop.state[0]["square_avg"]) + 1e-8))
+    x_line, y_line = explorer.axes[2].get_lines()[1:]
+    np.testing.assert_allclose(np.stack([x_line.get_ydata(), y_line.get_ydata()], axis=1), rates, rtol=1e-10)
+    assert (y_line.get_ydata() < x_line.get_ydata()).all()  # the steep coordinate gets the smaller rate
+
+
+def test_rmsprop_path_does_not_depend_on_the_condition_number(explorer):
+    explorer.set(lr=0.05, alpha=0.99, eps=1e-8, momentum=0.0, centered=False, condition=1.0)
+    path = explorer.axes[0].get_lines()[-1].get_xydata().copy()
+    explorer.set(condition=1000.0)
+    np.testing.assert_allclose(explorer.axes[0].get_lines()[-1].get_xydata(), path, atol=1e-6)
+
+
+def test_explorer_says_where_gd_diverged(explorer):
+    explorer.set(lr=0.05, alpha=0.99, eps=1e-8, momentum=0.0, centered=False, condition=50.0)  # lr > 2/κ
+    k = explorer.results["GD"].diverged_at
+    assert k is not None and status_texts(explorer)[0] == f"GD: diverged at step {k}"
+    assert status_texts(explorer)[1].startswith("RMSprop α = 0.99: final loss")
+    explorer.set(lr=0.03)
+    assert status_texts(explorer)[0].startswith("GD: final loss")
+
+
+def test_the_mimebundle_is_the_widget_a_stable_line_and_a_png(explorer):
+    explorer.set(lr=0.05, alpha=0.99, eps=1e-8, momentum=0.0, centered=False, condition=50.0)
+    bundle = explorer._repr_mimebundle_()
+    assert set(bundle) == {WIDGET_VIEW, "text/plain", "image/png"}
+    assert bundle[WIDGET_VIEW]["model_id"] == explorer.widget.model_id
+    assert bundle["text/plain"] == ("RMSpropExplorer: lr=0.05, alpha=0.99, eps=1e-08, momentum=0, centered=False, "
+                                    "condition=50, steps=100")
+    import base64
+    assert base64.b64decode(bundle["image/png"]).startswith(PNG_SIGNATURE)
+
+
+def test_bad_settings_raise_and_change_nothing(explorer):
+    explorer.set(lr=0.05, alpha=0.99, eps=1e-8, momentum=0.0, centered=False, condition=50.0)
+    before = explorer.describe()
+    with pytest.raises(ValueError, match="alpha"):
+        explorer.set(lr=0.1, alpha=1.5)
+    with pytest.raises(TypeError, match="centered"):
+        explorer.set(centered=1)
+    assert explorer.describe() == before
