@@ -6,8 +6,8 @@ Unrolled, v_t = Σ_{k=1..t} (1 − β) β^(t−k) θ_k: each past value gets a w
 shrinks by β per step, and the weights sum to 1 − β^t, not 1. That shortfall is the
 bias at the start (v_1 = (1 − β) θ_1 is far below θ_1). Bias correction divides by it:
 v̂_t = v_t / (1 − β^t), which is exactly the weighted mean Σ w_k θ_k / Σ w_k. The
-factor 1 − β^t tends to 1 as t grows, so the correction fades out (it is the factor
-that tends to 1, not v_t as the seed notes say).
+factor 1 − β^t tends to 1 as t grows, so the correction fades out. A common misstatement
+is that v_t tends to 1: it is the factor that does.
 """
 
 import math

@@ -2,8 +2,8 @@
 
 Two ways to tame an exploding gradient g (Pascanu, Mikolov & Bengio 2013):
 
-* **by norm**, g ← g · min(1, c / ‖g‖): the step keeps its direction, only its
-  length is capped (``clip_grad_norm_``, over all gradients together);
+* **by norm**, g ← g · min(1, c / (‖g‖ + 1e-6)): the step keeps its direction, only
+  its length is capped (``clip_grad_norm_``, over all gradients together);
 * **by value**, g_i ← clamp(g_i, −c, c) per coordinate: large coordinates are cut
   more than small ones, so the direction turns (``clip_grad_value_``;
   ``clip_angle_degrees`` measures by how much).
@@ -114,7 +114,7 @@ def nonfinite_gradients(named_grads):
 
     ``named_grads`` is a dict ``{name: array}`` or a list of ``(name, array)`` pairs.
     Returns ``{"nan": [names], "inf": [names]}``; a gradient holding both is listed in
-    both. (The seed's check printed "inf" for NaN and "nan" for inf.)
+    both. (A common version of this check prints "inf" for NaN and "nan" for inf.)
     """
     named = _named_arrays(named_grads)
     return {

@@ -228,8 +228,8 @@ class SGD(Optimizer):
     def _state_names(self, hyperparameters):
         return ("momentum_buffer",) if hyperparameters["momentum"] != 0 else ()
 
-    def _update(self, param, grad, state, new_state, *, lr, momentum, dampening, weight_decay, nesterov,
-                maximize):
+    def _update(self, param, grad, state, new_state, *, lr, momentum, dampening, weight_decay,
+                nesterov, maximize):
         if maximize:
             grad = -grad
         if np.any(weight_decay):
@@ -272,8 +272,8 @@ class RMSprop(Optimizer):
                 + (("momentum_buffer",) if hyperparameters["momentum"] > 0 else ())
                 + (("grad_avg",) if hyperparameters["centered"] else ()))
 
-    def _update(self, param, grad, state, new_state, *, lr, eps, momentum, weight_decay, alpha, centered,
-                maximize):
+    def _update(self, param, grad, state, new_state, *, lr, eps, momentum, weight_decay, alpha,
+                centered, maximize):
         if maximize:
             grad = -grad
         if np.any(weight_decay):
@@ -314,8 +314,8 @@ class Adam(Optimizer):
     def _state_names(self, hyperparameters):
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if hyperparameters["amsgrad"] else ())
 
-    def _update(self, param, grad, state, new_state, *, lr, eps, betas, weight_decay, amsgrad, maximize,
-                decoupled_weight_decay):
+    def _update(self, param, grad, state, new_state, *, lr, eps, betas, weight_decay, amsgrad,
+                maximize, decoupled_weight_decay):
         beta1, beta2 = betas
         if maximize:
             grad = -grad

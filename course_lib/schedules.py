@@ -99,7 +99,14 @@ def inverse_time_decay(lr0, epoch, decay_rate):
 
 def staircase_decay(lr0, epoch, decay_rate, interval):
     """lr = lr0 / (1 + decay_rate · ⌊epoch / interval⌋): inverse-time decay that only
-    moves every ``interval`` epochs ("scheduled" decay in the notes)."""
+    moves every ``interval`` epochs.
+
+    This is the "fixed interval scheduling" of the Coursera assignment "Optimization
+    methods" (Deep Learning Specialization, course 2, week 2: ``schedule_lr_decay``); in
+    torch, ``LambdaLR(opt, lambda e: 1 / (1 + decay_rate * (e // interval)))``. The
+    lecture's "discrete staircase", which halves the rate every few epochs, is another
+    schedule: ``StepLR(opt, step_size=interval, gamma=0.5)``.
+    """
     lr0 = _number("lr0", lr0, minimum=0)
     decay_rate = _number("decay_rate", decay_rate, minimum=0)
     interval = _number("interval", interval, above=0)

@@ -1,6 +1,7 @@
 """Show course_lib's own code in a notebook, so what the reader sees is what runs."""
 
 import inspect
+import textwrap
 
 import numpy as np
 
@@ -8,13 +9,14 @@ import numpy as np
 class SourceListing:
     """The source of one or more functions or classes, rendered as a Python code block.
 
-    Its text forms (Markdown and plain) are deterministic, so nbval can compare them.
+    A method is shown without its class's indentation. The text forms (Markdown and plain) are
+    deterministic, so a saved notebook compares cleanly.
     """
 
     def __init__(self, *objects):
         if not objects:
             raise ValueError("show_source needs at least one function or class")
-        self.source = "\n\n".join(inspect.getsource(obj).rstrip() for obj in objects)
+        self.source = "\n\n".join(textwrap.dedent(inspect.getsource(obj)).rstrip() for obj in objects)
 
     def _repr_markdown_(self):
         return f"```python\n{self.source}\n```"

@@ -146,8 +146,8 @@ def saddle() -> Landscape:
 
 
 def double_well() -> Landscape:
-    """f(x, y) = x⁴/4 − x²/2 + y²/2 (Dauphin et al. 2014): a saddle at (0, 0) with Hessian
-    diag(−1, 1) between two minima at (±1, 0) with f* = −1/4.
+    """f(x, y) = x⁴/4 − x²/2 + y²/2: a saddle at (0, 0) with Hessian diag(−1, 1) between two minima
+    at (±1, 0) with f* = −1/4.
 
     The default start (0.01, 1) leaves the saddle within a few dozen steps; the escape-time
     experiment of notebook 06 starts at (1e-6, 1).

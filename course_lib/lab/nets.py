@@ -155,7 +155,7 @@ COURSERA = Draw(3, 3, 11)
 
 @dataclass(frozen=True)
 class Setting:
-    """One training run: optimizer, (initial) learning rate, staircase decay or not, and its draw.
+    """One training run: optimizer, (initial) learning rate, fixed-interval decay or not, and its draw.
 
     ``lr`` is the assignment's α; for momentum that is the textbook step (v ← βv + (1−β)g,
     θ ← θ − αv), which is ``SGD(lr=α(1−β), momentum=β)`` exactly.
@@ -188,8 +188,10 @@ class Hyper:
 def epoch_lrs(setting: Setting, epochs: int, hyper: Hyper = Hyper()) -> np.ndarray:
     """The learning rate of each epoch 0, …, epochs − 1.
 
-    With decay, the assignment's staircase lr0 / (1 + k·⌊e / interval⌋), computed at the end of
-    epoch e for the next one: epochs 0–1000 run at lr0, 1001–2000 at lr0/2, and so on.
+    With decay, the assignment's fixed-interval scheduling. Its loop sets lr0 / (1 + k·⌊n / interval⌋)
+    at the end of epoch n, so the new rate first acts in epoch n + 1: epoch e ≥ 1 runs at
+    lr0 / (1 + k·⌊(e − 1) / interval⌋) and epoch 0 at lr0. With interval 1000, epochs 0–1000 run at
+    lr0, 1001–2000 at lr0/2, and so on.
     """
     if not setting.decay:
         return np.full(epochs, float(setting.lr))
@@ -262,8 +264,8 @@ def train_one(setting: Setting, epochs=5000, record_every=10, hyper: Hyper = Hyp
                 recorded.append(epoch)
                 costs.append(total / m)
         accuracy = np.mean(predict(params, X) == Y)
-    return _finish([setting], np.array(recorded), np.array(costs)[None, :], flatten(params)[None, :],
-                   np.array([accuracy]))
+    return _finish([setting], np.array(recorded), np.array(costs)[None, :],
+                   flatten(params)[None, :], np.array([accuracy]))
 
 
 def train(settings, epochs=5000, record_every=10, hyper: Hyper = Hyper()) -> Training:
@@ -378,8 +380,10 @@ class _RowStepper:
             beta1, beta2 = hyper.betas
             exp_avg = optim.ewa_(self.state[0], g, beta1)
             exp_avg_sq = optim.ewa_of_squares_(self.state[1], g, beta2)
-            denom = optim.adam_denominator(exp_avg_sq, optim.bias_correction(beta2, self.steps), hyper.eps)
-            optim.preconditioned_descend_(self.theta, exp_avg, denom, lr / optim.bias_correction(beta1, self.steps))
+            correction1 = optim.bias_correction(beta1, self.steps)
+            correction2 = optim.bias_correction(beta2, self.steps)
+            denom = optim.adam_denominator(exp_avg_sq, correction2, hyper.eps)
+            optim.preconditioned_descend_(self.theta, exp_avg, denom, lr / correction1)
 
 
 def _finish(settings, epochs, costs, params, accuracy):

@@ -1,4 +1,4 @@
-"""Mixed precision (notebook 09): float16's range, what autocast supports here, and loss scaling.
+"""Mixed precision (notebooks 09 and 10): float16's range, what autocast supports here, and loss scaling.
 
 torch is imported by this module only (``import course_lib`` stays NumPy-only)::
 
@@ -71,7 +71,7 @@ class AmpPlan:
 
     dtype: what autocast computes in (float16, bfloat16, or float32 when neither works);
     use_scaler: whether a GradScaler is needed (float16 only: bfloat16 has float32's range);
-    sentence: one line starting with "Device:" (nbval masks it, since it differs between machines).
+    sentence: one line starting with "Device:" (the notebook tests mask it: it differs between machines).
     """
 
     device: torch.device

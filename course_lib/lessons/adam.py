@@ -63,7 +63,7 @@ def efficient_eps(eps, beta2, t):
 
 
 def adam_step_eps_inside_root(w, m, v, grad, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-    """The seed notes' form, ε under the root: w ← w − lr·m̂ / √(v̂ + ε). It acts like an ε of
+    """A common misstatement, ε under the root: w ← w − lr·m̂ / √(v̂ + ε). It acts like an ε of
     about √ε (1e-4 for ε = 1e-8) added after the root, so it damps every gradient below ~1e-4."""
     m, v = adam_moments(m, v, grad, beta1, beta2)
     m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
@@ -430,8 +430,8 @@ class AdamFailureExplorer(Explorer):
     """Adam, AMSGrad and SGD on the online counterexample of Reddi, Kale & Kumar (2018): on [−1, 1],
     f_t(x) = 1010·x when t mod 101 = 1, else −10·x; the best point is x = −1. A β₂ slider (β₁ = 0.9)
     and the step size (α/√t with α = 0.5, or a constant 0.01). Left: the mean of x over every
-    period of 101 steps (x swings within a period); right: the denominators √v̂ + ε of Adam and
-    AMSGrad over the last three periods.
+    period of 101 steps (x swings within a period), and in the legend the mean of x over the last
+    10 % of the steps; right: the denominators √v̂ + ε of Adam and AMSGrad over the last three periods.
     """
 
     SCHEDULES = {"inverse_sqrt": "α/√t, α = 0.5", "constant": "constant 0.01"}
@@ -462,10 +462,10 @@ class AdamFailureExplorer(Explorer):
                        for name, color, zorder in (("Adam", "Adam", 3), ("AMSGrad", "AMSGrad", 2), ("SGD", "GD", 1))}
         paths.set(xscale="log", xlim=(self._period_ends[0], self.steps), ylim=(-1.17, 1.17), xlabel="step t",
                   ylabel="mean x over each period")
-        legend = paths.legend(loc="upper left", bbox_to_anchor=(0.0, -0.25), title="mean x over the last 10 % of the steps",
-                              alignment="left", frameon=False)
-        self._status = [paths.text(0, 0, "", transform=self.figure.transFigure, va="center", fontsize=label.get_fontsize())
-                        for label in legend.get_texts()]  # placed once the layout is frozen
+        below = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.2), "frameon": False, "fontsize": "small",
+                 "title_fontsize": "small"}
+        # The legend's entries carry the final means ("Adam  +0.998"): each update rewrites their text.
+        self._legend = paths.legend(ncols=3, title="mean x over the last 10 % of the steps", **below)
         self._beta2_title = paths.set_title("", loc="left")
         self._schedule_title = paths.set_title("", loc="right", fontsize="medium")
         self._window = np.arange(self.steps - 3 * self.PERIOD + 1, self.steps + 1)
@@ -473,14 +473,10 @@ class AdamFailureExplorer(Explorer):
                                    for name in ("Adam", "AMSGrad")}
         denominators.set(xlim=(self._window[0], self._window[-1]), xlabel="step t",
                          title="denominator √v̂ + ε, last 3 periods")
-        denominators.legend(loc="upper left", bbox_to_anchor=(0.0, -0.25), ncols=2)
-        self._foreground(self._beta2_title, *self._lines.values(), *self._status, *self._denominator_lines.values())
+        denominators.legend(ncols=2, title=" ", **below)          # the same height as the left one
         self.update()
         self._freeze_layout()
-        to_figure = self.figure.transFigure.inverted()
-        for label, status in zip(legend.get_texts(), self._status):  # each just right of its legend entry
-            box = label.get_window_extent()
-            status.set_position(to_figure.transform((box.x1 + 4 * self.figure.dpi / 72, (box.y0 + box.y1) / 2)))
+        self._foreground(self._beta2_title, *self._lines.values(), self._legend, *self._denominator_lines.values())
 
     def _period_means(self, path: np.ndarray) -> np.ndarray:
         """The mean of x over each whole period of 101 steps."""
@@ -493,14 +489,14 @@ class AdamFailureExplorer(Explorer):
         window = denominator[self._window - 1]
         denominators = {"Adam": window[:, 0], "AMSGrad": window[:, 1]}
         self.final = {name: float(tail_mean(path)) for name, path in self.paths.items()}
-        for (name, path), text in zip(self.paths.items(), self._status):
+        for (name, path), text in zip(self.paths.items(), self._legend.get_texts()):
             self._lines[name].set_data(self._period_ends, self._period_means(path))
-            text.set_text(f"{self.final[name]:+.3f}")
+            text.set_text(f"{name}  {self.final[name]:+.3f}".replace("-", "−"))
         for name, values in denominators.items():
             self._denominator_lines[name].set_data(self._window, values)
         low, high = min(map(np.min, denominators.values())), max(map(np.max, denominators.values()))
         plots.set_ylim_if_changed(self.axes[1], *plots.nice_limits(low, high))
-        self._beta2_title.set_text(f"β₂ = {beta2:.4f}")
+        self._beta2_title.set_text(f"β₂ = {beta2:.4f}".rstrip("0"))
         if self._schedule_title.get_text() != f"lr {self.SCHEDULES[schedule]}":
             self._schedule_title.set_text(f"lr {self.SCHEDULES[schedule]}")
         self.canvas.draw_idle()
@@ -567,8 +563,8 @@ ADAM_UPDATE_EXERCISE = Exercise(
     cases=_adam_cases(),
     expected=adam_update_reference,
     outputs=("W_new", "b_new"),
-    success=("V ← β₁V + (1−β₁)g and S ← β₂S + (1−β₂)g², both divided by their own 1−βᵗ, then "
-             "W ← W − lr·V̂/(√Ŝ + ε): Adam as Kingma & Ba and torch compute it."),
+    success=("V ← β₁V + (1−β₁)g and S ← β₂S + (1−β₂)g², each divided by its own 1−βᵗ,\n"
+             "then W ← W − lr·V̂/(√Ŝ + ε): Adam as Kingma & Ba and torch compute it."),
     mistakes=[
         Mistake(_wrong_adam(eps_inside=True),
                 "ε is inside the square root: you divided by √(Ŝ + ε). Add it after the root, √Ŝ + ε "
@@ -590,7 +586,7 @@ ADAM_UPDATE_EXERCISE = Exercise(
                 "your bias correction uses t+1: t already counts this step (from 1), so divide by "
                 "1−β₁ᵗ and 1−β₂ᵗ."),
         Mistake(_wrong_adam(b_uses_V_dW=True),
-                "b is updated with V_dW, the momentum of W (as the seed notes write it). Each "
+                "b is updated with V_dW, the momentum of W (a common slip when copying the formulas). Each "
                 "parameter uses its own averages: b ← b − lr·V̂_db/(√Ŝ_db + ε)."),
         Mistake(_wrong_adam(squares_of_weights=True),
                 "S averages the squared weights W²; it must average the squared gradients, "
@@ -626,8 +622,8 @@ ADAM_STATE_EXERCISE = Exercise(
            for n, size, amsgrad in [(124_439_808, 4, False), (1_000_000, 8, True), (7, 2, False), (50, 4, True)]],
     expected=adam_state_bytes_reference,
     outputs=("the number of bytes",),
-    success=("Adam keeps two numbers per parameter (m and v), AMSGrad three (and max v): for a "
-             "124M-parameter float32 model that is 1.0 GB, twice the model itself."),
+    success=("Adam keeps two numbers per parameter (m and v), AMSGrad three (and max v):\n"
+             "for a 124M-parameter float32 model that is 1.0 GB, twice the model itself."),
     mistakes=[
         Mistake(lambda n, size, amsgrad: (4 if amsgrad else 3) * n * size,
                 "you counted the parameters themselves as well; the question is what the optimizer "
@@ -656,11 +652,12 @@ EFFICIENT_EPS_EXERCISE = Exercise(
            for eps, beta2, t in [(1e-8, 0.999, 1), (1e-8, 0.999, 100), (1e-3, 0.99, 10), (0.5, 0.9, 3)]],
     expected=efficient_eps,
     outputs=("ε̂",),
-    success=("ε̂ = ε·√(1−β₂ᵗ): with the step size lr·√(1−β₂ᵗ)/(1−β₁ᵗ) and the uncorrected √v, this ε̂ "
-             "gives exactly Algorithm 1's step; it grows towards ε as t grows."),
+    success=("ε̂ = ε·√(1−β₂ᵗ): with the step size lr·√(1−β₂ᵗ)/(1−β₁ᵗ) and the uncorrected √v,\n"
+             "this ε̂ gives exactly Algorithm 1's step; it grows towards ε as t grows."),
     mistakes=[
         Mistake(lambda eps, beta2, t: eps,
-                "a fixed ε̂ = ε is the paper's efficient form as written, which is not Algorithm 1: "
+                "a fixed ε̂ = ε, as code that folds the corrections into the step size often has, is "
+                "not Algorithm 1: "
                 "√v is √(1−β₂ᵗ) times smaller than √v̂, so ε must shrink by the same factor: "
                 "ε̂ = ε·√(1−β₂ᵗ)."),
         Mistake(lambda eps, beta2, t: eps * (1 - beta2**t),

@@ -49,7 +49,7 @@ class TeacherData:
 
 
 def teacher_data(d: int = 20, n_train: int = 4000, n_test: int = 5000, seed: int = 0) -> TeacherData:
-    """The seeded data set of the grid (REFERENCES.md: d = 20, 4000 train / 5000 test points)."""
+    """The seeded data set of the grid: d = 20, 4000 training and 5000 test points."""
     if min(d, n_train, n_test) < 1:
         raise ValueError(f"d, n_train and n_test must be >= 1, got d={d}, n_train={n_train}, n_test={n_test}")
     rng = np.random.default_rng(seed)
@@ -244,7 +244,7 @@ in the notebook's grid the flat lines measure under 1 point and the others over 
 
 
 def mean_spread_along(errors_by_seed: np.ndarray, invariant: np.ndarray) -> float:
-    """``spread_along`` of each seed's grid (shape (seeds, λ, lr)), averaged over the seeds."""
+    """``spread_along`` of the grid of each seed (shape (seeds, λ, lr)), averaged over the seeds."""
     return float(np.mean([spread_along(errors, invariant) for errors in errors_by_seed]))
 
 
@@ -313,7 +313,8 @@ def plot_decay_grids(grids: dict, lrs, decays, vmin: float | None = None, vmax: 
         if good is not None:
             ax.contour(x, y, np.nan_to_num(errors, nan=1.0), levels=[good], colors="white", linewidths=2)
         ax.set(xlim=(x[0] - 0.5, x[-1] + 0.5), ylim=(y[0] - 0.5, y[-1] + 0.5), xlabel="log₂ lr",
-               ylabel="log₂ λ", title=f"{name}\nconstant along {label}" if label else name)
+               title=f"{name}\nconstant along {label}" if label else name)
+    axes[0].set_ylabel("log₂ λ")  # every panel has the same λ axis: one label, clear of the next panel
     figure.colorbar(image, ax=axes, label="test error (%)", shrink=0.9)
     return figure
 
@@ -323,12 +324,13 @@ def plot_decay_grids(grids: dict, lrs, decays, vmin: float | None = None, vmax: 
 # --------------------------------------------------------------------------------------------------
 
 class WeightDecayExplorer(Explorer):
-    """Adam + L2 beside AdamW on notebook 08's scale-invariant model (``course_lib.weight_decay``):
-    the weight norm ‖w‖ and the test error over training, for a learning rate and a decay λ.
+    """Adam + L2 beside AdamW on the scale-invariant model of this module: the weight norm ‖w‖ and
+    the test error over training, for a learning rate and a decay λ.
 
-    The curves are sampled every 10 steps (a diverged run is reported by the first sample that is
-    no longer finite). Controls: lr, λ, and whether AdamW's λ is the paper's (the decay per step is λ, not lr·λ; AdamW
-    then runs with ``weight_decay = λ/lr``). Adam + L2 is ``Adam(lr, weight_decay=λ)`` throughout.
+    The curves are sampled every 10 steps; a diverged run is reported by the first sample that is
+    no longer finite. Controls: lr, λ, and whether AdamW's λ is the paper's. The paper's decay per
+    step is λ, not lr·λ, so AdamW then runs with ``weight_decay = λ/lr``. Adam + L2 is
+    ``Adam(lr, weight_decay=λ)`` throughout.
     """
 
     def __init__(self, lr: float = 2.0**-6, weight_decay: float = 2.0**-4, paper_form: bool = False,
@@ -469,21 +471,17 @@ ADAMW_EXERCISE = Exercise(
     cases=_adamw_cases(),
     expected=torch_adamw_step,
     outputs=("w_new", "m_new", "v_new"),
-    success=("θ ← θ·(1 − lr·λ), then θ ← θ − lr·m̂/(√v̂ + ε) with m and v built from the gradient "
-             "alone: torch's AdamW step."),
+    success="θ ← θ·(1 − lr·λ), then θ ← θ − lr·m̂/(√v̂ + ε), m and v from the gradient alone.",
     mistakes=[
         Mistake(_adam_l2_step,
-                "you added λ·θ to the gradient: that is Adam with L2 (torch's Adam(weight_decay=λ)), "
-                "and the decay then goes through m and v and is divided by √v̂. AdamW keeps the "
-                "gradient as it is and shrinks the weights directly: θ ← θ·(1 − lr·λ)."),
+                "you added λ·θ to the gradient: that is Adam with L2, so √v̂ divides the decay too. "
+                "AdamW leaves the gradient alone and shrinks the weights: θ ← θ·(1 − lr·λ)."),
         Mistake(_decay_not_times_lr,
-                "your decay is θ ← θ − λ·θ, not multiplied by the learning rate. torch's AdamW "
-                "decays by lr·λ per step: θ ← θ·(1 − lr·λ). (The paper's form multiplies λ by the "
-                "schedule multiplier η_t only; that is torch's with weight_decay = λ/lr.)"),
+                "your decay θ ← θ − λ·θ is not multiplied by the learning rate. torch's AdamW "
+                "decays by lr·λ per step: θ ← θ·(1 − lr·λ)."),
         Mistake(_decay_after_the_step,
-                "you decayed the weights after the Adam step, so the decay shrank the new weights "
-                "θ − lr·m̂/(√v̂+ε). torch (and the paper) decay the weights the step started from: "
-                "θ_new = θ·(1 − lr·λ) − lr·m̂/(√v̂+ε); the two differ by lr²·λ·m̂/(√v̂+ε)."),
+                "you decayed the weights after the Adam step. torch decays the weights the step "
+                "started from: θ_new = θ·(1 − lr·λ) − lr·m̂/(√v̂ + ε)."),
         Mistake(_adamw_without_bias_correction,
                 "you left out the bias correction: divide m by 1 − β₁ᵗ and v by 1 − β₂ᵗ (t is the "
                 "step number, from 1) before forming m̂/(√v̂ + ε)."),
@@ -510,12 +508,11 @@ WEIGHT_DECAY_CONVERSION_EXERCISE = Exercise(
     cases=[{"paper_decay": decay, "alpha": alpha} for decay, alpha in [(1e-4, 1e-3), (0.025, 0.5), (2e-3, 4e-2)]],
     expected=torch_weight_decay_from_paper,
     outputs=("torch's weight_decay",),
-    success=("λ_torch = λ_paper / α: torch decays by lr·λ_torch = α·λ_paper/α = λ_paper per step, the "
-             "paper's decay (times the same schedule multiplier when lr follows the schedule)."),
+    success="λ_torch = λ_paper / α, so torch's decay per step, lr·λ_torch, is the paper's λ_paper.",
     mistakes=[
         Mistake(lambda paper_decay, alpha: paper_decay * alpha,
-                "you multiplied by α; torch multiplies its weight_decay by lr = α itself, so to get "
-                "the paper's decay λ_paper per step, divide: λ_torch = λ_paper / α."),
+                "you multiplied by α, but torch multiplies its weight_decay by lr = α itself. "
+                "Divide instead: λ_torch = λ_paper / α."),
         Mistake(lambda paper_decay, alpha: paper_decay,
                 "the same number means a different decay: torch decays by lr·λ per step, the "
                 "paper by λ. Divide by α: λ_torch = λ_paper / α."),

@@ -214,7 +214,7 @@ class PlateauRates:
         return np.array([opt.lr for opt in self.optimizers])
 
 
-SCHEDULES = ("constant", "inverse time", "staircase", "exponential", "inverse sqrt", "StepLR", "cosine",
+SCHEDULES = ("constant", "inverse time", "fixed interval", "exponential", "inverse sqrt", "StepLR", "cosine",
              "warm-up + cosine")
 """The schedules that ``schedule_lrs`` (and the ScheduleExplorer) know, by name."""
 
@@ -224,9 +224,11 @@ def schedule_lrs(name: str, lr0: float, epochs: int, decay_rate: float = 1.0, ga
     """The learning rate of epochs 0 … epochs − 1 under a named schedule, from the closed forms
     of ``course_lib.schedules`` (equal to torch's schedulers, see notebook 05):
 
-    constant: lr0; inverse time: lr0 / (1 + decay_rate·e); staircase: lr0 / (1 + decay_rate·⌊e/interval⌋);
-    exponential: gamma^e · lr0 (``ExponentialLR``); inverse sqrt: lr0 / √(e + 1) (k = 1, epochs
-    counted from 1); StepLR: lr0 · gamma^⌊e/interval⌋; cosine: ``CosineAnnealingLR(T_max=epochs)``;
+    constant: lr0; inverse time: lr0 / (1 + decay_rate·e); fixed interval (the Coursera assignment's
+    fixed-interval scheduling): lr0 / (1 + decay_rate·⌊e/interval⌋); exponential: gamma^e · lr0
+    (``ExponentialLR``); inverse sqrt: lr0 / √(e + 1), epochs counted from 1; StepLR: lr0 ·
+    gamma^⌊e/interval⌋, with gamma = 0.5 the lecture's discrete staircase; cosine:
+    ``CosineAnnealingLR(T_max=epochs)``;
     warm-up + cosine: ``LinearLR(start_factor=1/warmup, total_iters=warmup)`` for ``warmup``
     epochs, then ``CosineAnnealingLR(T_max=epochs − warmup)`` (torch's ``SequentialLR``).
     """
@@ -239,7 +241,7 @@ def schedule_lrs(name: str, lr0: float, epochs: int, decay_rate: float = 1.0, ga
         return np.full(epochs, float(lr0))
     if name == "inverse time":
         return schedules.inverse_time_decay(lr0, e, decay_rate)
-    if name == "staircase":
+    if name == "fixed interval":
         return schedules.staircase_decay(lr0, e, decay_rate, interval)
     if name == "exponential":
         return schedules.exponential_decay(lr0, e, gamma)
@@ -290,6 +292,28 @@ def scheduler_lrs(make, epochs: int, lr0: float, *, use_torch: bool = False, met
     return np.array(lrs, dtype=float)
 
 
+def verdict(ours, theirs, tolerance: float = 0.0, relative: bool = False) -> str:
+    """How closely two arrays agree, as a short verdict: '✓ identical' (tolerance 0), '✓ within 1e-12',
+    or '✗ off by 3.1e-10' with the largest difference.
+
+    With ``relative`` the differences are divided by |theirs| (where it is not 0). An agreeing
+    difference is not printed: its last digits vary between machines, the verdict does not.
+    """
+    ours, theirs = np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float)
+    if ours.shape != theirs.shape:
+        raise ValueError(f"cannot compare shapes {ours.shape} and {theirs.shape}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, Real) or not tolerance >= 0:
+        raise ValueError(f"tolerance must be a number >= 0, got {tolerance!r}")
+    difference = np.abs(ours - theirs)
+    if relative:
+        scale = np.abs(theirs)
+        difference = np.divide(difference, scale, out=difference.copy(), where=scale > 0)
+    largest = float(np.max(difference, initial=0.0))
+    if not largest <= tolerance:
+        return f"✗ off by {largest:.1e}"
+    return "✓ identical" if tolerance == 0 else f"✓ within {tolerance:.0e}"
+
+
 # --------------------------------------------------------------------------------------------------
 # The explorer
 # --------------------------------------------------------------------------------------------------
@@ -308,7 +332,7 @@ class ScheduleExplorer(Explorer):
     USES = {
         "constant": (),
         "inverse time": ("decay_rate",),
-        "staircase": ("decay_rate", "interval"),
+        "fixed interval": ("decay_rate", "interval"),
         "exponential": ("gamma",),
         "inverse sqrt": (),
         "StepLR": ("gamma", "interval"),
@@ -318,7 +342,7 @@ class ScheduleExplorer(Explorer):
     FORMULAS = {
         "constant": "lr = lr0",
         "inverse time": "lr0 / (1 + k·epoch)",
-        "staircase": "lr0 / (1 + k·⌊epoch / interval⌋)",
+        "fixed interval": "lr0 / (1 + k·⌊epoch / interval⌋)",
         "exponential": "γ^epoch · lr0  (ExponentialLR)",
         "inverse sqrt": "lr0 / √(epoch + 1)",
         "StepLR": "lr0 · γ^⌊epoch / interval⌋  (StepLR)",
@@ -412,6 +436,15 @@ class ScheduleExplorer(Explorer):
     def _fixed_settings(self) -> dict:
         return {"epochs": self.epochs, "seeds": self.seeds}
 
+    def describe(self) -> str:
+        """One stable line with the settings that matter: the controls the chosen schedule uses (the
+        others are greyed out), then epochs and seeds."""
+        name = self.controls["schedule"].value
+        settings = {key: self.controls[key].value for key in ("schedule", "lr0", *self.USES[name])}
+        settings |= self._fixed_settings()
+        return f"{type(self).__name__}: " + ", ".join(
+            f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}" for key, value in settings.items())
+
 
 # --------------------------------------------------------------------------------------------------
 # The exercises
@@ -421,7 +454,7 @@ def _inverse_time(lr0, epoch, decay_rate):
     return lr0 / (1 + decay_rate * epoch)
 
 
-def _staircase(lr0, epoch, decay_rate, time_interval):
+def _fixed_interval(lr0, epoch, decay_rate, time_interval):
     return lr0 / (1 + decay_rate * np.floor(epoch / time_interval))
 
 
@@ -434,7 +467,7 @@ UPDATE_LR_EXERCISE = Exercise(
     success="lr = lr0 / (1 + decay_rate·epoch): inverse-time decay (update_lr(0.5, 2, 1) = 0.1666…).",
     mistakes=[
         Mistake(lambda lr0, epoch, k: lr0 * np.exp(-k * epoch),
-                "you decayed exponentially, lr0·e^(−k·epoch). The formula is lr0 / (1 + k·epoch), which "
+                "you decayed exponentially, lr0·exp(−k·epoch). The formula is lr0 / (1 + k·epoch), which "
                 "falls like 1/epoch, far more slowly (the assignment's name \"exponential decay\" for it "
                 "is misleading)."),
         Mistake(lambda lr0, epoch, k: lr0 / (1 + k) ** epoch,
@@ -466,10 +499,9 @@ SCHEDULE_LR_DECAY_EXERCISE = Exercise(
            for lr0, epoch, k, interval in [
                (0.5, 100, 1.0, 100), (0.5, 10, 1.0, 100), (0.3, 1000, 0.25, 100), (0.3, 100, 0.25, 100),
                (0.5, 100, 0.3, 100), (0.5, 250, 1.0, 100), (0.2, 99, 0.5, 100), (0.1, 35, 2.0, 10)]],
-    expected=_staircase,
+    expected=_fixed_interval,
     outputs=("the learning rate",),
-    success=("lr = lr0 / (1 + decay_rate·⌊epoch / time_interval⌋): the rate drops only every "
-             "time_interval epochs and stays flat in between."),
+    success="lr = lr0 / (1 + decay_rate·⌊epoch / time_interval⌋): flat for each interval, then lower.",
     mistakes=[
         Mistake(lambda lr0, epoch, k, interval: lr0 / (1 + k * epoch / interval),
                 "you forgot the floor: without ⌊epoch / time_interval⌋ the rate falls smoothly instead of "
@@ -477,16 +509,16 @@ SCHEDULE_LR_DECAY_EXERCISE = Exercise(
                 "np.floor(epoch / time_interval) or epoch // time_interval."),
         Mistake(lambda lr0, epoch, k, interval: lr0 / (1 + k * epoch),
                 "you used epoch instead of ⌊epoch / time_interval⌋: that is plain inverse-time decay, "
-                "which changes every epoch. The staircase counts whole intervals."),
+                "which changes every epoch. Fixed-interval scheduling counts whole intervals."),
         Mistake(lambda lr0, epoch, k, interval: lr0 / (1 + k) ** np.floor(epoch / interval),
                 "you exponentiated: lr0 / (1 + k)^⌊epoch / interval⌋ multiplies by the same factor at "
-                "every stair (that is StepLR with gamma = 1/(1 + k)). The formula divides once: "
+                "every stair, which is StepLR with gamma = 1/(1 + k). The formula divides once: "
                 "lr0 / (1 + k·⌊epoch / interval⌋)."),
         Mistake(lambda lr0, epoch, k, interval: lr0 * k ** np.floor(epoch / interval),
-                "you computed k^⌊epoch / interval⌋·lr0, a StepLR-style staircase with gamma = k; the "
+                "you computed k^⌊epoch / interval⌋·lr0, a StepLR staircase with gamma = k; the "
                 "formula is lr0 / (1 + k·⌊epoch / interval⌋)."),
         Mistake(lambda lr0, epoch, k, interval: lr0 / (1 + k * np.round(epoch / interval)),
-                "you rounded epoch / time_interval to the nearest integer; the staircase takes the floor "
+                "you rounded epoch / time_interval to the nearest integer; take the floor instead "
                 "(epoch 99 with interval 100 is still in stair 0)."),
         Mistake(lambda lr0, epoch, k, interval: lr0 / (1 + k * np.ceil(epoch / interval)),
                 "you took the ceiling of epoch / time_interval; take the floor (epoch 10 with interval "
@@ -528,19 +560,18 @@ def _lambda_lr_sequence(lr_lambda: Any) -> np.ndarray:
     return np.array(rates)
 
 
-def _staircase_rates(decay_rate, time_interval):
+def _fixed_interval_rates(decay_rate, time_interval):
     epochs = np.arange(_LAMBDA_EPOCHS)
     return _LAMBDA_BASE_LR / (1 + decay_rate * (epochs // time_interval))
 
 
-STAIRCASE_LAMBDA_EXERCISE = Exercise(
-    name="staircase_lambda",
+FIXED_INTERVAL_LAMBDA_EXERCISE = Exercise(
+    name="fixed_interval_lambda",
     cases=[{"decay_rate": k, "time_interval": interval} for k, interval in [(1.0, 10), (0.25, 7), (3.0, 20)]],
-    expected=_staircase_rates,
+    expected=_fixed_interval_rates,
     run=_lambda_lr_sequence,
     outputs=(f"the learning rates of epochs 0 … {_LAMBDA_EPOCHS - 1} (base lr {_LAMBDA_BASE_LR})",),
-    success=("LambdaLR(optimizer, lambda epoch: 1 / (1 + k·(epoch // interval))) is the staircase: LambdaLR "
-             "multiplies the base lr by what the lambda returns."),
+    success="LambdaLR multiplies the base lr by your factor 1 / (1 + k·(epoch // interval)).",
     mistakes=[
         Mistake(lambda k, interval: (lambda epoch: _LAMBDA_BASE_LR / (1 + k * (epoch // interval))),
                 "your lambda returns the learning rate itself; LambdaLR multiplies the base lr by what the "
@@ -554,7 +585,8 @@ STAIRCASE_LAMBDA_EXERCISE = Exercise(
                 "1 / (1 + k·(epoch // interval))."),
         Mistake(lambda k, interval: (lambda epoch: (1 / (1 + k)) ** (epoch // interval)),
                 "(1/(1 + k))^(epoch // interval) is what StepLR(step_size=interval, gamma=1/(1 + k)) "
-                "does: it multiplies at every stair. The staircase divides once: 1 / (1 + k·(epoch // interval))."),
+                "does: it multiplies at every stair. Fixed-interval scheduling divides once: "
+                "1 / (1 + k·(epoch // interval))."),
         Mistake(lambda k, interval: (lambda epoch: 1 / (1 + k * ((epoch + 1) // interval))),
                 "off by one: LambdaLR calls the lambda with epochs 0, 1, 2, … so the first drop comes at "
                 "epoch = interval; you used epoch + 1."),
@@ -562,7 +594,7 @@ STAIRCASE_LAMBDA_EXERCISE = Exercise(
 )
 
 
-def check_staircase_lambda(fn: Callable) -> CheckResult:
-    """Check ``fn(decay_rate, time_interval)`` -> an ``lr_lambda`` for which ``LambdaLR`` gives the
-    staircase lr0 / (1 + k·⌊epoch / interval⌋) over 60 epochs."""
-    return check_function(fn, STAIRCASE_LAMBDA_EXERCISE)
+def check_fixed_interval_lambda(fn: Callable) -> CheckResult:
+    """Check ``fn(decay_rate, time_interval)`` -> an ``lr_lambda`` for which ``LambdaLR`` gives
+    fixed-interval scheduling lr0 / (1 + k·⌊epoch / interval⌋) over 60 epochs."""
+    return check_function(fn, FIXED_INTERVAL_LAMBDA_EXERCISE)

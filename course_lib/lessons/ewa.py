@@ -42,7 +42,7 @@ class EWAExplorer(Explorer):
         (self._average,) = ax.plot(t, np.full_like(self.series, np.nan), color=plots.OPTIMIZER_COLORS["momentum"],
                                    label="v_t")
         ax.set(xlabel="t", ylabel="value")
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left")  # clear of the default year, which starts cold
         self._foreground(self._average, ax.title)
         self.update()
         self._freeze_layout()
@@ -164,9 +164,7 @@ WINDOW_EXERCISE = Exercise(
     expected=effective_window,
     accepted=[lambda beta: -1 / np.log(beta)],
     outputs=("the window",),
-    success=("an EWA with weight β averages over about 1/(1−β) values (β = 0.9: about 10); "
-             "−1/ln β, the exact number of steps after which a weight has fallen to 1/e, is "
-             "just as right."),
+    success="an EWA averages about 1/(1−β) values (β = 0.9: 10); the exact −1/ln β is right too.",
     mistakes=[
         Mistake(lambda beta: 1 - beta,
                 "you returned 1−β, the weight of the newest value; the window is its inverse, "

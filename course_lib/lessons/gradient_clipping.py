@@ -1,6 +1,7 @@
 """Notebook 09, gradient clipping and mixed precision: the explorer of clipping on the cliff of
-Pascanu et al. (2013), and the exercises (clipping by global norm; finding non-finite gradients and
-unscaling before clipping, the two steps of mixed precision). The clipping functions are part of the
+Pascanu et al. (2013), their Figure 6 computed (``plot_cliff_runs``), and the exercises (clipping by
+global norm; finding non-finite gradients and unscaling before clipping, the two steps of mixed
+precision). The clipping functions are part of the
 mirror (``course_lib.clipping``); float16's range and the loss scale, shared with notebook 10, are
 ``course_lib.lab.precision``.
 
@@ -123,6 +124,65 @@ class ClippingExplorer(Explorer):
 
 
 # --------------------------------------------------------------------------------------------------
+# Figure 6 of Pascanu et al. (2013), computed
+# --------------------------------------------------------------------------------------------------
+
+CLIFF_RUN_COLORS = {"none": plots.OPTIMIZER_COLORS["GD"], "norm": ClippingExplorer.CLIPPED_COLOR,
+                    "value": "#d55e00"}
+"""The colour of each clipping mode in the reproduced figure."""
+CLIFF_RUN_LABELS = {"none": "GD, unclipped", "norm": "clipped by norm", "value": "clipped by value"}
+WALL_ZOOM = (3.3, 5.0, -3.2, -1.0)
+"""(w_min, w_max, b_min, b_max) of the close-up on the wall where the clipped runs cross it."""
+
+
+def _log_loss_map(ax, landscape, extent, resolution: int) -> None:
+    """log₁₀ E over ``extent`` as a grey map (dark: low E), as in the explorer."""
+    w_min, w_max, b_min, b_max = extent
+    W, B = np.meshgrid(np.linspace(w_min, w_max, resolution), np.linspace(b_min, b_max, resolution))
+    ax.imshow(np.log10(landscape.value(W, B) + 1e-12), origin="lower", extent=extent, aspect="auto",
+              cmap="Greys_r", vmin=-4, vmax=0)
+    ax.set(xlim=(w_min, w_max), ylim=(b_min, b_max), xlabel="w", ylabel="b")
+
+
+def plot_cliff_runs(runs: dict, threshold: float = 1.0):
+    """What Figure 6 of Pascanu, Mikolov & Bengio (2013) draws, computed: the error surface
+    log₁₀ E(w, b) of the one-unit net (dark: low E) with gradient descent unclipped, clipped by
+    norm and clipped by value (``runs``: mode → RunResult, modes "none", "norm", "value").
+
+    Left, the whole surface: the unclipped run's longest step, the jump off the wall, is labelled.
+    Middle, a close-up of the wall (``WALL_ZOOM``) where the clipped runs cross into the valley.
+    Right, E against the step on a log scale.
+    """
+    landscape = cliff()
+    figure, (whole, close, losses) = plots.new_figure(3)
+    _log_loss_map(whole, landscape, landscape.extent, 200)
+    _log_loss_map(close, landscape, WALL_ZOOM, 300)
+    for mode, result in runs.items():
+        style = {"color": CLIFF_RUN_COLORS[mode], "linewidth": 1.2,
+                 "zorder": {"norm": 4, "value": 3}.get(mode, 2)}         # the norm run on top
+        label = CLIFF_RUN_LABELS[mode] + (f" at {threshold:g}" if mode != "none" else "")
+        for ax in (whole, close):
+            ax.plot(result.path[:, 0], result.path[:, 1], "o-", markersize=1.5, **style)
+        losses.plot(np.arange(len(result.losses)), result.losses, label=label, **style)
+    for ax in (whole, close):
+        ax.plot(*landscape.start, "o", color="black", markersize=5)
+    if "none" in runs:
+        path = runs["none"].path
+        lengths = np.linalg.norm(np.diff(path, axis=0), axis=1)
+        jump = int(lengths.argmax())
+        whole.annotate(f"step {jump + 1}: one step\nof length {lengths[jump]:.1f}",
+                       xy=(path[jump] + path[jump + 1]) / 2, xytext=(7.2, -1.0), ha="center",
+                       fontsize="small", arrowprops={"arrowstyle": "->", "color": "black"})
+    whole.set_title("the error surface, log₁₀ E")
+    close.set_title("close-up of the wall")
+    steps = max(len(result.losses) for result in runs.values()) - 1
+    losses.set_yscale("log")
+    losses.set(xlabel="step", ylabel="E", title="E (log scale)", ylim=(1e-8, 1.0), xlim=(0, steps))
+    losses.legend(loc="lower right")
+    return figure
+
+
+# --------------------------------------------------------------------------------------------------
 # The exercises
 # --------------------------------------------------------------------------------------------------
 
@@ -178,8 +238,7 @@ GLOBAL_NORM_EXERCISE = Exercise(
     expected=lambda grads, max_norm: _clipped_and_total(clip_by_global_norm_reference(grads, max_norm)),
     run=_clipped_and_total,
     outputs=("clipped_grads (all entries in a row)", "total_norm"),
-    success=("one norm over all the gradients together, scaled by min(1, max_norm/(total + 1e-6)), "
-             "and the norm before clipping returned: exactly torch.nn.utils.clip_grad_norm_."),
+    success="one global norm, one factor min(1, max_norm/(total + 1e-6)), the norm before clipping.",
     mistakes=[
         Mistake(lambda grads, max_norm: ([clipping.clip_grad_norm_(g := np.array(x, dtype=float), max_norm)
                                           and g for x in grads], _global_norm(grads)),
@@ -267,8 +326,9 @@ def _finder(nan_test: Callable, inf_test: Callable, exclusive: bool = False) -> 
     return find
 
 
-def _seed_nonfinite_check(named_grads):
-    """The seed notes' loop, returning what it prints: isnan → "inf", elif isinf → "nan"."""
+def _swapped_nonfinite_check(named_grads):
+    """The common loop with its labels swapped, returning what it prints: isnan → "inf", elif
+    isinf → "nan"."""
     found = {"nan": [], "inf": []}
     for name, g in named_grads.items():
         if np.isnan(g).any():
@@ -291,16 +351,15 @@ NONFINITE_EXERCISE = Exercise(
     expected=lambda named_grads: _which(clipping.nonfinite_gradients(named_grads)),
     run=_which,
     outputs=("the table of flags (row 0: holds NaN, row 1: holds ±inf; one column per name)",),
-    success=("NaN found with isnan and listed under 'nan', ±inf with isinf under 'inf', and a "
-             "gradient holding both is listed under both."),
+    success="NaN under 'nan' by isnan, ±inf under 'inf' by isinf; a gradient with both is in both.",
     mistakes=[
-        Mistake(_seed_nonfinite_check,
-                "this is the seed notes' check, with both of its flaws: the labels are swapped (isnan "
-                "finds NaN, so its names go under 'nan'; isinf finds ±inf, under 'inf'), and the elif "
-                "hides a gradient holding both. Test the two independently, each under its own label."),
+        Mistake(_swapped_nonfinite_check,
+                "this is the swapped check from above, with both of its flaws: the labels are swapped "
+                "(isnan finds NaN, so its names go under 'nan'; isinf finds ±inf, under 'inf'), and the "
+                "elif hides a gradient holding both. Test the two independently, each under its own label."),
         Mistake(_finder(lambda g: np.isinf(g).any(), lambda g: np.isnan(g).any()),
-                "the labels are swapped, the seed notes' bug: isnan finds NaN, so its names go under "
-                "'nan'; isinf finds ±inf, whose names go under 'inf'."),
+                "the labels are swapped: isnan finds NaN, so its names go under 'nan'; isinf finds "
+                "±inf, whose names go under 'inf'."),
         Mistake(_finder(lambda g: np.isnan(g).any(), lambda g: np.isinf(g).any(), exclusive=True),
                 "a gradient holding both NaN and inf was listed only under 'nan': test the two "
                 "independently (two ifs, not if/elif)."),
@@ -346,8 +405,7 @@ UNSCALE_EXERCISE = Exercise(
                                                                                                max_norm)),
     run=_flat_gradients,
     outputs=("the gradients for the optimizer (all entries in a row)",),
-    success=("unscale first, then clip: the threshold applies to the true gradients, as with "
-             "scaler.unscale_(optimizer) before clip_grad_norm_."),
+    success="unscale first, then clip: the threshold applies to the true gradients.",
     mistakes=[
         Mistake(lambda scaled_grads, scale, max_norm: [g / scale for g in _clip_copies(scaled_grads, max_norm)],
                 "you clipped before unscaling: the norm of the SCALED gradients is `scale` times too large, "

@@ -1,7 +1,9 @@
-"""Notebook 02, gradient descent with momentum: the explorer of GD beside momentum on the
-ill-conditioned bowl, and the exercises (the textbook step, its torch form, Nesterov).
+"""Notebook 02, gradient descent with momentum: the eigen-analysis of the heavy ball and of Nesterov,
+Sutskever et al.'s look-ahead form, momentum on noisy gradients, the explorer of GD beside momentum
+on the ill-conditioned bowl, and the exercises (the textbook step, its torch form, Nesterov).
 
     from course_lib.lessons import momentum as lesson
+    lesson.contraction_factor(lr=0.036, momentum=0.7, curvature=[1, 50])   # |z| per direction
     lesson.MomentumExplorer(lr=0.05, beta=0.9)
     lesson.check_momentum_step(my_step)
 """
@@ -15,9 +17,84 @@ from course_lib.interactive.checking import (
     check_function, CheckResult, describe_value, Exercise, Mistake, UnusableAnswer,
 )
 from course_lib.interactive.explorer import bowl_race_artists, check_steps, Explorer, lr_slider, show_bowl_race
-from course_lib.lab import runner
-from course_lib.lab.landscapes import ill_conditioned_bowl
+from course_lib.lab import plots, runner
+from course_lib.lab.landscapes import ill_conditioned_bowl, Landscape
 from course_lib.optim import SGD
+
+# --------------------------------------------------------------------------------------------------
+# The analysis: one 2×2 iteration per curvature
+# --------------------------------------------------------------------------------------------------
+
+def contraction_factor(lr, momentum, curvature, nesterov: bool = False) -> np.ndarray:
+    """|z| of the larger root of the iteration along a direction of curvature h: by how much the
+    error shrinks per step once the transient is over (> 1: the run diverges).
+
+    Heavy ball (torch's ``SGD(lr, momentum=β)``): z² − (1 + β − lr·h)·z + β = 0.
+    Nesterov (``nesterov=True``): z² − (1 + β)(1 − lr·h)·z + β(1 − lr·h) = 0.
+    ``momentum=0`` gives gradient descent, |1 − lr·h|. Broadcasts over its arguments.
+    """
+    a = np.asarray(lr, dtype=float) * np.asarray(curvature, dtype=float)
+    beta = np.asarray(momentum, dtype=float)
+    if nesterov:
+        linear, constant = (1 + beta) * (1 - a), beta * (1 - a)
+    else:
+        linear, constant = 1 + beta - a, beta + 0 * a
+    root = np.sqrt(linear.astype(complex) ** 2 - 4 * constant)
+    return np.maximum(np.abs(linear + root), np.abs(linear - root)) / 2
+
+
+def sutskever_nesterov_path(landscape: Landscape, lr: float, momentum: float, steps: int = 100):
+    """Nesterov's accelerated gradient as Sutskever et al. (2013) write it, from v₀ = 0:
+
+        v ← μ·v − lr·∇f(θ + μ·v),   θ ← θ + v.
+
+    Returns (θ path, look-ahead path θ + μ·v), each of shape (steps + 1, 2). torch's
+    ``SGD(nesterov=True)`` stores the look-ahead point: its path is the second.
+    """
+    theta, velocity = np.array(landscape.start, dtype=float), np.zeros(2)
+    thetas, lookaheads = [theta.copy()], [theta.copy()]
+    for _ in range(steps):
+        lookahead = theta + momentum * velocity
+        velocity = momentum * velocity - lr * np.stack(landscape.gradient(*lookahead))
+        theta = theta + velocity
+        thetas.append(theta.copy())
+        lookaheads.append(theta + momentum * velocity)
+    return np.array(thetas), np.array(lookaheads)
+
+
+def noisy_bowl_losses(lr: float, momentum: float = 0.0, condition: float = 10.0, noise: float = 1.0,
+                      runs: int = 500, steps: int = 1500, seed: int = 0) -> np.ndarray:
+    """Losses of ``runs`` independent runs of ``SGD(lr, momentum)`` on the ill-conditioned bowl whose
+    gradients carry Gaussian noise of standard deviation ``noise`` per coordinate: shape (runs, steps + 1).
+
+    All runs start at the bowl's start; run r's noise is the r-th column of one seeded draw, so two
+    settings with the same seed see the same noise (their difference is the optimizer's alone).
+    """
+    bowl = ill_conditioned_bowl(condition)
+    curvatures = np.array([1.0, float(condition)])
+    gradient_noise = noise * np.random.default_rng(seed).normal(size=(steps, runs, 2))
+    w = np.tile(np.array(bowl.start, dtype=float), (runs, 1))
+    optimizer = SGD([w], lr=lr, momentum=momentum)
+    losses = np.empty((runs, steps + 1))
+    losses[:, 0] = 0.5 * (curvatures * w**2).sum(axis=1)
+    for step in range(steps):
+        optimizer.step([curvatures * w + gradient_noise[step]])
+        losses[:, step + 1] = 0.5 * (curvatures * w**2).sum(axis=1)
+    return losses
+
+
+def plot_race(bowl: Landscape, results: dict, colors: dict | None = None):
+    """``plots.plot_runs`` with one legend (on the loss panel, where it covers no path) and the
+    colours in ``colors`` (label → colour) for runs the course colours do not tell apart."""
+    figure = plots.plot_runs(bowl, results)
+    for ax in figure.axes:
+        for line in ax.get_lines():
+            if colors and line.get_label() in colors:
+                line.set_color(colors[line.get_label()])
+    figure.axes[0].get_legend().remove()
+    figure.axes[1].legend(loc="best")
+    return figure
+
 
 # --------------------------------------------------------------------------------------------------
 # The explorer
@@ -199,8 +276,7 @@ TORCH_MAPPING_EXERCISE = Exercise(
     expected=_textbook_path,
     run=_sgd_path,
     outputs=(f"the path w_1, …, w_{_STEPS} (one row per step)",),
-    success=(f"SGD(lr=α(1−β), momentum=β) follows the textbook momentum path for all {_STEPS} "
-             f"steps: torch's buffer is the textbook v divided by (1−β)."),
+    success=f"SGD(lr=α(1−β), momentum=β) follows the textbook path all {_STEPS} steps; its buffer is v/(1−β).",
     mistakes=[
         Mistake(lambda alpha, beta: {"lr": alpha, "momentum": beta, "dampening": beta},
                 "dampening=β makes the later buffers β·b + (1−β)·g like the textbook v, but "

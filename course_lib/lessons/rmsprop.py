@@ -1,21 +1,79 @@
-"""Notebook 03, RMSprop: the explorer of GD beside RMSprop on the ill-conditioned bowl (with each
-coordinate's effective rate), and the exercises (the loop, the first step, torch's full step).
+"""Notebook 03, RMSprop: Adagrad, its ancestor (the step of ``torch.optim.Adagrad`` in NumPy), the
+step lengths of both on a stream of gradients, the explorer of GD beside RMSprop on the
+ill-conditioned bowl (with each coordinate's effective rate), and the exercises (the loop, the
+first step, torch's full step). RMSprop's decay ρ is torch's argument ``alpha``.
 
     from course_lib.lessons import rmsprop as lesson
+    lesson.Adagrad([w], lr=0.1).step([grad])
     lesson.RMSpropExplorer(lr=0.05, alpha=0.99)
     lesson.check_rmsprop(my_rmsprop)
 """
 
+import textwrap
 from typing import Any, Callable
 
 import ipywidgets
 import numpy as np
 
-from course_lib import averages
+from course_lib import averages, optim
 from course_lib.interactive.checking import check_function, CheckResult, Exercise, Mistake
 from course_lib.interactive.explorer import bowl_race_artists, check_steps, Explorer, lr_slider, show_bowl_race
 from course_lib.lab import plots, runner
 from course_lib.lab.landscapes import ill_conditioned_bowl
+
+# --------------------------------------------------------------------------------------------------
+# Adagrad, RMSprop's ancestor
+# --------------------------------------------------------------------------------------------------
+
+def adagrad_step(w, state_sum, grad, lr, eps=1e-10, step=1, lr_decay=0.0, weight_decay=0.0):
+    """One step t of torch's Adagrad (Duchi, Hazan & Singer 2011) from s, the sum of the squared
+    gradients so far:  g ← g + λ·w;  s ← s + g²;  w ← w − lr/(1 + (t−1)·lr_decay)·g/(√s + ε).
+    Returns (w_new, s_new)."""
+    grad = grad + weight_decay * w
+    state_sum = state_sum + grad * grad
+    clr = lr / (1 + (step - 1) * lr_decay)
+    return w - clr * grad / (np.sqrt(state_sum) + eps), state_sum
+
+
+class Adagrad:
+    """``torch.optim.Adagrad`` on NumPy arrays, with course_lib's interface: ``step(grads)`` updates
+    ``params`` in place; ``state[i]["sum"]`` is parameter i's sum of squared gradients. The lesson's
+    own stand-in, built on ``adagrad_step``, until the mirror has one."""
+
+    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
+                 eps=1e-10):
+        for name, value in (("lr", lr), ("lr_decay", lr_decay), ("weight_decay", weight_decay),
+                            ("initial_accumulator_value", initial_accumulator_value), ("eps", eps)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"Invalid {name} value: {value!r} (must be a number >= 0)")
+        self.params = list(params)
+        self.lr, self.lr_decay, self.weight_decay, self.eps = lr, lr_decay, weight_decay, eps
+        self.state = [{"sum": np.full_like(param, initial_accumulator_value)} for param in self.params]
+        self.steps = 0
+
+    def step(self, grads) -> None:
+        self.steps += 1
+        with np.errstate(all="ignore"):
+            for param, grad, state in zip(self.params, grads, self.state):
+                param[...], state["sum"] = adagrad_step(param, state["sum"], np.asarray(grad), self.lr, self.eps,
+                                                        self.steps, self.lr_decay, self.weight_decay)
+
+
+def step_lengths(grads, optimizer: str = "RMSprop", **settings) -> np.ndarray:
+    """|w_t − w_{t−1}| / lr for t = 1..T of one weight fed the gradients ``grads`` (one per step) by
+    ``optimizer`` ("Adagrad" or "RMSprop", with torch's settings); lr is 1 unless given."""
+    if optimizer not in ("Adagrad", "RMSprop"):
+        raise ValueError(f"optimizer must be 'Adagrad' or 'RMSprop', got {optimizer!r}")
+    settings = {"lr": 1.0, **settings}
+    w = np.zeros(1)
+    stepper = (Adagrad if optimizer == "Adagrad" else optim.RMSprop)([w], **settings)
+    lengths = np.empty(len(grads))
+    for t, grad in enumerate(np.asarray(grads, dtype=float)):
+        before = w[0]
+        stepper.step([np.array([grad])])
+        lengths[t] = abs(w[0] - before)
+    return lengths / settings["lr"]
+
 
 # --------------------------------------------------------------------------------------------------
 # The explorer
@@ -24,10 +82,11 @@ from course_lib.lab.landscapes import ill_conditioned_bowl
 class RMSpropExplorer(Explorer):
     """Gradient descent beside ``RMSprop`` on the ill-conditioned bowl, both with the same lr.
 
-    Controls: lr, α, ε, momentum, centered and the condition number κ. The third panel shows
-    RMSprop's per-coordinate learning rate lr/(√v + ε) for x (shallow) and y (steep) beside GD's
-    single lr. GD diverges once lr > 2/κ; RMSprop's path does not depend on κ (up to ε), because
-    dividing by the root mean square of each coordinate's gradient cancels its scale.
+    Controls: lr, ρ (torch's ``alpha``), ε, momentum, centered and the condition number κ. The third
+    panel shows RMSprop's per-coordinate learning rate lr/(√v + ε) for x (shallow) and y (steep)
+    beside GD's single lr. GD diverges once lr > 2/κ; RMSprop's path does not depend on κ (up to ε),
+    because dividing by the root mean square of each coordinate's gradient cancels its scale. A run
+    that diverges is drawn until it leaves the frame, and the frame says at which step it left.
     """
 
     def __init__(self, lr: float = 0.05, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0.0,
@@ -35,7 +94,8 @@ class RMSpropExplorer(Explorer):
         self.steps = check_steps(steps)
         super().__init__({
             "lr": lr_slider(-3, 0),
-            "alpha": ipywidgets.FloatSlider(min=0.0, max=0.999, step=0.001, description="α", readout_format=".3f"),
+            "alpha": ipywidgets.FloatSlider(min=0.0, max=0.999, step=0.001, description="ρ (alpha)",
+                                           readout_format=".3f"),
             "eps": ipywidgets.FloatLogSlider(base=10, min=-10, max=1, step=0.5, description="ε",
                                              readout_format=".0e"),
             "momentum": ipywidgets.FloatSlider(min=0.0, max=0.99, step=0.01, description="momentum"),
@@ -55,8 +115,11 @@ class RMSpropExplorer(Explorer):
         rates.set_yscale("log")
         rates.set(xlim=(0, self.steps), xlabel="step", title="learning rate per coordinate, lr/(√v + ε)")
         rates.legend(loc="lower right")
+        self._left_frame = contours.text(0.02, 0.03, "", transform=contours.transAxes, ha="left", va="bottom",
+                                         color=plots.OPTIMIZER_COLORS["GD"],
+                                         bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
         self._foreground(self._ellipses, contours.title, *(artist for run in self._lines for artist in run),
-                         self._gd_rate, *self._rates)
+                         self._gd_rate, *self._rates, self._left_frame)
         self.update()
         self._freeze_layout()
 
@@ -64,12 +127,13 @@ class RMSpropExplorer(Explorer):
         lr, alpha, eps, momentum, centered, condition = (
             self.controls[key].value for key in ("lr", "alpha", "eps", "momentum", "centered", "condition"))
         bowl = ill_conditioned_bowl(condition)
-        label = f"RMSprop α = {alpha:.3g}" + (f", μ = {momentum:.2f}" if momentum > 0 else "") + (
+        label = f"RMSprop ρ = {alpha:.3g}" + (f", μ = {momentum:.2f}" if momentum > 0 else "") + (
             ", centered" if centered else "")
         rmsprop = runner.named_optimizer("RMSprop", lr, alpha=alpha, eps=eps, momentum=momentum, centered=centered)
         self.results = {"GD": runner.run(bowl, runner.named_optimizer("GD", lr), steps=self.steps),
                         label: runner.run(bowl, rmsprop, steps=self.steps)}
         show_bowl_race(self, bowl, condition)
+        self._draw_diverged_runs_until_they_leave(bowl)
         self.rates = _rmsprop_rates(bowl, self.results[label].path, lr, alpha, eps, centered)
         steps = np.arange(1, self.steps + 1)
         for line, rate in zip(self._rates, self.rates.T):
@@ -78,8 +142,29 @@ class RMSpropExplorer(Explorer):
         plots.fit_loss_limits(self.axes[2], [self.rates.ravel(), np.array([lr])])
         self.canvas.draw_idle()
 
+    def _draw_diverged_runs_until_they_leave(self, bowl) -> None:
+        """A diverging path jumps across the whole frame at every step; drawn in full, its lines fill
+        the frame like a block. Draw it up to its first point outside the frame and say when that was."""
+        notes = []
+        for (path_line, _, _), (name, result) in zip(self._lines, self.results.items()):
+            if result.diverged_at is None:
+                continue
+            left = first_step_outside(result.path, bowl.extent)
+            path_line.set_data(result.path[:left + 1, 0], result.path[:left + 1, 1])
+            notes.append(f"{name.split(' ')[0]} leaves the frame at step {left}")
+        self._left_frame.set_text("; ".join(notes))
+
     def _fixed_settings(self) -> dict:
         return {"steps": self.steps}
+
+
+def first_step_outside(path: np.ndarray, extent) -> int:
+    """The first step k at which ``path[k]`` (rows (x, y)) is outside ``extent`` = (x_min, x_max,
+    y_min, y_max) or not finite; len(path) − 1 if it never is."""
+    x_min, x_max, y_min, y_max = extent
+    with np.errstate(invalid="ignore"):
+        inside = (path[:, 0] >= x_min) & (path[:, 0] <= x_max) & (path[:, 1] >= y_min) & (path[:, 1] <= y_max)
+    return int(np.argmin(inside)) if not inside.all() else len(path) - 1
 
 
 def _rmsprop_rates(bowl, path: np.ndarray, lr: float, alpha: float, eps: float, centered: bool) -> np.ndarray:
@@ -100,8 +185,17 @@ def _rmsprop_rates(bowl, path: np.ndarray, lr: float, alpha: float, eps: float, 
 # The exercises
 # --------------------------------------------------------------------------------------------------
 
+def _lines(text: str) -> str:
+    """A check message in lines that fit a slide beside its "Correct!" or "Not yet:"."""
+    return textwrap.fill(text, width=88, break_long_words=False, break_on_hyphens=False)
+
+
+def _wrapped(mistakes: list[Mistake]) -> list[Mistake]:
+    return [Mistake(mistake.answer, _lines(mistake.explanation)) for mistake in mistakes]
+
+
 def rmsprop_path(w, grads, lr, alpha, eps):
-    """torch's RMSprop from v_0 = 0, fed ``grads`` one row per step: v ← α·v + (1−α)·g²,
+    """torch's RMSprop from v_0 = 0, fed ``grads`` one row per step: v ← ρ·v + (1−ρ)·g² (ρ = ``alpha``),
     w ← w − lr·g/(√v + ε), no bias correction. Returns w_1, …, w_T, one row per step."""
     return _rmsprop_variant()(w, grads, lr, alpha, eps)
 
@@ -150,18 +244,18 @@ RMSPROP_EXERCISE = Exercise(
     cases=_RMSPROP_CASES,
     expected=rmsprop_path,
     outputs=("the path w_1, …, w_T (one row per step)",),
-    success=("v ← α·v + (1−α)·g², w ← w − lr·g/(√v + ε) from v_0 = 0: torch's RMSprop, with ε after the "
-             "root and no bias correction, so the first step is lr/√(1−α) along every coordinate."),
-    mistakes=[
+    success=_lines("v ← ρ·v + (1−ρ)·g², w ← w − lr·g/(√v + ε) from v_0 = 0 (ρ = alpha): torch's RMSprop, with ε "
+             "after the root and no bias correction, so the first step is lr/√(1−ρ) along every coordinate."),
+    mistakes=_wrapped([
         Mistake(_rmsprop_variant(denominator=lambda v, g_avg, eps, alpha, t: np.sqrt(v + eps)),
                 "you put ε inside the square root, √(v + ε); torch adds it after the root, √v + ε. "
                 "Inside, it matters for any |g| below about √ε (1e-4 for ε = 1e-8), not only near zero."),
         Mistake(_rmsprop_variant(denominator=lambda v, g_avg, eps, alpha, t: np.sqrt(v / (1 - alpha**t)) + eps),
-                "you added bias correction, v/(1−α^t), as the seed notes do: torch's RMSprop has none. "
-                "Without it v_1 = (1−α)·g₁² and the first step is lr/√(1−α) (10·lr for α = 0.99), not lr."),
+                "you added bias correction, v/(1−ρ^t), a common misstatement: torch's RMSprop has none. "
+                "Without it v_1 = (1−ρ)·g₁² and the first step is lr/√(1−ρ) (10·lr for ρ = 0.99), not lr."),
         Mistake(_rmsprop_variant(first=lambda g, alpha: g * g),
-                "you started the average at v_1 = g₁²; it starts at v_0 = 0, so v_1 = (1−α)·g₁² and the "
-                "first step is lr/√(1−α), not lr."),
+                "you started the average at v_1 = g₁²; it starts at v_0 = 0, so v_1 = (1−ρ)·g₁² and the "
+                "first step is lr/√(1−ρ), not lr."),
         Mistake(_rmsprop_variant(denominator=lambda v, g_avg, eps, alpha, t: np.sqrt(g_avg * g_avg) + eps),
                 "you squared the average of the gradient, (EWA of g)², instead of averaging the squares, "
                 "EWA of g². Positive and negative gradients cancel in the first, not in the second: RMSprop "
@@ -170,7 +264,8 @@ RMSPROP_EXERCISE = Exercise(
                 "you forgot the square root: divide by √v + ε. v is an average of *squared* gradients, so "
                 "only its root has the size of a gradient."),
         Mistake(_rmsprop_variant(average=lambda v, g, alpha, t: (1 - alpha) * v + alpha * g * g),
-                "α and 1−α are swapped: v ← α·v + (1−α)·g². The old average keeps the large weight α."),
+                "ρ and 1−ρ are swapped (ρ = alpha): v ← ρ·v + (1−ρ)·g². The old average keeps the large "
+                "weight ρ."),
         Mistake(lambda w, grads, lr, alpha, eps: np.repeat(rmsprop_path(w, grads, lr, alpha, eps)[-1:],
                                                            len(grads), axis=0),
                 "every row of your path is the final w: you updated w in place (w -= …) and appended the "
@@ -180,7 +275,7 @@ RMSPROP_EXERCISE = Exercise(
         Mistake(lambda w, grads, lr, alpha, eps: np.vstack([w, rmsprop_path(w, grads, lr, alpha, eps)[:-1]]),
                 "off by one step: your first row is the start w_0; return w_1, …, w_T, the weights after "
                 "each step."),
-    ],
+    ]),
 )
 
 
@@ -190,7 +285,7 @@ def check_rmsprop(fn: Callable) -> CheckResult:
 
 
 def rmsprop_first_step(lr, alpha):
-    """The length of torch's first RMSprop step along a coordinate with |g| ≫ ε: lr/√(1−α)."""
+    """The length of torch's first RMSprop step along a coordinate with |g| ≫ ε: lr/√(1−ρ), ρ = ``alpha``."""
     return lr / np.sqrt(1 - alpha)
 
 
@@ -199,38 +294,38 @@ FIRST_STEP_EXERCISE = Exercise(
     cases=[{"lr": lr, "alpha": alpha} for lr, alpha in [(0.01, 0.99), (0.001, 0.9), (0.1, 0.999), (0.5, 0.5)]],
     expected=rmsprop_first_step,
     outputs=("the first step",),
-    success=("v_1 = (1−α)·g², so the first step is lr·|g|/(√(1−α)·|g|) = lr/√(1−α), whatever the gradient: "
-             "10·lr for α = 0.99, 3.16·lr for Hinton's α = 0.9."),
-    mistakes=[
+    success=_lines("v_1 = (1−ρ)·g², so the first step is lr·|g|/(√(1−ρ)·|g|) = lr/√(1−ρ), whatever the gradient: "
+             "10·lr for ρ = 0.99, 3.16·lr for the lecture's ρ = 0.9."),
+    mistakes=_wrapped([
         Mistake(lambda lr, alpha: 10 * lr,
-                "10·lr is right for α = 0.99 only: the factor is 1/√(1−α), e.g. 3.16 for α = 0.9 and 31.6 "
-                "for α = 0.999."),
+                "10·lr is right for ρ = 0.99 only: the factor is 1/√(1−ρ), e.g. 3.16 for ρ = 0.9 and 31.6 "
+                "for ρ = 0.999."),
         Mistake(lambda lr, alpha: lr,
                 "that would be the first step with bias correction (or with v started at g²); torch's "
-                "RMSprop starts at v_0 = 0 and has no correction, so v_1 = (1−α)·g² and the step is "
-                "lr/√(1−α)."),
+                "RMSprop starts at v_0 = 0 and has no correction, so v_1 = (1−ρ)·g² and the step is "
+                "lr/√(1−ρ)."),
         Mistake(lambda lr, alpha: lr / (1 - alpha),
-                "you left out the square root: the denominator is √v_1 = √(1−α)·|g|, so the step is "
-                "lr/√(1−α)."),
+                "you left out the square root: the denominator is √v_1 = √(1−ρ)·|g|, so the step is "
+                "lr/√(1−ρ)."),
         Mistake(lambda lr, alpha: lr * np.sqrt(1 - alpha),
-                "upside down: √v_1 = √(1−α)·|g| is *smaller* than |g|, so dividing by it makes the step "
-                "longer: lr/√(1−α)."),
+                "upside down: √v_1 = √(1−ρ)·|g| is *smaller* than |g|, so dividing by it makes the step "
+                "longer: lr/√(1−ρ)."),
         Mistake(lambda lr, alpha: lr / np.sqrt(alpha),
-                "α and 1−α are swapped: the new squared gradient enters with weight 1−α, so "
-                "v_1 = (1−α)·g² and the step is lr/√(1−α)."),
-    ],
-    hints={ZeroDivisionError: "α < 1, so 1−α is never 0; did you divide by something else?"},
+                "ρ and 1−ρ are swapped: the new squared gradient enters with weight 1−ρ, so "
+                "v_1 = (1−ρ)·g² and the step is lr/√(1−ρ)."),
+    ]),
+    hints={ZeroDivisionError: "ρ < 1, so 1−ρ is never 0; did you divide by something else?"},
 )
 
 
 def check_first_step(fn: Callable) -> CheckResult:
-    """Check ``fn(lr, alpha)`` -> the length of torch's first RMSprop step, lr/√(1−α)."""
+    """Check ``fn(lr, alpha)`` -> the length of torch's first RMSprop step, lr/√(1−ρ), ρ = ``alpha``."""
     return check_function(fn, FIRST_STEP_EXERCISE)
 
 
 def torch_rmsprop_step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
     """One step of torch's RMSprop with L2 weight decay and momentum, from state (v, b):
-    g ← g + λ·w;  v ← α·v + (1−α)·g²;  b ← μ·b + g/(√v + ε);  w ← w − lr·b."""
+    g ← g + λ·w;  v ← ρ·v + (1−ρ)·g² (ρ = ``alpha``);  b ← μ·b + g/(√v + ε);  w ← w − lr·b."""
     grad = grad + weight_decay * w
     v_new = alpha * v + (1 - alpha) * grad * grad
     b_new = momentum * b + grad / (np.sqrt(v_new) + eps)
@@ -269,9 +364,9 @@ TORCH_RMSPROP_STEP_EXERCISE = Exercise(
     cases=_rmsprop_step_cases(seed=33),
     expected=torch_rmsprop_step,
     outputs=("w_new", "v_new", "b_new"),
-    success=("g ← g + λ·w, v ← α·v + (1−α)·g², b ← μ·b + g/(√v + ε), w ← w − lr·b: torch's RMSprop with "
+    success=_lines("g ← g + λ·w, v ← ρ·v + (1−ρ)·g², b ← μ·b + g/(√v + ε), w ← w − lr·b: torch's RMSprop with "
              "L2 weight decay (it goes through the squares and the division) and a buffer of scaled steps."),
-    mistakes=[
+    mistakes=_wrapped([
         Mistake(_rmsprop_step_variant(decay_in_average=False),
                 "your v averages the squares of the raw gradient; torch adds λ·w to the gradient first, "
                 "so the decayed gradient g + λ·w is what v averages (and what the buffer divides)."),
@@ -289,7 +384,7 @@ TORCH_RMSPROP_STEP_EXERCISE = Exercise(
                 "along the new buffer."),
         Mistake(lambda *arguments: (lambda w, v, b: (w, b, v))(*torch_rmsprop_step(*arguments)),
                 "the values are right but v and b are swapped: return (w_new, v_new, b_new)."),
-    ],
+    ]),
 )
 
 

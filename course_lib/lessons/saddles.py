@@ -10,10 +10,13 @@ take to leave the saddle of the double well.
                         start=(1e-6, 1.0), steps=1600)
     lesson.escape_step(result.path)                            # 1334
     lesson.predicted_escape_steps(1e-6, lesson.growth_factor(lr=0.01))   # 1318.8
+    lesson.noisy_escape_steps(sigma=0.01, lr=0.01, runs=200)   # from x0 = 0 exactly, with noise
+    lesson.tiny_mlp_critical_points()                          # loss and index of critical points
 
 Its explorer (a run leaving the saddle) and exercises follow.
 """
 
+from numbers import Real
 from typing import Any, Callable
 
 import ipywidgets
@@ -23,6 +26,7 @@ from course_lib.interactive.checking import (
     call_on_case, check_function, CheckResult, describe_value, Exercise, Mistake, UnusableAnswer,
 )
 from course_lib.interactive.explorer import check_steps, DragCache, Explorer, EXPLORER_OPTIMIZERS, lr_slider
+from course_lib import optim
 from course_lib.lab import plots, runner
 from course_lib.lab.landscapes import double_well
 
@@ -94,7 +98,8 @@ def negative_fraction(dim: int, samples: int, seed: int = 0) -> np.ndarray:
     return (eigenvalues < 0).mean(axis=1)
 
 
-def growth_factor(lr: float, momentum: float = 0.0, nesterov: bool = False, curvature: float = -1.0) -> float:
+def growth_factor(lr: float, momentum: float = 0.0, nesterov: bool = False,
+                  curvature: float = -1.0) -> float:
     """How much |x| grows per step, in the long run, for torch's SGD on f = ½·curvature·x².
 
     The update is linear in (x, b) (b the momentum buffer, torch's form): one step multiplies it
@@ -143,12 +148,178 @@ def _positive_int(name: str, value) -> int:
 
 
 # --------------------------------------------------------------------------------------------------
+# Noise at the exact saddle
+# --------------------------------------------------------------------------------------------------
+
+def noisy_escape_steps(sigma: float, lr: float = 0.01, runs: int = 200, steps: int = 3000, seed: int = 0,
+                       x0: float = 0.0) -> np.ndarray:
+    """Each run's escape step (first |x| ≥ 0.5; np.inf if none) for GD on the double well from
+    (x0, 1) whose gradient gets seeded Gaussian noise of standard deviation ``sigma`` in both
+    coordinates at every step: a stand-in for mini-batch noise. ``runs`` runs, one per row.
+
+    Near the saddle the noise adds up like a random start: after many steps x behaves as if GD had
+    started from x0 of standard deviation sigma·√(lr/(2 + lr)) (``noise_as_start``).
+    """
+    if isinstance(sigma, bool) or not isinstance(sigma, Real) or not np.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
+    runs, steps = _positive_int("runs", runs), _positive_int("steps", steps)
+    landscape, rng = double_well(), np.random.default_rng(seed)
+    point = np.tile([float(x0), 1.0], (runs, 1))
+    sgd = optim.SGD([point], lr=lr)
+    escaped = np.full(runs, np.inf)
+    for step in range(1, steps + 1):
+        gradient = np.stack(landscape.gradient(point[:, 0], point[:, 1]), axis=1)
+        sgd.step([gradient + sigma * rng.standard_normal((runs, 2))])
+        escaped[np.isinf(escaped) & (np.abs(point[:, 0]) >= ESCAPE_THRESHOLD)] = step
+    return escaped
+
+
+def noise_as_start(sigma: float, lr: float) -> float:
+    """The standard deviation of the start that GD's noise amounts to near the saddle.
+
+    x_(t+1) = (1 + lr)·x_t − lr·sigma·ξ_t sums to (1 + lr)^t · (x0 − lr·sigma·Σ_s (1 + lr)^−(s+1) ξ_s),
+    and the sum has variance lr²·sigma²/((1 + lr)² − 1) = lr·sigma²/(2 + lr).
+    """
+    return float(sigma * np.sqrt(lr / (2 + lr)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Critical points of a tiny network: does the index rise with the loss?
+# --------------------------------------------------------------------------------------------------
+
+MLP_HIDDEN = 4
+"""Hidden tanh units of the tiny network: 2 inputs → 4 → 1 output, 4·3 + 4 + 1 = 17 parameters."""
+
+
+def tiny_mlp_data(points: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y): ``points`` inputs uniform in [−2, 2]², and targets from a seeded teacher network with
+    three tanh units plus noise of standard deviation 0.05, so that no network fits them exactly."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, size=(_positive_int("points", points), 2))
+    weights, out = 1.5 * rng.normal(size=(3, 3)), rng.normal(size=3)
+    y = np.tanh(_with_bias(X) @ weights.T) @ out + 0.05 * rng.normal(size=len(X))
+    return X, y
+
+
+def _with_bias(X: np.ndarray) -> np.ndarray:
+    return np.hstack([X, np.ones((len(X), 1))])
+
+
+def _mlp_parts(theta: np.ndarray, inputs: np.ndarray, y: np.ndarray, hidden: int):
+    """Output weights v (R, hidden), tanh activations T (R, hidden, N) and residuals f − y (R, N)
+    for R parameter vectors θ = (the hidden weights row by row, v, c); inputs carry a column of ones."""
+    runs, k = theta.shape[0], inputs.shape[1]
+    W, v, c = theta[:, :hidden * k].reshape(runs, hidden, k), theta[:, hidden * k:-1], theta[:, -1]
+    T = np.tanh(W @ inputs.T)
+    residual = (v[:, None, :] @ T)[:, 0, :] + c[:, None] - y
+    return v, T, residual
+
+
+def _mlp_arrays(theta, X, y):
+    return np.atleast_2d(np.asarray(theta, dtype=float)), _with_bias(np.asarray(X, dtype=float)), \
+        np.asarray(y, dtype=float)
+
+
+def mlp_loss_and_gradient(theta, X, y, hidden: int = MLP_HIDDEN, weight_decay: float = 1e-3):
+    """L(θ) = ½·mean((f(x) − y)²) + ½·weight_decay·‖θ‖² for a 2-layer tanh network f, and ∇L,
+    for R parameter vectors at once (theta: (R, P))."""
+    return _loss_and_gradient(*_mlp_arrays(theta, X, y), hidden, weight_decay)
+
+
+def _loss_and_gradient(theta, inputs, y, hidden, weight_decay):
+    v, T, residual = _mlp_parts(theta, inputs, y, hidden)
+    n = len(y)
+    grad_W = (v[:, :, None] * (1 - T * T) * residual[:, None, :]) @ inputs / n
+    gradient = np.concatenate([grad_W.reshape(len(theta), -1), (T @ residual[:, :, None])[..., 0] / n,
+                               residual.mean(axis=1, keepdims=True)], axis=1)
+    loss = 0.5 * np.mean(residual**2, axis=1) + 0.5 * weight_decay * np.sum(theta**2, axis=1)
+    return loss, gradient + weight_decay * theta
+
+
+def mlp_hessian(theta, X, y, hidden: int = MLP_HIDDEN, weight_decay: float = 1e-3) -> np.ndarray:
+    """The exact Hessian of ``mlp_loss_and_gradient``'s L, shape (R, P, P): JᵀJ/N (J the Jacobian of
+    the outputs) plus the residual times the second derivatives of f, plus weight_decay·I."""
+    return _hessian(*_mlp_arrays(theta, X, y), hidden, weight_decay)
+
+
+def _hessian(theta, inputs, y, hidden, weight_decay):
+    v, T, residual = _mlp_parts(theta, inputs, y, hidden)
+    runs, (n, k) = len(theta), inputs.shape
+    slope = 1 - T * T
+    jacobian = np.concatenate([((v[:, :, None] * slope)[..., None] * inputs).transpose(0, 2, 1, 3)
+                               .reshape(runs, n, hidden * k), T.transpose(0, 2, 1), np.ones((runs, n, 1))], axis=2)
+    hessian = jacobian.transpose(0, 2, 1) @ jacobian / n + weight_decay * np.eye(theta.shape[1])
+    weighted = residual[:, None, :] / n
+    ww = np.einsum("rhn,na,nb->rhab", weighted * v[:, :, None] * (-2 * T * slope), inputs, inputs, optimize=True)
+    wv = (weighted * slope) @ inputs
+    for j in range(hidden):
+        block, out = slice(j * k, (j + 1) * k), hidden * k + j
+        hessian[:, block, block] += ww[:, j]
+        hessian[:, block, out] += wv[:, j]
+        hessian[:, out, block] += wv[:, j]
+    return hessian
+
+
+def find_critical_points(starts, X, y, hidden: int = MLP_HIDDEN, weight_decay: float = 1e-3,
+                         iterations: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """From each start, a damped Newton method that drives the gradient to zero: Levenberg–Marquardt
+    on ½‖∇L‖², step −(H² + μI)⁻¹·H·∇L, μ divided by 3 after a step that shrinks ‖∇L‖, multiplied
+    by 3 (and the step refused) otherwise. Like Newton's method it is drawn to saddles as much as to
+    minima. Returns the end points (R, P) and their gradient norms (R,)."""
+    theta, inputs, y = _mlp_arrays(starts, X, y)
+    theta = theta.copy()
+    damping = np.full(len(theta), 1e-2)
+    gradient = _loss_and_gradient(theta, inputs, y, hidden, weight_decay)[1]
+    hessian = _hessian(theta, inputs, y, hidden, weight_decay)
+    norm = np.linalg.norm(gradient, axis=1)
+    identity = np.eye(theta.shape[1])
+    for _ in range(_positive_int("iterations", iterations)):
+        step = np.linalg.solve(hessian @ hessian + damping[:, None, None] * identity, hessian @ gradient[..., None])
+        trial = theta - step[..., 0]
+        trial_gradient = _loss_and_gradient(trial, inputs, y, hidden, weight_decay)[1]
+        trial_norm = np.linalg.norm(trial_gradient, axis=1)
+        better = trial_norm < norm
+        theta[better], gradient[better], norm[better] = trial[better], trial_gradient[better], trial_norm[better]
+        hessian[better] = _hessian(trial[better], inputs, y, hidden, weight_decay)
+        damping = np.clip(np.where(better, damping / 3, damping * 3), 1e-20, 1e20)
+    return theta, norm
+
+
+def tiny_mlp_critical_points(inits: int = 20, seed: int = 1, lr: float = 0.2,
+                             snapshots=(0, 10, 30, 100, 300, 1000, 3000), weight_decay: float = 1e-3,
+                             tol: float = 1e-9) -> dict[str, Any]:
+    """Critical points of the tiny network's loss, found from ``inits`` seeded random starts and from
+    the points plain GD (lr) passes through while training them, after each of ``snapshots`` steps.
+
+    Returns a dict: "loss" and "negative" (the number of negative Hessian eigenvalues, the index
+    times P) of every start that reached ‖∇L‖ < tol, "found" and "starts" (how many did, out of how
+    many), and "parameters" (P = 17).
+    """
+    X, y = tiny_mlp_data()
+    parameters = MLP_HIDDEN * 4 + 1
+    theta = np.random.default_rng(seed).normal(scale=0.5, size=(_positive_int("inits", inits), parameters))
+    inputs, sgd, starts = _with_bias(X), optim.SGD([theta], lr=lr), []
+    for step in range(max(snapshots) + 1):
+        if step in snapshots:
+            starts.append(theta.copy())
+        sgd.step([_loss_and_gradient(theta, inputs, y, MLP_HIDDEN, weight_decay)[1]])
+    points, norm = find_critical_points(np.concatenate(starts), X, y, weight_decay=weight_decay)
+    critical = norm < tol
+    loss, _ = mlp_loss_and_gradient(points[critical], X, y, weight_decay=weight_decay)
+    eigenvalues = np.linalg.eigvalsh(mlp_hessian(points[critical], X, y, weight_decay=weight_decay))
+    negative = (eigenvalues < -1e-8 * np.abs(eigenvalues).max(axis=1, keepdims=True)).sum(axis=1)
+    return {"loss": loss, "negative": negative, "found": int(critical.sum()), "starts": len(critical),
+            "parameters": parameters}
+
+
+# --------------------------------------------------------------------------------------------------
 # The explorer
 # --------------------------------------------------------------------------------------------------
 
 class SaddleExplorer(Explorer):
     """Leave the saddle of the double well x⁴/4 − x²/2 + y²/2 from (x0, 1): pick the start offset
-    x0 (log slider), the optimizer (torch's defaults, momentum 0.9) and the learning rate.
+    x0 (log slider), the optimizer (momentum and Nesterov with momentum 0.9, where torch's SGD
+    defaults to 0; RMSprop and Adam with torch's defaults) and the learning rate.
 
     Left, the path on the contours; right, |x| against the step (log scale) with the escape line
     |x| = 0.5 and, for GD, momentum and Nesterov, the linear model |x0|·growth^t near the saddle.
@@ -327,9 +498,8 @@ CRITICAL_POINT_EXERCISE = Exercise(
     expected=lambda hessian: _kind_index(_classify_reference(hessian)),
     run=_kind_index,
     outputs=("the kind",),
-    success=("the signs of the Hessian's eigenvalues decide: all positive, a minimum; all "
-             "negative, a maximum; both signs, a saddle (zeros or not); a zero eigenvalue with "
-             "the rest of one sign leaves the second-order test undecided."),
+    success=("the signs of the eigenvalues decide: all positive, a minimum; all negative, a maximum;\n"
+             "both signs, a saddle, zeros or not; a zero with the rest of one sign: the test cannot tell."),
     mistakes=[
         Mistake(_by_determinant,
                 "you used the determinant alone. It is the PRODUCT of the eigenvalues, so an even "
@@ -349,7 +519,7 @@ CRITICAL_POINT_EXERCISE = Exercise(
                 "−1. Use np.linalg.eigvalsh(hessian)."),
         Mistake(_ignoring_zero_eigenvalues,
                 "you ignored zero eigenvalues: with eigenvalues (1, 0) the second-order test "
-                "cannot decide (x² + y⁴ has a minimum, x² + y³ does not), so the answer is "
+                "cannot decide (½x² + y⁴ has a minimum, ½x² + y³ does not), so the answer is "
                 "'degenerate', not 'minimum'."),
         Mistake(_any_zero_is_degenerate,
                 "a zero eigenvalue makes the test undecided only when the other eigenvalues share "
@@ -400,10 +570,8 @@ ESCAPE_PREDICTION_EXERCISE = Exercise(
     expected=_linear_escape,
     accepted=[lambda x0, lr: np.ceil(_linear_escape(x0, lr))],
     outputs=("the predicted number of steps",),
-    success=("near the saddle one GD step multiplies x by 1 + lr (the curvature along x is −1), "
-             "so |x0|·(1 + lr)^t = 0.5 after t = ln(0.5/|x0|)/ln(1 + lr) steps: linear in "
-             "ln(1/|x0|). The measured count is about 15 steps more at lr = 0.01: near |x| = 0.5 "
-             "the −x³ in the gradient slows the growth."),
+    success=("x grows by 1 + lr per step near the saddle: t = ln(0.5/|x0|)/ln(1 + lr) steps to reach 0.5.\n"
+             "Measured: about 15 steps more at lr = 0.01, because near |x| = 0.5 the −x³ term slows it."),
     mistakes=[
         *_in_any_rounding(lambda x0, lr: np.log(0.5 / abs(x0)) / lr,
                           "you divided by lr, the rate of the continuous-time flow dx/dt = x. One GD "

@@ -53,7 +53,9 @@ class ShowdownExplorer(Explorer):
         points = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
         self.boundaries = nets.probabilities(training.params, points).reshape(-1, resolution, resolution)
         curves, boundary = self.axes
-        self._lines = {name: curves.plot([], [], color=plots.optimizer_color(name), label=name)[0]
+        # momentum dashed: at small rates its curve lies on GD's, which shows through the gaps
+        self._lines = {name: curves.plot([], [], color=plots.optimizer_color(name), label=name,
+                                         linestyle="--" if name == "momentum" else "-")[0]
                        for name in nets.OPTIMIZERS}
         curves.set(xlabel="epoch", ylabel="cost (mean cross-entropy)", yscale="log",
                    xlim=(0, training.epochs[-1]), title="cost per epoch at the chosen lr")
@@ -140,8 +142,7 @@ OUTPUT_LAYER_EXERCISE = Exercise(
     cases=_output_layer_cases(),
     expected=output_layer_backward,
     outputs=("dW3", "db3"),
-    success="dZ3 = (A3 − Y)/m, dW3 = dZ3·A2ᵀ, db3 = the sum of dZ3 over the examples: the gradient "
-            "of the mean cross-entropy.",
+    success="dZ3 = (A3 − Y)/m, then dW3 = dZ3·A2ᵀ and db3 = dZ3 summed over the examples.",
     mistakes=[
         Mistake(_output_layer_with(lambda A3, Y, m: A3 - Y),
                 "you left out the 1/m: the cost is the mean over the m examples of the batch, so "
@@ -200,8 +201,7 @@ MINI_BATCH_EXERCISE = Exercise(
     expected=lambda X, Y, batch_size, permutation: _batches_as_numbers(mini_batches(X, Y, batch_size, permutation)),
     run=_batches_as_numbers,
     outputs=("the batch sizes and contents",),
-    success="shuffled by the permutation, cut into full batches, and the remainder kept as a last, "
-            "smaller batch: every example is seen once per epoch.",
+    success="shuffled, cut into full batches, the remainder kept as a smaller last batch.",
     mistakes=[
         Mistake(lambda X, Y, b, p: mini_batches(X, Y, b, p)[:X.shape[1] // b],
                 "you dropped the last, partial batch: with 300 examples and batches of 64, 44 "

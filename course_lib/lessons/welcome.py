@@ -1,15 +1,19 @@
-"""Notebook 00, welcome and toolkit: the landscape explorer, the course's first widget.
+"""Notebook 00, welcome and toolkit: the landscape explorer, the course's first widget, and the
+first exercise (one step of gradient descent).
 
     from course_lib.lessons import welcome as lesson
     lesson.LandscapeExplorer(landscape="rosenbrock", optimizer="Adam", lr=0.05)
+    lesson.check_gd_step(my_gd_step)
 """
+
+from typing import Callable
 
 import ipywidgets
 import numpy as np
 
+from course_lib.interactive.checking import check_function, CheckResult, Exercise, Mistake
 from course_lib.interactive.explorer import (
-    check_steps, Explorer, EXPLORER_LOSS_DECADES, EXPLORER_OPTIMIZERS, lr_slider, show_run, sparse_ticks,
-    status_text,
+    check_steps, Explorer, EXPLORER_OPTIMIZERS, lr_slider, show_run, sparse_ticks, status_text,
 )
 from course_lib.lab import plots, runner
 from course_lib.lab.landscapes import get_landscape, LANDSCAPES
@@ -18,9 +22,34 @@ from course_lib.lab.landscapes import get_landscape, LANDSCAPES
 # The explorer
 # --------------------------------------------------------------------------------------------------
 
+LOSS_AXIS_MIN_SHARE = 0.25
+"""The least share of a log loss axis (in decades) that the curve's own decades must fill before the
+axis is fitted to it again."""
+
+
+def fit_loss_axis(ax, curve: np.ndarray) -> None:
+    """Fit a loss axis to ``curve``. A log axis spans the whole decades around the curve (at least
+    two, as ``plots.fit_loss_limits`` chooses them). It keeps its limits while they hold those
+    decades and the curve's decades fill at least ``LOSS_AXIS_MIN_SHARE`` of them: nearby settings
+    share one axis, which then needs no redrawing, and a run that ends near 0.5 is not drawn
+    against a dozen empty decades."""
+    if ax.get_yscale() != "log":
+        plots.fit_loss_limits(ax, [curve])
+        return
+    shown = curve[np.isfinite(curve) & (curve > 0)]
+    if shown.size == 0:
+        return
+    low, high = shown.min(), shown.max()
+    bottom, top = plots.decades_around(min(low / 2, high / 50), high * 2)
+    kept_bottom, kept_top = ax.get_ylim()
+    holds = kept_bottom <= bottom and top <= kept_top
+    if not (holds and np.log10(top / bottom) >= LOSS_AXIS_MIN_SHARE * np.log10(kept_top / kept_bottom)):
+        plots.set_ylim_if_changed(ax, bottom, top)
+
+
 class LandscapeExplorer(Explorer):
     """Pick a landscape, an optimizer (torch's defaults, momentum 0.9) and a learning rate; see the
-    path on the contours beside the loss curve."""
+    path on the contours beside the loss curve, on a loss axis fitted to it (``fit_loss_axis``)."""
 
     def __init__(self, landscape: str = "ill_conditioned_bowl", optimizer: str = "momentum",
                  lr: float = 0.05, steps: int = 150):
@@ -64,8 +93,52 @@ class LandscapeExplorer(Explorer):
             self._show_landscape(name)
         curve = show_run(self._path, self._losses, self._status, f"{optimizer}, lr = {lr:.3g}",
                           self.result, landscape.minimum_value)
-        plots.fit_loss_limits(self.axes[1], [curve], decades=EXPLORER_LOSS_DECADES)
+        fit_loss_axis(self.axes[1], curve)
         self.canvas.draw_idle()
 
     def _fixed_settings(self) -> dict:
         return {"steps": self.steps}
+
+
+# --------------------------------------------------------------------------------------------------
+# The first exercise
+# --------------------------------------------------------------------------------------------------
+
+def _gd_step(theta, grad, lr):
+    return np.asarray(theta, dtype=float) - lr * np.asarray(grad, dtype=float)
+
+
+def _case_at_start(name: str, lr: float) -> dict:
+    """A gradient-descent step from a landscape's starting point, with its true gradient there."""
+    landscape = get_landscape(name)
+    return {"theta": np.array(landscape.start), "grad": np.array(landscape.gradient(*landscape.start)), "lr": lr}
+
+
+_GD_STEP_CASES = [
+    _case_at_start("rosenbrock", 0.001),
+    _case_at_start("ill_conditioned_bowl", 0.1),
+    {"theta": np.array([0.3, -0.7, 2.0]), "grad": np.array([1.0, -2.0, 0.5]), "lr": 0.5},  # any shape
+]
+
+GD_STEP_EXERCISE = Exercise(
+    name="gd_step",
+    cases=_GD_STEP_CASES,
+    expected=_gd_step,
+    outputs=("the new θ",),
+    success="one step of gradient descent is θ − lr·g: a small move against the gradient.",
+    mistakes=[
+        Mistake(lambda theta, grad, lr: theta + lr * grad,
+                "you moved along the gradient, which is uphill: subtract lr·g."),
+        Mistake(lambda theta, grad, lr: theta - grad,
+                "the learning rate is missing: the step is lr·g, not g."),
+        Mistake(lambda theta, grad, lr: -lr * grad,
+                "you returned the step −lr·g; return the new parameters θ − lr·g."),
+        Mistake(lambda theta, grad, lr: theta - lr,
+                "you subtracted lr alone; the step is lr times the gradient g."),
+    ],
+)
+
+
+def check_gd_step(fn: Callable) -> CheckResult:
+    """Check ``fn(theta, grad, lr)`` -> θ − lr·g, one step of gradient descent."""
+    return check_function(fn, GD_STEP_EXERCISE)

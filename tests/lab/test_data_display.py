@@ -1,9 +1,11 @@
 """course_lib.lab.data (seeded data sets) and course_lib.lab.display (source listings, agreement lines)."""
 
+import inspect
+
 import numpy as np
 import pytest
 
-from course_lib import averages
+from course_lib import averages, optim
 from course_lib.lab import data
 from course_lib.lab.display import agreement, show_source
 
@@ -34,6 +36,14 @@ def test_show_source_renders_the_function_as_a_python_block():
 def test_show_source_joins_several_objects_in_order():
     listing = repr(show_source(averages.effective_window, averages.ewa))
     assert listing.index("def effective_window") < listing.index("def ewa(")
+
+
+def test_show_source_shows_a_method_without_its_class_indentation():
+    listing = repr(show_source(optim.SGD._update))
+    assert listing.startswith("def _update(self, param, grad")
+    assert "\n    if maximize:" in listing  # the body keeps its own indentation
+    assert max(len(line) for line in listing.splitlines()) < max(
+        len(line) for line in inspect.getsource(optim.SGD._update).splitlines())
 
 
 def test_show_source_needs_something_to_show():

@@ -96,9 +96,19 @@ def test_the_assignment_draw_reproduces_its_first_epoch_costs():
     np.testing.assert_allclose(costs, [0.7024, 0.7024, 0.7022], atol=5e-5)
 
 
-def test_staircase_decay_drops_after_epoch_1000_as_in_the_assignment():
+def test_fixed_interval_decay_drops_after_epoch_1000_as_in_the_assignment():
+    """The assignment sets lr0 / (1 + ⌊n/1000⌋) at the end of epoch n: epoch e runs at ⌊(e − 1)/1000⌋."""
     rates = nets.epoch_lrs(nets.Setting("GD", 0.1, True), 2002)
-    assert rates[1000] == 0.1 and rates[1001] == 0.05 and rates[2001] == pytest.approx(0.1 / 3)
+    assert rates[0] == rates[1000] == 0.1 and rates[1001] == 0.05 and rates[2001] == pytest.approx(0.1 / 3)
+
+
+def test_the_decay_runs_print_what_the_assignment_prints_after_epoch_1000():
+    """The assignment's code, run on its seeds, prints these costs after epochs 0 and 1000 (lr0 0.1,
+    0.1, 0.01); a rate that dropped one epoch earlier, at ⌊e/1000⌋, would give 0.1267 / 0.1289 / 0.1299."""
+    settings = [nets.Setting(name, lr, True) for name, lr in zip(nets.OPTIMIZERS, (0.1, 0.1, 0.01))]
+    result = nets.train(settings, epochs=1001, record_every=1000)
+    np.testing.assert_allclose(result.cost_at(0), [0.701091, 0.702226, 0.699346], atol=5e-6)
+    np.testing.assert_allclose(result.cost_at(1000), [0.127161, 0.128974, 0.130074], atol=5e-6)
 
 
 def test_batches_keep_the_last_partial_batch():

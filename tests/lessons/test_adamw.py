@@ -1,5 +1,5 @@
-"""Notebook 08 (AdamW): course_lib.weight_decay against torch, the scale invariances the lr × λ grid
-shows, the WeightDecayExplorer, and the AdamW checkers."""
+"""Notebook 08 (AdamW): the lesson course_lib.lessons.adamw against torch, the scale invariances
+the lr × λ grid shows, the WeightDecayExplorer, and the AdamW checkers."""
 
 import matplotlib
 import numpy as np
@@ -20,7 +20,7 @@ def isolated_rcparams():
 
 # --- the model and the data -----------------------------------------------------------------------
 
-def test_teacher_data_is_seeded_with_the_sizes_of_references_md():
+def test_teacher_data_is_seeded_with_the_sizes_the_notebook_states():
     again = lesson.teacher_data()
     np.testing.assert_array_equal(DATA.x_train, again.x_train)
     np.testing.assert_array_equal(DATA.y_test, again.y_test)
@@ -260,9 +260,6 @@ def test_right_answers_pass(checker, answer):
     assert result.passed, result.message
 
 
-
-
-
 @pytest.mark.parametrize("key_words, answer", [
     ("Adam with L2", lesson._adam_l2_step),
     ("not multiplied by the learning rate", lesson._decay_not_times_lr),
@@ -271,6 +268,24 @@ def test_right_answers_pass(checker, answer):
 ])
 def test_adamw_step_mistakes_are_named(key_words, answer):
     assert key_words in lesson.check_adamw_step(answer).message
+
+
+@pytest.mark.parametrize("checker, answer", [
+    (lesson.check_adamw_step, lesson.torch_adamw_step),
+    (lesson.check_weight_decay_conversion, lambda paper_decay, alpha: paper_decay / alpha),
+])
+def test_the_success_messages_fit_one_line_of_a_slide(checker, answer):
+    shown = str(checker(answer))
+    assert shown.startswith("Correct!") and "\n" not in shown and len(shown) <= 100, shown
+
+
+def test_the_grid_panels_label_lambda_once():
+    lrs, decays = np.array([0.01, 0.1]), np.array([0.001, 0.1, 1.0])
+    grids = {name: np.full((3, 2), 0.1) for name in ("Adam + L2", "AdamW (paper's λ)")}
+    figure = lesson.plot_decay_grids(grids, lrs, decays)
+    panels = [ax for ax in figure.axes if ax.get_title()]
+    assert [ax.get_ylabel() for ax in panels] == ["log₂ λ", ""]
+    assert [ax.get_title().split("\n")[1] for ax in panels] == ["constant along lr²·λ", "constant along λ"]
 
 
 def test_a_placeholder_and_a_crash_are_reported():

@@ -26,7 +26,7 @@ def test_problem_minimiser_and_excess_loss(problem):
 
 def test_run_sgd_is_torch_sgd_on_the_same_batches(problem):
     epochs, runs, lr0 = 6, 3, 0.3
-    lrs = lesson.schedule_lrs("staircase", lr0, epochs, decay_rate=1.0, interval=2)
+    lrs = lesson.schedule_lrs("fixed interval", lr0, epochs, decay_rate=1.0, interval=2)
     ours = lesson.run_sgd(problem, np.tile(lrs[:, None], (1, runs)), seed=5)
     X, y = torch.from_numpy(problem.X), torch.from_numpy(problem.y)
     w = torch.zeros(runs, X.shape[1], dtype=torch.float64, requires_grad=True)
@@ -78,7 +78,8 @@ def test_bad_input():
 
 SCHEDULERS = {
     "inverse time": (lambda m, o: m.LambdaLR(o, lambda e: 1 / (1 + 1.0 * e)), {"decay_rate": 1.0}),
-    "staircase": (lambda m, o: m.LambdaLR(o, lambda e: 1 / (1 + 0.5 * (e // 7))), {"decay_rate": 0.5, "interval": 7}),
+    "fixed interval": (lambda m, o: m.LambdaLR(o, lambda e: 1 / (1 + 0.5 * (e // 7))),
+                       {"decay_rate": 0.5, "interval": 7}),
     "exponential": (lambda m, o: m.ExponentialLR(o, gamma=0.95), {"gamma": 0.95}),
     "inverse sqrt": (lambda m, o: m.LambdaLR(o, lambda e: 1 / math.sqrt(e + 1)), {}),
     "StepLR": (lambda m, o: m.StepLR(o, step_size=7, gamma=0.5), {"gamma": 0.5, "interval": 7}),
@@ -116,7 +117,7 @@ def test_schedule_explorer_updates_in_place_and_reports_divergence():
     explorer = lesson.ScheduleExplorer(epochs=12, seeds=2)
     rate_line, loss_line = explorer._rate, explorer._loss
     before = rate_line.get_ydata().copy(), loss_line.get_ydata().copy()
-    explorer.set(schedule="staircase", decay_rate=2.0, interval=3)
+    explorer.set(schedule="fixed interval", decay_rate=2.0, interval=3)
     assert explorer._rate is rate_line and explorer._loss is loss_line
     assert not np.allclose(before[0], rate_line.get_ydata())
     assert not np.allclose(before[1], loss_line.get_ydata())
@@ -126,8 +127,10 @@ def test_schedule_explorer_updates_in_place_and_reports_divergence():
     assert "diverged at epoch" in explorer._statuses[0].get_text()
     bundle = explorer._repr_mimebundle_()
     assert set(bundle) == {"application/vnd.jupyter.widget-view+json", "text/plain", "image/png"}
-    assert bundle["text/plain"] == ("ScheduleExplorer: schedule=staircase, lr0=3, decay_rate=2, gamma=0.9, "
-                                    "interval=3, warmup=5, epochs=12, seeds=2")
+    assert bundle["text/plain"] == ("ScheduleExplorer: schedule=fixed interval, lr0=3, decay_rate=2, interval=3, "
+                                    "epochs=12, seeds=2")
+    explorer.set(schedule="warm-up + cosine", lr0=0.2)
+    assert explorer.describe() == "ScheduleExplorer: schedule=warm-up + cosine, lr0=0.2, warmup=5, epochs=12, seeds=2"
     with pytest.raises(ValueError, match="schedule"):
         explorer.set(schedule="linear")
 
@@ -138,7 +141,7 @@ def test_schedule_explorer_updates_in_place_and_reports_divergence():
     (lesson.UPDATE_LR_EXERCISE, lesson.check_update_lr, lambda lr0, e, k: lr0 / (1 + k * e)),
     (lesson.SCHEDULE_LR_DECAY_EXERCISE, lesson.check_schedule_lr_decay,
      lambda lr0, e, k, t: lr0 / (1 + k * math.floor(e / t))),
-    (lesson.STAIRCASE_LAMBDA_EXERCISE, lesson.check_staircase_lambda,
+    (lesson.FIXED_INTERVAL_LAMBDA_EXERCISE, lesson.check_fixed_interval_lambda,
      lambda k, t: (lambda e: 1 / (1 + k * (e // t)))),
 ])
 def test_checkers_pass_the_reference_and_name_each_mistake(exercise, check, reference):
@@ -153,6 +156,29 @@ def test_published_values_pass_through_the_checkers():
     assert lesson.check_schedule_lr_decay(lambda lr0, e, k, t: schedules.staircase_decay(lr0, e, k, t)).passed
 
 
-def test_staircase_lambda_unusable_answers():
-    assert "return a function" in lesson.check_staircase_lambda(lambda k, t: 0.5).message
-    assert "LambdaLR could not use" in lesson.check_staircase_lambda(lambda k, t: (lambda e: "x")).message
+def test_fixed_interval_lambda_unusable_answers():
+    assert "return a function" in lesson.check_fixed_interval_lambda(lambda k, t: 0.5).message
+    assert "LambdaLR could not use" in lesson.check_fixed_interval_lambda(lambda k, t: (lambda e: "x")).message
+
+
+def test_the_lectures_staircase_is_steplr_and_fixed_interval_is_not():
+    """The lecture's discrete staircase (halve every T epochs) is StepLR(gamma=0.5); the assignment's
+    fixed-interval scheduling equals it on the first stair only."""
+    halving = lesson.scheduler_lrs(lambda m, o: m.StepLR(o, step_size=10, gamma=0.5), 40, 0.4, use_torch=True)
+    np.testing.assert_allclose(halving, lesson.schedule_lrs("StepLR", 0.4, 40, gamma=0.5, interval=10), rtol=1e-15)
+    fixed = lesson.schedule_lrs("fixed interval", 0.4, 40, decay_rate=1.0, interval=10)
+    np.testing.assert_array_equal(fixed[:20], halving[:20])
+    assert fixed[20] == pytest.approx(0.4 / 3) and halving[20] == pytest.approx(0.1)
+
+
+def test_verdict():
+    a = np.array([1.0, 2.0, 0.0])
+    assert lesson.verdict(a, a) == "✓ identical"
+    assert lesson.verdict(a + 1e-13, a, 1e-12) == "✓ within 1e-12"
+    assert lesson.verdict(a * (1 + 1e-10), a, 1e-12, relative=True) == "✗ off by 1.0e-10"
+    assert lesson.verdict(a + [0, 0, 1e-9], a, 1e-12, relative=True) == "✗ off by 1.0e-09"
+    assert lesson.verdict([np.nan], [1.0], 1.0).startswith("✗")
+    with pytest.raises(ValueError, match="shapes"):
+        lesson.verdict([1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="tolerance"):
+        lesson.verdict([1.0], [1.0], -1)

@@ -80,8 +80,8 @@ def test_checkers_explain_unusable_answers():
     assert "forget `return`" in lesson.check_unscale_then_clip(lambda g, s, c: None).message
 
 
-def test_seed_notes_check_is_diagnosed():
-    def seed_check(named_grads):
+def test_the_swapped_check_is_diagnosed():
+    def swapped_check(named_grads):
         found = {"nan": [], "inf": []}
         for name, g in named_grads.items():
             if np.isnan(g).any():
@@ -90,8 +90,30 @@ def test_seed_notes_check_is_diagnosed():
                 found["nan"].append(name)
         return found
 
-    result = lesson.check_find_nonfinite(seed_check)
-    assert not result.passed and "swapped" in result.message
+    result = lesson.check_find_nonfinite(swapped_check)
+    assert not result.passed and "the swapped check from above" in result.message and "seed" not in result.message
+
+
+def test_no_check_message_names_material_the_learner_does_not_have():
+    for exercise in (lesson.GLOBAL_NORM_EXERCISE, lesson.NONFINITE_EXERCISE, lesson.UNSCALE_EXERCISE):
+        for text in [exercise.success] + [mistake.explanation for mistake in exercise.mistakes]:
+            assert "seed" not in text.lower(), text
+        assert len(f"Correct! {exercise.success}") <= 100, "the saved success line must fit a slide"
+
+
+def test_plot_cliff_runs_draws_the_three_runs_and_marks_the_jump():
+    cliff = landscapes.cliff()
+    modes = ["none", "norm", "value"]
+    three = runner.run(cliff, clipping.clipped(runner.named_optimizer("GD", 1.0), modes, 1.0),
+                       start=np.tile(cliff.start, (3, 1)), steps=60)
+    figure = lesson.plot_cliff_runs({mode: three[i] for i, mode in enumerate(modes)})
+    whole, close, losses = figure.axes
+    assert [line.get_label() for line in losses.get_lines()] == [
+        "GD, unclipped", "clipped by norm at 1", "clipped by value at 1"]
+    assert losses.get_yscale() == "log" and losses.get_xlim() == (0, 60)
+    (jump,) = [text.get_text() for text in whole.texts]
+    assert jump == "step 19: one step\nof length 10.4"
+    np.testing.assert_array_equal(close.get_lines()[1].get_xydata(), three[1].path)
 
 
 def test_the_clipping_explorer_shows_exactly_the_runs_made_on_their_own():

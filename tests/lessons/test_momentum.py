@@ -1,11 +1,14 @@
-"""Notebook 02's lesson: the momentum explorer, and the exercises (their references agree with torch,
-right answers pass, each known mistake is named)."""
+"""Notebook 02's lesson: the momentum explorer, the exercises (their references agree with torch,
+right answers pass, each known mistake is named), and the analysis (the 2×2 iteration's factor is the
+measured rate, Sutskever et al.'s look-ahead points are torch's Nesterov iterates, momentum on noisy
+gradients is SGD with lr/(1−β))."""
 
 import numpy as np
 import pytest
 import torch
 from learner_answers import failure, passes
 
+from course_lib import optim
 from course_lib.lab import landscapes, plots, runner
 from course_lib.lessons import momentum as lesson
 from course_lib.lessons.momentum import (MOMENTUM_EXERCISE, TORCH_MAPPING_EXERCISE, check_momentum_step,
@@ -193,3 +196,86 @@ def test_torch_mapping_unusable_answers_are_reported(answer, key_words):
 def test_nesterov_mistakes(answer, key_words):
     message = failure(check_nesterov_step, answer)
     assert all(word in message for word in key_words), message
+
+
+# --------------------------------------------------------------------------------------------------
+# The analysis: the 2×2 iteration, Sutskever et al.'s look-ahead form, noisy gradients, the figures
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lr, momentum, curvature, nesterov", [
+    (0.036, 0.7, 50.0, False), (0.036, 0.7, 1.0, False), (0.036, 0.5, 1.0, False), (0.025, 0.9, 50.0, True),
+    (0.025, 0.9, 1.0, True), (0.01, 0.3, 20.0, True),
+])
+def test_contraction_factor_is_the_measured_rate(lr, momentum, curvature, nesterov):
+    """The factor of the 2×2 iteration is the decay of a real 1-D run, read from its envelope."""
+    x = np.array([1.0])
+    optimizer = optim.SGD([x], lr=lr, momentum=momentum, nesterov=nesterov)
+    sizes = []
+    for _ in range(400):
+        optimizer.step([curvature * x])
+        sizes.append(abs(x[0]))
+    measured = (max(sizes[-40:]) / max(sizes[-240:-200])) ** (1 / 200)
+    np.testing.assert_allclose(lesson.contraction_factor(lr, momentum, curvature, nesterov), measured, rtol=2e-3)
+
+
+def test_contraction_factor_of_gradient_descent_and_of_the_best_heavy_ball():
+    np.testing.assert_allclose(lesson.contraction_factor(0.036, 0.0, [1, 50]), [0.964, 0.8])
+    for kappa in (10, 100, 1000):
+        root = np.sqrt(kappa)
+        best = lesson.contraction_factor(4 / (1 + root) ** 2, ((root - 1) / (root + 1)) ** 2,
+                                         np.geomspace(1, kappa, 50))
+        np.testing.assert_allclose(best, (root - 1) / (root + 1), rtol=1e-6)  # every curvature: √β
+
+
+@pytest.mark.parametrize("beta", [0.5, 0.9])
+def test_contraction_factor_stability_limits(beta):
+    heavy_ball_limit, nesterov_limit = 2 * (1 + beta), 2 * (1 + beta) / (1 + 2 * beta)
+    for limit, nesterov in ((heavy_ball_limit, False), (nesterov_limit, True)):
+        assert lesson.contraction_factor(0.999 * limit, beta, 1.0, nesterov) < 1
+        assert lesson.contraction_factor(1.001 * limit, beta, 1.0, nesterov) > 1
+
+
+def test_sutskever_lookahead_points_are_torch_nesterov_iterates():
+    bowl = landscapes.ill_conditioned_bowl(50.0)
+    theta, lookahead = lesson.sutskever_nesterov_path(bowl, lr=0.025, momentum=0.9, steps=100)
+    param = torch.tensor(bowl.start, dtype=torch.float64)
+    optimizer = torch.optim.SGD([param], lr=0.025, momentum=0.9, nesterov=True)
+    path = [param.clone().numpy()]
+    for _ in range(100):
+        param.grad = torch.tensor(np.stack(bowl.gradient(*param.numpy())))
+        optimizer.step()
+        path.append(param.clone().numpy())
+    np.testing.assert_allclose(lookahead, path, rtol=1e-12, atol=1e-14)
+    assert np.abs(theta[1:] - lookahead[1:]).max() > 1e-3  # θ itself is another sequence
+
+
+def test_noisy_bowl_losses_are_seeded_and_without_noise_are_the_plain_run():
+    losses = lesson.noisy_bowl_losses(lr=0.01, momentum=0.9, runs=3, steps=20)
+    assert losses.shape == (3, 21)
+    np.testing.assert_array_equal(losses, lesson.noisy_bowl_losses(lr=0.01, momentum=0.9, runs=3, steps=20))
+    assert not np.array_equal(losses, lesson.noisy_bowl_losses(lr=0.01, momentum=0.9, runs=3, steps=20, seed=1))
+    quiet = lesson.noisy_bowl_losses(lr=0.01, momentum=0.9, noise=0.0, runs=2, steps=20)
+    plain = runner.run(landscapes.ill_conditioned_bowl(10.0), runner.named_optimizer("momentum", 0.01), steps=20)
+    np.testing.assert_allclose(quiet, np.tile(plain.losses, (2, 1)), rtol=1e-12)
+
+
+def test_momentum_on_noisy_gradients_is_sgd_with_lr_over_one_minus_beta():
+    momentum = lesson.noisy_bowl_losses(lr=0.0005, momentum=0.9, runs=200, steps=1500)
+    rescaled = lesson.noisy_bowl_losses(lr=0.005, runs=200, steps=1500)
+    plain = lesson.noisy_bowl_losses(lr=0.0005, runs=200, steps=1500)
+    floor_momentum, floor_rescaled = momentum[:, 1001:].mean(), rescaled[:, 1001:].mean()
+    np.testing.assert_allclose(floor_momentum, floor_rescaled, rtol=0.1)
+    np.testing.assert_allclose(floor_rescaled, 0.005 / 2, rtol=0.1)  # lr·σ²/4 per coordinate
+    np.testing.assert_allclose(momentum.mean(axis=0)[300], rescaled.mean(axis=0)[300], rtol=0.15)
+    assert plain.mean(axis=0)[300] > 10 * momentum.mean(axis=0)[300]
+
+
+def test_plot_race_keeps_one_legend_and_the_given_colours():
+    bowl = landscapes.ill_conditioned_bowl(50.0)
+    results = {name: runner.run(bowl, runner.named_optimizer("momentum", 0.036, momentum=beta), steps=10)
+               for name, beta in (("momentum, β = 0.5", 0.5), ("momentum, β = 0.9", 0.9))}
+    figure = lesson.plot_race(bowl, results, colors={"momentum, β = 0.5": "#8c6bb1"})
+    paths, losses = figure.axes
+    assert paths.get_legend() is None and losses.get_legend() is not None
+    colours = {line.get_label(): line.get_color() for line in losses.get_lines()}
+    assert colours == {"momentum, β = 0.5": "#8c6bb1", "momentum, β = 0.9": plots.OPTIMIZER_COLORS["momentum"]}

@@ -121,15 +121,59 @@ def test_train_many_runs_are_independent_torch_runs(monkeypatch):
     assert not runs.diverged.any() and (runs.spiked_at == -1).all()
 
 
-def test_train_many_reports_a_diverging_run_and_ablation_names():
+def test_train_many_tells_a_collapse_from_a_divergence():
+    """lr = 3 without warm-up does not overflow: the loss spikes, the second hidden layer dies and
+    the net answers every input with one class. That is a collapse, not a divergence."""
+    task = lesson.make_task()
     runs = lesson.train_many([lesson.RECIPE, replace(lesson.RECIPE, peak_lr=3.0, warmup_steps=0, decay=False,
-                                                    max_norm=math.inf)], seeds=(0,), steps=120)
-    assert runs.status(0).startswith("test error")
-    assert runs.diverged[1] and runs.status(1).startswith("diverged at step")
+                                                    max_norm=math.inf)], seeds=(0,), steps=120, task=task)
+    assert runs.status(0).startswith("test error") and runs.classes_predicted[0] == 4
+    assert not runs.diverged.any() and np.isfinite(runs.losses).all()
+    assert runs.spiked_at[1] == 1 and runs.classes_predicted[1] == 1
+    assert runs.status(1).startswith("spiked at step 1, then collapsed to one class (error ")
+    assert abs(runs.train_loss[1] - math.log(4)) < 0.1
+    assert lesson.active_units(runs.weights[1], task.X_train)[1] == 0
+    assert lesson.active_units(runs.weights[0], task.X_train)[1] > 0
     assert runs.per_recipe(runs.test_error).shape == (2, 1)
-    assert set(lesson.ABLATIONS) == {"full recipe", "no warm-up", "no clipping", "no decay", "Adam + L2"}
+    assert runs.train_error.shape == (2,) and runs.weights.shape == (2, lesson.PARAMETERS)
     with pytest.raises(ValueError, match="Adam-family or all SGD"):
         lesson.train_many([lesson.RECIPE, replace(lesson.RECIPE, optimizer="SGD")], steps=30)
+
+
+def test_status_names_each_ending():
+    """The status of a run says what happened: overflow, collapse, nothing learned, or an error."""
+    steps = 5
+    losses = np.ones((steps, 5))
+    losses[1, 1] = 10.0                     # a spike, then recovery
+    losses[3, 4] = np.inf                   # an overflow
+    runs = lesson.Runs(("a", "b", "c", "d", "e"), 1, losses, np.ones((steps, 5)), np.ones((steps, 5)),
+                       np.ones((steps, 5)), np.ones(5), np.array([0.15, 0.17, 0.78, 0.64, np.nan]), np.ones(5),
+                       np.ones(5), np.zeros((5, lesson.PARAMETERS)), np.array([-1, 1, -1, -1, 3]),
+                       np.array([False, False, False, False, True]), np.array([4, 4, 1, 3, 4]), 0.642)
+    assert runs.status(0) == "test error 15.0 %"
+    assert runs.status(1) == "spiked at step 1, recovered: test error 17.0 %"
+    assert runs.status(2) == "collapsed to one class (error 78.0 %)"
+    assert runs.status(3) == "learned nothing (error 64.0 %)"
+    assert runs.status(4) == "diverged: inf/NaN at step 3"
+
+
+def test_ablations_have_the_weight_decay_control():
+    assert list(lesson.ABLATIONS) == ["full recipe", "no warm-up", "no clipping", "constant lr", "no weight decay",
+                                      "Adam + L2, λ 5e-4", "Adam + L2, λ 0.05"]
+    control = lesson.ABLATIONS["no weight decay"]
+    assert control == replace(lesson.RECIPE, weight_decay=0.0)
+    assert lesson.ABLATIONS["Adam + L2, λ 0.05"].weight_decay == lesson.RECIPE.weight_decay
+
+
+def test_verdict_and_dtypes_under_autocast():
+    assert lesson.verdict([1.0, 2.0], [1.0, 2.0 + 1e-13], 1e-12) == "✓ within 1e-12"
+    assert lesson.verdict([1.0], [1.5], 1e-12) == "✗ off by 5.0e-01"
+    from course_lib.lab import precision
+
+    kept = lesson.dtypes_under_autocast(precision.amp_plan(torch.device("cpu")))
+    assert kept["weights"] == kept["gradients"] == kept["Adam's moments"] == "float32"
+    assert kept["layer outputs"] in ("float16", "bfloat16", "float32")
+    assert set(lesson.dtypes_under_autocast(None).values()) == {"float32"}
 
 
 def test_train_torch_float32_and_mixed_precision_agree():
@@ -156,7 +200,7 @@ def test_recipe_explorer_builds_updates_in_place_and_reports():
     assert not np.allclose(loss_line.get_ydata(), before)
     assert rate_line.get_ydata()[0] == pytest.approx(1e-3 / 5, rel=1e-6)
     explorer.set(peak_lr=3.0, warmup=0, max_norm=100.0)
-    assert ("diverged" in explorer.result["status"] or "learned nothing" in explorer.result["status"])
+    assert any(word in explorer.result["status"] for word in ("diverged", "collapsed", "learned nothing"))
     assert explorer._statuses[0].get_text() == explorer.result["status"]
     bundle = explorer._repr_mimebundle_()
     assert bundle["text/plain"] == "RecipeExplorer: warmup=0, peak_lr=3, max_norm=100, steps=200, seed=0"

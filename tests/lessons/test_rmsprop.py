@@ -1,5 +1,6 @@
-"""Notebook 03 (RMSprop): the exercise references agree with torch.optim.RMSprop, the checkers pass
-right answers and name each known mistake, and the RMSprop explorer draws what course_lib computes."""
+"""Notebook 03 (RMSprop): the lesson's Adagrad and the exercise references agree with torch.optim, the
+checkers pass right answers and name each known mistake, and the RMSprop explorer draws what
+course_lib computes."""
 
 import numpy as np
 import pytest
@@ -9,16 +10,20 @@ from course_lib import optim
 from course_lib.lab import landscapes, plots, runner
 from course_lib.lessons import rmsprop as lesson
 from course_lib.lessons.rmsprop import (
+    Adagrad,
     FIRST_STEP_EXERCISE,
     RMSPROP_EXERCISE,
     TORCH_RMSPROP_STEP_EXERCISE,
+    adagrad_step,
     check_first_step,
     check_rmsprop,
     check_torch_rmsprop_step,
     rmsprop_first_step,
     rmsprop_path,
+    step_lengths,
     torch_rmsprop_step,
 )
+from course_lib.lab import torch_bridge
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -65,6 +70,66 @@ def test_torch_rmsprop_step_is_one_step_of_torch_from_the_same_state(case):
     np.testing.assert_allclose(w_new, tensor.numpy(), rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(v_new, rmsprop.state[tensor]["square_avg"].numpy(), rtol=1e-13)
     np.testing.assert_allclose(b_new, rmsprop.state[tensor]["momentum_buffer"].numpy(), rtol=1e-13)
+
+
+# --- Adagrad, RMSprop's ancestor ---------------------------------------------------------------------
+
+ADAGRAD_SETTINGS = [
+    {"lr": 0.1},
+    {"lr": 0.5, "lr_decay": 0.01, "weight_decay": 0.1},
+    {"lr": 0.05, "initial_accumulator_value": 0.5, "eps": 1e-3},
+    {"lr": 1.0, "lr_decay": 0.5, "weight_decay": 2.0, "initial_accumulator_value": 3.0, "eps": 0.0},
+]
+
+
+@pytest.mark.parametrize("settings", ADAGRAD_SETTINGS, ids=str)
+def test_adagrad_step_is_torch_adagrad(settings):
+    rng = np.random.default_rng(7)
+    w = rng.normal(size=(3, 2))
+    grads = 10.0 ** rng.uniform(-3, 3, size=(40, 1, 2)) * rng.normal(size=(40, 3, 2))
+    tensor = torch.tensor(w)
+    adagrad = torch.optim.Adagrad([tensor], **settings)
+    options = {key: value for key, value in settings.items() if key != "initial_accumulator_value"}
+    state_sum = np.full_like(w, settings.get("initial_accumulator_value", 0.0))
+    for t, grad in enumerate(grads, start=1):
+        tensor.grad = torch.tensor(grad)
+        adagrad.step()
+        w, state_sum = adagrad_step(w, state_sum, grad, step=t, **options)
+        np.testing.assert_allclose(w, tensor.numpy(), rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(state_sum, adagrad.state[tensor]["sum"].numpy(), rtol=1e-13)
+
+
+@pytest.mark.parametrize("settings", ADAGRAD_SETTINGS, ids=str)
+def test_the_lessons_adagrad_runs_as_torchs_on_the_bowl(settings):
+    bowl = landscapes.ill_conditioned_bowl(50.0)
+    ours = runner.run(bowl, lambda params: Adagrad(params, **settings), steps=200)
+    theirs = runner.run(bowl, lambda params: torch_bridge.TorchOptimizer(params, torch.optim.Adagrad, **settings),
+                        steps=200)
+    assert ours.diverged_at == theirs.diverged_at
+    np.testing.assert_allclose(ours.path, theirs.path, rtol=1e-12, atol=1e-14)
+
+
+def test_adagrad_keeps_float32_and_rejects_bad_settings():
+    w = np.ones(3, dtype=np.float32)
+    Adagrad([w], lr=0.1).step([np.full(3, 2.0, dtype=np.float32)])
+    assert w.dtype == np.float32
+    np.testing.assert_allclose(w, 0.9, rtol=1e-6)
+    for name, value in (("lr", -1.0), ("lr_decay", float("nan")), ("eps", True), ("weight_decay", "0.1")):
+        with pytest.raises(ValueError, match=name):
+            Adagrad([np.ones(2)], **{name: value})
+
+
+def test_adagrads_steps_shrink_like_one_over_root_t_and_rmsprops_settle_at_lr():
+    t = np.arange(1, 1001)
+    np.testing.assert_allclose(step_lengths(np.ones(1000), "Adagrad"), 1 / np.sqrt(t), rtol=1e-9)
+    np.testing.assert_allclose(step_lengths(np.full(1000, 3.0), alpha=0.99, lr=0.01),
+                               1 / np.sqrt(1 - 0.99**t), rtol=1e-6)
+    # the gradient 100 times smaller after 100 steps: Adagrad never recovers, RMSprop forgets
+    drop = np.r_[np.full(100, 10.0), np.full(900, 0.1)]
+    assert step_lengths(drop, "Adagrad")[100:].max() < 1.1e-3
+    assert step_lengths(drop, alpha=0.9)[-1] == pytest.approx(1.0, rel=1e-3)
+    with pytest.raises(ValueError, match="optimizer"):
+        step_lengths(drop, "Adam")
 
 
 # --- the checkers ----------------------------------------------------------------------------------
@@ -118,7 +183,7 @@ def test_the_in_place_update_without_a_copy_is_named():
 
 
 def learner_variant(eps_inside=False, bias_correction=False, square_of_average=False, no_root=False):
-    """The seed's and the common mistakes, written as a learner would."""
+    """The common mistakes, written as a learner would."""
     def rmsprop(w, grads, lr, alpha, eps):
         v, m, path = np.zeros_like(w), np.zeros_like(w), []
         for t, g in enumerate(grads, start=1):
@@ -144,7 +209,7 @@ def test_rmsprop_mistakes(answer, key_words):
 
 
 @pytest.mark.parametrize("answer, key_words", [
-    (lambda lr, alpha: 10 * lr, ["α = 0.99 only"]),
+    (lambda lr, alpha: 10 * lr, ["ρ = 0.99 only"]),
     (lambda lr, alpha: lr, ["bias correction"]),
     (lambda lr, alpha: lr / (1 - alpha), ["square root"]),
     (lambda lr, alpha: lr * (1 - alpha) ** 0.5, ["upside down"]),
@@ -189,6 +254,13 @@ def test_a_placeholder_or_nothing_returned_is_reported_not_raised(checker):
     assert "forget `return`" in failure(checker, lambda *arguments: None)
 
 
+@pytest.mark.parametrize("exercise", [RMSPROP_EXERCISE, FIRST_STEP_EXERCISE, TORCH_RMSPROP_STEP_EXERCISE],
+                         ids=lambda exercise: exercise.name)
+def test_the_messages_name_only_what_a_learner_has(exercise):
+    messages = [exercise.success] + [mistake.explanation for mistake in exercise.mistakes]
+    assert not [message for message in messages if "seed" in message.lower() or "α" in message], messages
+
+
 # --- the explorer ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -218,7 +290,7 @@ def test_set_moves_the_same_artists_to_the_new_runs(explorer):
     np.testing.assert_array_equal(gd_line.get_xydata(),
                                   runner.run(bowl, runner.named_optimizer("GD", 0.03), steps=100).path)
     assert rmsprop_line.get_color() == plots.OPTIMIZER_COLORS["RMSprop"]
-    assert status_texts(explorer)[1].startswith("RMSprop α = 0.9, μ = 0.50, centered: final loss")
+    assert status_texts(explorer)[1].startswith("RMSprop ρ = 0.9, μ = 0.50, centered: final loss")
     explorer.set(lr=0.05)
     assert contours.get_lines() + losses.get_lines() + rates.get_lines() == lines_before  # nothing rebuilt
     assert not np.array_equal(rmsprop_line.get_xydata(), expected.path)
@@ -248,9 +320,30 @@ def test_explorer_says_where_gd_diverged(explorer):
     explorer.set(lr=0.05, alpha=0.99, eps=1e-8, momentum=0.0, centered=False, condition=50.0)  # lr > 2/κ
     k = explorer.results["GD"].diverged_at
     assert k is not None and status_texts(explorer)[0] == f"GD: diverged at step {k}"
-    assert status_texts(explorer)[1].startswith("RMSprop α = 0.99: final loss")
+    assert status_texts(explorer)[1].startswith("RMSprop ρ = 0.99: final loss")
     explorer.set(lr=0.03)
     assert status_texts(explorer)[0].startswith("GD: final loss")
+
+
+def test_a_diverged_path_is_drawn_until_it_leaves_the_frame(explorer):
+    explorer.set(lr=0.05, alpha=0.99, eps=1e-8, momentum=0.0, centered=False, condition=50.0)
+    contours = explorer.axes[0]
+    gd_line = contours.get_lines()[-2]
+    path = explorer.results["GD"].path
+    left = lesson.first_step_outside(path, landscapes.ill_conditioned_bowl(50.0).extent)
+    assert left == 2  # y_t = (1 − lr·κ)^t = (−1.5)^t leaves |y| ≤ 2 at t = 2
+    np.testing.assert_array_equal(gd_line.get_xydata(), path[:left + 1])
+    note = [text.get_text() for text in contours.texts]
+    assert "GD leaves the frame at step 2" in note
+    explorer.set(lr=0.03)
+    assert len(gd_line.get_xydata()) == 101 and "" in [text.get_text() for text in contours.texts]
+
+
+def test_first_step_outside():
+    extent = (-1.0, 1.0, -1.0, 1.0)
+    assert lesson.first_step_outside(np.array([[0, 0], [0.5, 0.5], [0, 1.5], [0, 0]]), extent) == 2
+    assert lesson.first_step_outside(np.array([[0, 0], [np.nan, np.nan]]), extent) == 1
+    assert lesson.first_step_outside(np.zeros((4, 2)), extent) == 3
 
 
 def test_the_mimebundle_is_the_widget_a_stable_line_and_a_png(explorer):

@@ -1,7 +1,8 @@
 """Notebook 06: course_lib.saddles (classification, random matrices, escape from the double well's
-saddle) against torch where it applies, the SaddleExplorer, and the notebook's two checkers.
+saddle with and without noise, critical points of the tiny network) against torch where it applies,
+the SaddleExplorer, and the notebook's two checkers.
 
-The published escape counts from (1e-6, 1) are checked in tests/lab/test_runner.py; not repeated here.
+The escape counts measured from (1e-6, 1) are checked in tests/lab/test_runner.py; not repeated here.
 """
 
 import base64
@@ -206,6 +207,96 @@ def test_torch_optim_escapes_and_settles_at_the_same_steps(name):
     assert lesson.escape_step(both.ours.path) == lesson.escape_step(both.theirs.path)
     assert lesson.settle_step(both.ours.losses) == lesson.settle_step(both.theirs.losses)
     assert None not in lesson.escape_step(both.ours.path)
+
+
+# --------------------------------------------------------------------------------------------------
+# Noise at the exact saddle
+# --------------------------------------------------------------------------------------------------
+
+def test_noise_takes_gd_off_the_exact_saddle_when_the_linear_model_says():
+    """From x0 = 0 every noisy run escapes; the median escape step is the linear model's escape from
+    the median start 0.6745·noise_as_start, plus the cubic delay (≈ 14.5 steps at lr = 0.01)."""
+    lr = 0.01
+    for sigma in (1e-1, 1e-3):
+        steps = lesson.noisy_escape_steps(sigma, lr, runs=200, steps=2000, seed=0)
+        assert np.isfinite(steps).all()
+        model = lesson.predicted_escape_steps(0.6745 * lesson.noise_as_start(sigma, lr), 1 + lr) + 14.5
+        assert abs(np.median(steps) - model) < 5
+    np.testing.assert_array_equal(lesson.noisy_escape_steps(0.01, lr, runs=50, steps=900, seed=3),
+                                  lesson.noisy_escape_steps(0.01, lr, runs=50, steps=900, seed=3))
+
+
+def test_without_noise_nothing_leaves_the_exact_saddle_and_from_x0_the_noise_matters_little():
+    assert np.isinf(lesson.noisy_escape_steps(0.0, 0.01, runs=5, steps=2000)).all()
+    noiseless = runner.run(landscapes.double_well(), runner.named_optimizer("GD", 0.01), start=(1e-3, 1.0), steps=900)
+    nearly = lesson.noisy_escape_steps(1e-9, 0.01, runs=20, steps=900, x0=1e-3)
+    assert np.all(nearly == lesson.escape_step(noiseless.path))
+
+
+def test_noise_as_start_is_the_spread_of_the_summed_kicks():
+    """x ← (1 + lr)·x − lr·σ·ξ from 0: x_T/(1 + lr)^T has the standard deviation noise_as_start."""
+    lr, sigma, steps = 0.1, 0.3, 200
+    kicks = np.random.default_rng(0).standard_normal((steps, 40_000))
+    x = np.zeros(40_000)
+    for kick in kicks:
+        x = (1 + lr) * x - lr * sigma * kick
+    assert np.std(x / (1 + lr) ** steps) == pytest.approx(lesson.noise_as_start(sigma, lr), rel=0.02)
+
+
+@pytest.mark.parametrize("kwargs", [{"sigma": -0.1}, {"sigma": float("nan")}, {"sigma": "0.1"},
+                                    {"sigma": 0.1, "runs": 0}, {"sigma": 0.1, "steps": 2.5}])
+def test_noisy_escape_refuses_bad_settings(kwargs):
+    with pytest.raises((ValueError, TypeError), match="sigma|runs|steps"):
+        lesson.noisy_escape_steps(**kwargs)
+
+
+# --------------------------------------------------------------------------------------------------
+# Critical points of the tiny network
+# --------------------------------------------------------------------------------------------------
+
+def _torch_loss(theta, X, y, hidden=lesson.MLP_HIDDEN, weight_decay=1e-3):
+    inputs = torch.cat([torch.tensor(X), torch.ones(len(X), 1, dtype=torch.float64)], dim=1)
+    W, v, c = theta[:hidden * 3].reshape(hidden, 3), theta[hidden * 3:-1], theta[-1]
+    residual = torch.tanh(inputs @ W.T) @ v + c - torch.tensor(y)
+    return 0.5 * (residual**2).mean() + 0.5 * weight_decay * (theta**2).sum()
+
+
+def test_the_tiny_network_loss_gradient_and_hessian_are_torch_autograds():
+    X, y = lesson.tiny_mlp_data()
+    assert X.shape == (30, 2) and y.shape == (30,)
+    theta = np.random.default_rng(7).normal(size=(3, 17))
+    loss, gradient = lesson.mlp_loss_and_gradient(theta, X, y)
+    hessian = lesson.mlp_hessian(theta, X, y)
+    for run in range(3):
+        point = torch.tensor(theta[run], requires_grad=True)
+        assert loss[run] == pytest.approx(_torch_loss(point, X, y).item(), rel=1e-13)
+        np.testing.assert_allclose(gradient[run], torch.autograd.grad(_torch_loss(point, X, y), point)[0].numpy(),
+                                   atol=1e-13)
+        expected = torch.autograd.functional.hessian(lambda t: _torch_loss(t, X, y), point).numpy()
+        np.testing.assert_allclose(hessian[run], expected, atol=1e-13)
+
+
+def test_damped_newton_finds_critical_points_and_their_index_rises_with_their_loss():
+    found = lesson.tiny_mlp_critical_points()
+    loss, negative = found["loss"], found["negative"]
+    assert found["parameters"] == 17 and found["starts"] == 140 and found["found"] > 60 and len(loss) == found["found"]
+    assert negative[np.argmin(loss)] == 0                          # the lowest point is a minimum
+    medians = [np.median(loss[negative == k]) for k in np.unique(negative)]
+    assert np.all(np.diff(medians) > 0) and len(medians) >= 4     # more directions down, higher loss
+    X, y = lesson.tiny_mlp_data()
+    highest = loss[negative == negative.max()]                     # the network that predicts a constant
+    c = y.mean() / (1 + 1e-3)
+    assert highest.min() == pytest.approx(0.5 * np.mean((c - y) ** 2) + 0.5e-3 * c**2, rel=1e-9)
+
+
+def test_damped_newton_stops_at_a_critical_point_it_starts_on():
+    X, y = lesson.tiny_mlp_data()
+    c = y.mean() / (1 + 1e-3)
+    start = np.zeros((1, 17))
+    start[0, -1] = c
+    points, norm = lesson.find_critical_points(start, X, y, iterations=5)
+    np.testing.assert_allclose(points, start, atol=1e-15)
+    assert norm[0] < 1e-15
 
 
 # --------------------------------------------------------------------------------------------------

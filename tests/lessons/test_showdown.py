@@ -22,6 +22,7 @@ def test_showdown_explorer_builds_updates_in_place_and_shows_a_mimebundle(sweep)
     assert explorer._image is image and explorer._lines == lines
     assert not np.array_equal(before, image.get_array())
     assert lines["GD"].get_linewidth() > lines["Adam"].get_linewidth()
+    assert lines["momentum"].get_linestyle() == "--"        # GD shows through where the two coincide
     assert explorer._status.get_text().startswith("GD, lr = 0.1:")
     bundle = explorer._repr_mimebundle_()
     assert bundle["text/plain"] == "ShowdownExplorer: optimizer=GD, lr=0.1, epochs=40"

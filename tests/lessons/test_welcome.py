@@ -1,8 +1,9 @@
-"""Notebook 00's lesson: the landscape explorer moves its artists, follows its controls and says where
-a run diverged."""
+"""Notebook 00's lesson: the landscape explorer moves its artists, follows its controls, says where
+a run diverged and fits its loss axis to the curve; the first exercise names each known mistake."""
 
 import numpy as np
 import pytest
+from learner_answers import failure, passes
 
 from course_lib.lab import landscapes, plots, runner
 from course_lib.lessons import welcome as lesson
@@ -54,3 +55,54 @@ def test_landscape_explorer_says_where_a_run_diverged(landscape_explorer):
     assert status_texts(explorer) == [f"GD, lr = 0.3: diverged at step {k}"]
     explorer.set(lr=0.1)
     assert status_texts(explorer) == [f"GD, lr = 0.1: final loss {explorer.result.losses[-1]:.3g}"]
+
+
+def test_the_loss_axis_fits_the_curve_it_shows():
+    """A run that ends near 0.5 is drawn on the decades around it, not down to 1e-9."""
+    explorer = lesson.LandscapeExplorer(landscape="rosenbrock", optimizer="momentum", lr=0.001)
+    curve = explorer._losses.get_ydata()
+    assert 0.3 < curve[-1] < 0.7
+    assert explorer.axes[1].get_ylim() == (0.1, 100.0)
+
+
+def test_the_loss_axis_stays_while_it_still_fits(landscape_explorer):
+    """Nearby settings share one axis (no redraw of the background); a curve that fills less than a
+    quarter of it, or leaves it, gets a new one."""
+    explorer = landscape_explorer
+    explorer.set(landscape="ill_conditioned_bowl", optimizer="Nesterov", lr=0.05)
+    deep = explorer.axes[1].get_ylim()
+    assert deep[0] <= explorer._losses.get_ydata().min()
+    explorer.set(optimizer="Adam")  # ends near 2e-3: its decades still fill a third of the axis
+    assert explorer.axes[1].get_ylim() == deep
+    explorer.set(landscape="rosenbrock", optimizer="momentum", lr=0.001)
+    assert explorer.axes[1].get_ylim() == (0.1, 100.0)
+    explorer.set(lr=0.003)  # diverges: the axis grows to hold the jump
+    low, high = explorer.axes[1].get_ylim()
+    assert high >= np.nanmax(explorer._losses.get_ydata())
+
+
+@pytest.mark.parametrize("answer", [
+    lambda theta, grad, lr: theta - lr * grad,
+    lambda theta, grad, lr: [t - lr * g for t, g in zip(theta, grad)],
+])
+def test_right_gd_steps_pass(answer):
+    passes(lesson.check_gd_step, answer)
+
+
+@pytest.mark.parametrize("answer, key_words", [
+    (lambda theta, grad, lr: theta + lr * grad, ["uphill", "subtract lr·g"]),
+    (lambda theta, grad, lr: theta - grad, ["learning rate is missing"]),
+    (lambda theta, grad, lr: -lr * grad, ["returned the step", "new parameters"]),
+    (lambda theta, grad, lr: theta - lr, ["lr alone"]),
+    (lambda theta, grad, lr: None, ["forget `return`"]),
+])
+def test_gd_step_mistakes_are_named(answer, key_words):
+    message = failure(lesson.check_gd_step, answer)
+    assert all(word in message for word in key_words), message
+
+
+def test_the_gd_step_cases_start_where_the_explorer_starts():
+    for case, name in zip(lesson.GD_STEP_EXERCISE.cases, ("rosenbrock", "ill_conditioned_bowl")):
+        landscape = landscapes.get_landscape(name)
+        np.testing.assert_array_equal(case["theta"], landscape.start)
+        np.testing.assert_array_equal(case["grad"], landscape.gradient(*landscape.start))

@@ -1,5 +1,5 @@
-"""course_lib.clipping against torch.nn.utils.clip_grad_norm_ / clip_grad_value_, the
-numbers in REFERENCES.md, the non-finite check, bad input, and clipping run by run (``clip_each_run_``,
+"""course_lib.clipping against torch.nn.utils.clip_grad_norm_ / clip_grad_value_, the worked
+numbers of notebook 09, the non-finite check, bad input, and clipping run by run (``clip_each_run_``,
 ``clipped`` optimizers)."""
 
 import math
@@ -107,7 +107,7 @@ def test_empty_list_has_norm_zero_like_torch():
     assert clip_grad_norm_([], 1.0) == torch.nn.utils.clip_grad_norm_([], 1.0).item() == 0.0
 
 
-# ------------------------------------------------------------- REFERENCES.md
+# ------------------------------------------------------------- notebook 09's worked numbers
 
 
 def test_pascanu_example_value_versus_norm_clipping():

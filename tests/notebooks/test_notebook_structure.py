@@ -58,11 +58,11 @@ def test_every_cell_has_slide_metadata(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_title_promise_goals_and_prerequisites(path):
+def test_title_what_you_will_do_and_prerequisites(path):
     first = "".join(load(path)["cells"][0]["source"])
     assert first.startswith(f"# {path.name[:2]} · ")
-    for part in ("**Promise:**", "**Goals**", "**Prerequisites:**"):
-        assert part in first, f"the first cell lacks {part}"
+    for part in ("In this notebook you will", "Prerequisites"):
+        assert part in first, f"the first cell lacks {part!r}"
 
 
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if not p.name.startswith("00")], ids=lambda p: p.name)

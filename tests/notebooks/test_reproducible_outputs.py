@@ -47,8 +47,10 @@ def printed_text(cell):
 
 
 def compared_cells(notebook):
+    """The code cells whose output nbval compares (not those it is told to ignore, by tag or comment)."""
     return [(index, cell) for index, cell in enumerate(notebook.cells)
-            if cell.cell_type == "code" and "NBVAL_IGNORE_OUTPUT" not in cell.source]
+            if cell.cell_type == "code" and "NBVAL_IGNORE_OUTPUT" not in cell.source
+            and "nbval-ignore-output" not in cell.metadata.get("tags", [])]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

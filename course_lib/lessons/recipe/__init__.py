@@ -13,9 +13,9 @@ Everything is importable from here, as the notebook uses it::
 """
 
 from course_lib.lessons.recipe.training import (
-    ABLATIONS, batch_order, forward_many, init_flat, LAYERS, make_model, make_task, PARAMETERS, Recipe, RECIPE,
-    Runs, SLICES, spread, Task, TorchRun, train_many, train_torch, warmup_constant, warmup_cosine,
-    warmup_cosine_scheduler,
+    ABLATIONS, active_units, batch_order, dtypes_under_autocast, forward_many, init_flat, LAYERS, make_model,
+    make_task, PARAMETERS, Recipe, RECIPE, Runs, SLICES, spread, Task, TorchRun, train_many, train_torch, verdict,
+    warmup_constant, warmup_cosine, warmup_cosine_scheduler,
 )
 from course_lib.lessons.recipe.explorer import RecipeExplorer
 from course_lib.lessons.recipe.exercises import (

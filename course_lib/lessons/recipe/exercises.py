@@ -9,13 +9,13 @@ from course_lib.interactive.checking import check_function, CheckResult, describ
 from course_lib.lessons.recipe.training import warmup_cosine
 
 def warmup_cosine_reference(step, peak_lr, warmup_steps, total_steps, eta_min):
-    """The rate of step s (from 0): peak·(s+1)/W during the warm-up (s < W), then a cosine that is
-    at the peak at s = W and at eta_min at the last step, s = total_steps − 1."""
+    """The rate of step t (from 0): peak·(t+1)/W during the warm-up (t < W), then a cosine that is
+    at the peak at t = W and at eta_min at the last step, t = total_steps − 1."""
     return warmup_cosine(step, peak_lr, warmup_steps, total_steps, eta_min)
 
 
 def _schedule_with(ramp: Callable, cosine: Callable) -> Callable:
-    """A per-step schedule made of a warm-up ``ramp(s, peak, W)`` and a decay ``cosine(s, peak, W, T, eta)``
+    """A per-step schedule made of a warm-up ``ramp(t, peak, W)`` and a decay ``cosine(t, peak, W, T, eta)``
     (the known wrong versions below differ from the reference in one of the two)."""
     def lr(step, peak_lr, warmup_steps, total_steps, eta_min):
         if step < warmup_steps:
@@ -57,27 +57,26 @@ WARMUP_COSINE_EXERCISE = Exercise(
     cases=_WARMUP_COSINE_CASES,
     expected=_schedule_sequence(warmup_cosine_reference),
     outputs=("the rates of steps 0 … total_steps − 1",),
-    success=("peak/W on the first step, the peak at the end of the warm-up, and a cosine that lands "
-             "exactly on eta_min at the last step: the same rates as LambdaLR or torch's "
-             "SequentialLR(LinearLR, CosineAnnealingLR)."),
+    success=("peak/W on the first step, the peak at steps W − 1 and W, eta_min on the last step:\n"
+             "the rates of torch's SequentialLR(LinearLR, CosineAnnealingLR)."),
     mistakes=[
         Mistake(_schedule_sequence(_schedule_with(lambda s, peak, W: peak * s / W, _RIGHT_COSINE)),
-                "your warm-up starts at 0: peak·s/W gives the first step a learning rate of 0, a wasted "
-                "step, and the last warm-up step only reaches peak·(W−1)/W. Use peak·(s+1)/W: the "
+                "your warm-up starts at 0: peak·t/W gives the first step a learning rate of 0, a wasted "
+                "step, and the last warm-up step only reaches peak·(W−1)/W. Use peak·(t+1)/W: the "
                 "first step gets peak/W and step W − 1 the full peak."),
         Mistake(_schedule_sequence(_schedule_with(lambda s, peak, W: peak * (s + 1) / (W + 1), _RIGHT_COSINE)),
-                "off by one at the end of the warm-up: peak·(s+1)/(W+1) never reaches the peak (the last "
+                "off by one at the end of the warm-up: peak·(t+1)/(W+1) never reaches the peak (the last "
                 "warm-up step gets peak·W/(W+1)). Divide by W, so that step W − 1 is at the peak."),
         Mistake(_schedule_sequence(_schedule_with(_right_ramp, _cosine_of(lambda s, W, T: (s - W + 1) / (T - W)))),
                 "off by one at the end of the warm-up: your cosine is already below the peak at step W. "
-                "Count the decay's steps from W: progress (s − W)/(T − W − 1), which is 0 at s = W."),
+                "Count the decay's steps from W: progress (t − W)/(T − W − 1), which is 0 at t = W."),
         Mistake(_schedule_sequence(_schedule_with(_right_ramp, _cosine_of(lambda s, W, T: (s - W) / (T - W)))),
-                "the cosine does not reach eta_min: with progress (s − W)/(T − W) the last step, "
-                "s = T − 1, is still above it. The decay has T − W − 1 steps after its start: divide by "
+                "the cosine does not reach eta_min: with progress (t − W)/(T − W) the last step, "
+                "t = T − 1, is still above it. The decay has T − W − 1 steps after its start: divide by "
                 "T − W − 1 (CosineAnnealingLR's T_max)."),
         Mistake(_schedule_sequence(_schedule_with(_right_ramp, _cosine_of(lambda s, W, T: s / (T - 1)))),
                 "your cosine's clock starts at step 0 instead of at the end of the warm-up, so the decay "
-                "starts below the peak. Measure its progress from W: (s − W)/(T − W − 1)."),
+                "starts below the peak. Measure its progress from W: (t − W)/(T − W − 1)."),
         Mistake(_schedule_sequence(_schedule_with(_right_ramp, _cosine_of(lambda s, W, T: (s - W) / (T - W - 1),
                                                                            low=lambda peak, eta: 0.0))),
                 "your cosine goes down to 0 and ignores eta_min: use eta_min + (peak − eta_min)·(1 + cos(π·p))/2."),
@@ -293,8 +292,8 @@ def check_amp_step(fn: Callable) -> CheckResult:
     references = [_amp_run(amp_step_reference, seed, overflow) for seed, overflow in _AMP_CASES]
     if all(error is None and np.allclose(params, ref_params, rtol=1e-6, atol=1e-7, equal_nan=True)
            for (_, params, error), (_, ref_params, _) in zip(runs, references)):
-        return CheckResult(True, f"the right order, {_AMP_STEPS_ORDER}: the clipping sees the true "
-                                 "gradients and a step with inf/NaN is skipped.")
+        return CheckResult(True, "scale(loss).backward() → unscale_ → clip → step → update: the clipping "
+                                 "sees\nthe true gradients, and a step with inf/NaN is skipped.")
     for mistake in AMP_MISTAKES:
         if all(events == _amp_run(mistake.answer, seed, overflow)[0]
                for (events, _, _), (seed, overflow) in zip(runs, _AMP_CASES)):

@@ -35,15 +35,16 @@ LAYERS = (8, 32, 32, 4)
 # --------------------------------------------------------------------------------------------------
 
 def warmup_cosine(step, peak_lr, warmup_steps, total_steps, eta_min=0.0):
-    """The rate of step s = 0 … total_steps − 1: a linear warm-up, then a cosine down to eta_min.
+    """The rate of step t = 0 … total_steps − 1: a linear warm-up, then a cosine down to eta_min.
 
-        s < W:   lr = peak · (s + 1) / W                    (the first step is not wasted at 0;
-                                                             the last warm-up step, W − 1, is at peak)
-        s ≥ W:   lr = η_min + (peak − η_min) · (1 + cos(π (s − W) / (T − W − 1))) / 2
-                                                            (peak at s = W, η_min at the last step T − 1)
+        t < W:   lr = peak · (t + 1) / W
+        t ≥ W:   lr = η_min + (peak − η_min) · (1 + cos(π (t − W) / (T − W − 1))) / 2
+
+    The first step is not wasted at 0, the last warm-up step W − 1 is at the peak, and so is
+    step W; the last step, T − 1, is at η_min.
 
     W = 0 is no warm-up: a cosine from the first step. Equals ``warmup_cosine_scheduler`` (torch's
-    ``SequentialLR``) and ``LambdaLR(lambda s: warmup_cosine(s, 1, W, T, η_min / peak))``.
+    ``SequentialLR``) and ``LambdaLR(lambda t: warmup_cosine(t, 1, W, T, η_min / peak))``.
     """
     W, T = _checked_steps(warmup_steps, total_steps)
     s = np.asarray(step, dtype=float)
@@ -72,14 +73,16 @@ def warmup_cosine_scheduler(module, optimizer, warmup_steps, total_steps, eta_mi
     """``warmup_cosine`` as torch's chained schedulers, from ``module`` = ``course_lib.schedules``
     or ``torch.optim.lr_scheduler`` (step it once after every optimizer step)::
 
-        LinearLR(start_factor=1/W, total_iters=W − 1)   for steps 0 … W − 1
-        CosineAnnealingLR(T_max=T − W − 1, eta_min)       from step W, in SequentialLR(milestones=[W])
+        LinearLR(start_factor=1/W, total_iters=W − 1)    steps 0 … W − 1
+        CosineAnnealingLR(T_max=T − W − 1, eta_min)       from step W
+        SequentialLR([warm-up, cosine], milestones=[W])
     """
     W, T = _checked_steps(warmup_steps, total_steps)
     cosine = module.CosineAnnealingLR(optimizer, T_max=T - W - 1, eta_min=eta_min)
     if W == 0:
         return cosine
-    warmup = module.LinearLR(optimizer, start_factor=1.0 / W, end_factor=1.0, total_iters=max(W - 1, 1))
+    warmup = module.LinearLR(optimizer, start_factor=1.0 / W, end_factor=1.0,
+                             total_iters=max(W - 1, 1))
     return module.SequentialLR(optimizer, [warmup, cosine], milestones=[W])
 
 
@@ -89,7 +92,8 @@ def warmup_cosine_scheduler(module, optimizer, warmup_steps, total_steps, eta_mi
 
 @dataclass(frozen=True)
 class Task:
-    """A seeded 4-class problem in 16 dimensions: labels from a random teacher net, 5 % flipped."""
+    """A seeded 4-class problem in 8 dimensions: labels from a random teacher net (8 tanh units),
+    then 5 % of them redrawn at random (so about 3.75 % end up wrong)."""
 
     X_train: np.ndarray
     y_train: np.ndarray
@@ -159,10 +163,13 @@ ABLATIONS = {
     "full recipe": RECIPE,
     "no warm-up": replace(RECIPE, warmup_steps=0),
     "no clipping": replace(RECIPE, max_norm=math.inf),
-    "no decay": replace(RECIPE, decay=False),
-    "Adam + L2": replace(RECIPE, optimizer="Adam+L2", weight_decay=5e-4),
+    "constant lr": replace(RECIPE, decay=False),
+    "no weight decay": replace(RECIPE, weight_decay=0.0),
+    "Adam + L2, λ 5e-4": replace(RECIPE, optimizer="Adam+L2", weight_decay=5e-4),
+    "Adam + L2, λ 0.05": replace(RECIPE, optimizer="Adam+L2", weight_decay=0.05),
 }
-"""The full recipe and one ingredient removed at a time (Adam + L2 at its usual small λ)."""
+"""The full recipe and one ingredient removed at a time. "no weight decay" (λ = 0) is the control
+that the two Adam + L2 rows need: at its usual small λ and at the recipe's λ = 0.05."""
 
 
 @dataclass(frozen=True)
@@ -170,8 +177,11 @@ class Runs:
     """What ``train_many`` recorded, one column per run (run r = recipe r // seeds, seed r % seeds).
 
     losses, grad_norms, update_ratios: (steps, R) — minibatch loss before the step, gradient norm
-    before clipping, ‖Δθ‖/‖θ‖ of the step; lrs: (steps, R); test_error, train_loss: (R,) at the end;
-    diverged_at: (R,) first step whose loss is not finite or above 3× its start, −1 if none.
+    before clipping, ‖Δθ‖/‖θ‖ of the step; lrs: (steps, R); start_loss, train_loss, train_error,
+    test_error: (R,) before and after training; weights: (R, PARAMETERS) after training;
+    spiked_at: (R,) first step whose loss is not finite or above 3× the first one, −1 if none;
+    diverged: (R,) the loss became inf or NaN; classes_predicted: (R,) how many of the 4 classes
+    the trained net predicts on the test set (1: it gives every input the same answer).
     """
 
     names: tuple
@@ -183,21 +193,33 @@ class Runs:
     start_loss: np.ndarray
     test_error: np.ndarray
     train_loss: np.ndarray
+    train_error: np.ndarray
+    weights: np.ndarray
     spiked_at: np.ndarray
     diverged: np.ndarray
+    classes_predicted: np.ndarray
     guess_error: float
 
     def status(self, r: int) -> str:
-        """Run r in words: 'test error 14.6 %', 'diverged at step 3', or
-        'learned nothing (error 72.8 %)' when no better than always guessing the commonest class, with
-        'spiked at step 1; ' in front when the loss rose above 3× its start on the way."""
+        """Run r in words, what happened and how it ended:
+
+        'test error 14.6 %';  'spiked at step 1, recovered: test error 17.6 %';
+        'spiked at step 1, then collapsed to one class (error 78.3 %)': finite loss, but the net
+        answers every input with the same class; 'learned nothing (error 64.2 %)': no better than
+        always guessing the commonest class; 'diverged: inf/NaN at step 3': the loss overflowed.
+        """
         if self.diverged[r]:
             bad = np.flatnonzero(~np.isfinite(self.losses[:, r]))
-            return f"diverged at step {int(bad[0]) if bad.size else max(int(self.spiked_at[r]), 0)}"
-        error = f"test error {100 * self.test_error[r]:.1f} %"
-        if self.test_error[r] >= self.guess_error - 0.005:
-            error = f"learned nothing (error {100 * self.test_error[r]:.1f} %)"
-        return error if self.spiked_at[r] < 0 else f"spiked at step {self.spiked_at[r]}; {error}"
+            return f"diverged: inf/NaN at step {int(bad[0]) if bad.size else len(self.losses)}"
+        spiked = self.spiked_at[r] >= 0
+        error = f"{100 * self.test_error[r]:.1f} %"
+        if self.classes_predicted[r] == 1:
+            ending = f"collapsed to one class (error {error})"
+        elif self.test_error[r] >= self.guess_error - 0.005:
+            ending = f"learned nothing (error {error})"
+        else:
+            return f"spiked at step {self.spiked_at[r]}, recovered: test error {error}" if spiked else f"test error {error}"
+        return f"spiked at step {self.spiked_at[r]}, then {ending}" if spiked else ending
 
     def per_recipe(self, values: np.ndarray) -> np.ndarray:
         """(…, R) → (…, recipes, seeds)."""
@@ -315,17 +337,42 @@ def train_many(recipes, seeds=(0, 1, 2), steps=200, batch_size=64, task=None, na
     with torch.no_grad(), np.errstate(all="ignore"):
         weights = torch.from_numpy(theta)
         Xt = torch.from_numpy(task.X_test.astype(theta.dtype)).expand(R, -1, -1)
-        test_error = (forward_many(weights, Xt).argmax(-1).numpy() != task.y_test).mean(1)
-        train_loss = _loss_per_run(weights, X.expand(R, -1, -1), y.expand(R, -1)).numpy()
+        predicted = forward_many(weights, Xt).argmax(-1).numpy()
+        test_error = (predicted != task.y_test).mean(1)
+        logits = forward_many(weights, X.expand(R, -1, -1))
+        train_error = (logits.argmax(-1).numpy() != task.y_train).mean(1)
+        train_loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.repeat(R),
+                                                       reduction="none").reshape(R, -1).mean(1).numpy()
+    classes_predicted = np.array([np.unique(row).size for row in predicted])
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(losses) | (losses > 3 * losses[0])
-        diverged = ~np.isfinite(train_loss) | ~(train_loss < start_loss)
-    test_error = np.where(np.isfinite(train_loss), test_error, np.nan)
+        diverged = ~np.isfinite(train_loss) | ~np.isfinite(losses).all(0)
+    test_error = np.where(diverged, np.nan, test_error)
+    train_error = np.where(diverged, np.nan, train_error)
     spiked_at = np.where(bad.any(0), bad.argmax(0), -1)
     names = tuple(names or (f"recipe {i}" for i in range(len(recipes))))
     guess_error = 1 - np.bincount(task.y_test).max() / len(task.y_test)
-    return Runs(names, len(seeds), losses, norms, ratios, lrs, start_loss, test_error, train_loss, spiked_at, diverged,
-                float(guess_error))
+    return Runs(names, len(seeds), losses, norms, ratios, lrs, start_loss, test_error, train_loss, train_error,
+                theta.copy(), spiked_at, diverged, classes_predicted, float(guess_error))
+
+
+def active_units(weights: np.ndarray, X: np.ndarray) -> list[int]:
+    """For one run's parameters (a row of ``Runs.weights``): how many units of each hidden layer
+    output more than 0 for at least one row of X. A unit that is 0 for every input is *dead*: its
+    ReLU passes no gradient, so nothing can revive it."""
+    h = np.asarray(X, dtype=float)
+    counts = []
+    for start, mid, end, fan_in, fan_out in SLICES[:-1]:
+        h = np.maximum(h @ weights[start:mid].reshape(fan_in, fan_out) + weights[mid:end], 0.0)
+        counts.append(int((h > 0).any(axis=0).sum()))
+    return counts
+
+
+def verdict(ours, theirs, tolerance: float) -> str:
+    """'✓ within 1e-12' when two arrays agree to ``tolerance``, else '✗ off by 3.2e-02'. The size of
+    an agreeing difference is left out: it differs in its last digits from one CPU to another."""
+    difference = float(np.max(np.abs(np.asarray(ours, dtype=float) - np.asarray(theirs, dtype=float)), initial=0.0))
+    return f"✓ within {tolerance:.0e}" if difference <= tolerance else f"✗ off by {difference:.1e}"
 
 
 def spread(values: np.ndarray) -> str:
@@ -351,8 +398,8 @@ class TorchRun:
 
 
 @_on_one_thread
-def train_torch(recipe: Recipe = RECIPE, steps=200, batch_size=64, seed=0, task=None, device="cpu",
-                plan=None) -> TorchRun:
+def train_torch(recipe: Recipe = RECIPE, steps=200, batch_size=64, seed=0, task=None,
+                device="cpu", plan=None) -> TorchRun:
     """The modern recipe as a reader would write it in PyTorch::
 
         optimizer = AdamW(model.parameters(), lr=peak, weight_decay=λ)
@@ -372,8 +419,10 @@ def train_torch(recipe: Recipe = RECIPE, steps=200, batch_size=64, seed=0, task=
     task = task or make_task()
     device = torch.device(device)
     model = make_model(seed).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.peak_lr, weight_decay=recipe.weight_decay)
-    scheduler = warmup_cosine_scheduler(torch.optim.lr_scheduler, optimizer, recipe.warmup_steps, steps, recipe.eta_min)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.peak_lr,
+                                  weight_decay=recipe.weight_decay)
+    scheduler = warmup_cosine_scheduler(torch.optim.lr_scheduler, optimizer, recipe.warmup_steps,
+                                        steps, recipe.eta_min)
     dtype = plan.dtype if plan is not None else torch.float32
     scaler = torch.amp.GradScaler(device.type, enabled=plan is not None and plan.use_scaler)
     X, y = torch.from_numpy(task.X_train).to(device), torch.from_numpy(task.y_train).to(device)
@@ -397,3 +446,28 @@ def train_torch(recipe: Recipe = RECIPE, steps=200, batch_size=64, seed=0, task=
         Xt = torch.from_numpy(task.X_test).to(device)
         error = (model(Xt).argmax(1).cpu().numpy() != task.y_test).mean()
     return TorchRun(np.array(losses), np.array(lrs), np.array(norms), float(error), int(skipped))
+
+
+def dtypes_under_autocast(plan=None, device="cpu", task=None) -> dict:
+    """The dtype of each kind of tensor in one training step of ``train_torch``'s loop under
+    ``plan`` (a ``course_lib.lab.precision.AmpPlan``; None: float32): autocast lowers what the
+    matrix products compute, not what is stored. Returns {"weights", "layer outputs", "gradients",
+    "Adam's moments"} → dtype names."""
+    task = task or make_task()
+    device = torch.device(device)
+    dtype = plan.dtype if plan is not None else torch.float32
+    model = make_model(0).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=RECIPE.peak_lr, weight_decay=RECIPE.weight_decay)
+    scaler = torch.amp.GradScaler(device.type, enabled=plan is not None and plan.use_scaler)
+    X, y = torch.from_numpy(task.X_train[:64]).to(device), torch.from_numpy(task.y_train[:64]).to(device)
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+        hidden = model[0](X)
+        loss = torch.nn.functional.cross_entropy(model[1:](hidden).float(), y)
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    scaler.step(optimizer)
+    scaler.update()
+    weight = model[0].weight
+    name = lambda t: str(t.dtype).removeprefix("torch.")
+    return {"weights": name(weight), "layer outputs": name(hidden), "gradients": name(weight.grad),
+            "Adam's moments": name(optimizer.state[weight]["exp_avg"])}

@@ -1,0 +1,78 @@
+"""What a learner sees is self-contained, cited and fits a slide.
+
+A learner has the repository and nothing else: no notebook, check message or displayed docstring
+names the course's internal documents or test tools; every notebook ends with its References; no
+printed line is wider than 100 characters.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+MAX_OUTPUT_WIDTH = 100
+INTERNAL = re.compile(r"seed[ _-]?notes?|seed['’]s|\bseed_(?:picture|step|formula|version)|REFERENCES\.md|DESIGN\.md"
+                      r"|\bnbval\b|NBVAL|the references['’]|reference numbers", re.IGNORECASE)
+"""Names of what the learner does not have: the notes the course grew from, our own reference and design
+files, the test tool."""
+
+
+def cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def output_text(cell):
+    parts = []
+    for output in cell.get("outputs", []):
+        if output["output_type"] == "stream":
+            parts.append("".join(output["text"]))
+        elif "text/plain" in output.get("data", {}):
+            parts.append("".join(output["data"]["text/plain"]))
+        elif output["output_type"] == "error":
+            parts.append(output["evalue"])
+    return "".join(parts)
+
+
+def learner_visible(path):
+    """(where, text) of every markdown cell, code cell and printed output of the notebook."""
+    for number, cell in enumerate(cells(path)):
+        yield f"cell {number} ({cell['cell_type']})", "".join(cell["source"])
+        if cell["cell_type"] == "code":
+            yield f"cell {number} (output)", output_text(cell)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_no_internal_names_in_what_a_learner_sees(path):
+    found = [f"{where}: {match.group(0)!r}" for where, text in learner_visible(path)
+             for match in INTERNAL.finditer(text)]
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_every_notebook_ends_with_its_references(path):
+    markdown = ["".join(cell["source"]) for cell in cells(path) if cell["cell_type"] == "markdown"]
+    last = markdown[-1]
+    assert last.lstrip().startswith("## References"), "the last markdown cell is not the References"
+    entries = [line for line in last.splitlines() if line.lstrip().startswith(("-", "*", "1."))]
+    assert entries and all(re.search(r"\(\d{4}\)|\b(19|20)\d{2}\b", entry) for entry in entries), \
+        "each reference gives its year"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_printed_lines_fit_a_slide(path):
+    wide = [f"cell {number}: {len(line)} characters: {line[:60]}…"
+            for number, cell in enumerate(cells(path)) if cell["cell_type"] == "code"
+            for line in output_text(cell).splitlines() if len(line) > MAX_OUTPUT_WIDTH]
+    assert not wide, "\n".join(wide)
+
+
+@pytest.mark.parametrize("text, internal", [
+    ("as the seed notes say", True), ("the seed's formula", True), ("seed_picture = 1", True),
+    ("see REFERENCES.md", True), ("# NBVAL_IGNORE_OUTPUT", True), ("three seeds, seed 0", False),
+    ("a common misstatement is", False), ("Kingma & Ba (2015), Algorithm 1", False),
+])
+def test_the_internal_names_are_recognised(text, internal):
+    assert bool(INTERNAL.search(text)) == internal
