@@ -1,7 +1,9 @@
-"""Show course_lib's own code in a notebook, so what the reader sees is what runs."""
+"""Show course_lib's own code in a notebook, so what the reader sees is what runs, and say how closely
+two computations agree."""
 
 import inspect
 import textwrap
+from numbers import Real
 
 import numpy as np
 
@@ -40,5 +42,27 @@ def agreement(ours, theirs, tolerance):
     if ours.shape != theirs.shape:
         raise ValueError(f"cannot compare shapes {ours.shape} and {theirs.shape}")
     largest = float(np.max(np.abs(ours - theirs), initial=0.0))
-    verdict = "✓" if largest <= tolerance else "✗ NOT"
-    return f"largest difference {largest:.1e}, {verdict} within {tolerance:.0e}"
+    mark = "✓" if largest <= tolerance else "✗ NOT"
+    return f"largest difference {largest:.1e}, {mark} within {tolerance:.0e}"
+
+
+def verdict(ours, theirs, tolerance: float = 0.0, relative: bool = False) -> str:
+    """How closely two arrays agree, as a short verdict: '✓ identical' (tolerance 0), '✓ within 1e-12',
+    or '✗ off by 3.1e-10' with the largest difference.
+
+    With ``relative`` the differences are divided by |theirs| (where it is not 0). An agreeing
+    difference is not printed: its last digits vary between machines, the verdict does not.
+    """
+    ours, theirs = np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float)
+    if ours.shape != theirs.shape:
+        raise ValueError(f"cannot compare shapes {ours.shape} and {theirs.shape}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, Real) or not tolerance >= 0:
+        raise ValueError(f"tolerance must be a number >= 0, got {tolerance!r}")
+    difference = np.abs(ours - theirs)
+    if relative:
+        scale = np.abs(theirs)
+        difference = np.divide(difference, scale, out=difference.copy(), where=scale > 0)
+    largest = float(np.max(difference, initial=0.0))
+    if not largest <= tolerance:
+        return f"✗ off by {largest:.1e}"
+    return "✓ identical" if tolerance == 0 else f"✓ within {tolerance:.0e}"

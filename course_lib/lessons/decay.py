@@ -32,6 +32,7 @@ from course_lib.interactive.checking import (
 )
 from course_lib.interactive.explorer import check_steps, DragCache, Explorer, sparse_ticks, status_text
 from course_lib.lab import plots
+from course_lib.lab.display import verdict  # noqa: F401  (notebook 05 uses lesson.verdict)
 from course_lib.optim import descend_
 
 # --------------------------------------------------------------------------------------------------
@@ -290,28 +291,6 @@ def scheduler_lrs(make, epochs: int, lr0: float, *, use_torch: bool = False, met
         else:
             scheduler.step(metrics[epoch])
     return np.array(lrs, dtype=float)
-
-
-def verdict(ours, theirs, tolerance: float = 0.0, relative: bool = False) -> str:
-    """How closely two arrays agree, as a short verdict: '✓ identical' (tolerance 0), '✓ within 1e-12',
-    or '✗ off by 3.1e-10' with the largest difference.
-
-    With ``relative`` the differences are divided by |theirs| (where it is not 0). An agreeing
-    difference is not printed: its last digits vary between machines, the verdict does not.
-    """
-    ours, theirs = np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float)
-    if ours.shape != theirs.shape:
-        raise ValueError(f"cannot compare shapes {ours.shape} and {theirs.shape}")
-    if isinstance(tolerance, bool) or not isinstance(tolerance, Real) or not tolerance >= 0:
-        raise ValueError(f"tolerance must be a number >= 0, got {tolerance!r}")
-    difference = np.abs(ours - theirs)
-    if relative:
-        scale = np.abs(theirs)
-        difference = np.divide(difference, scale, out=difference.copy(), where=scale > 0)
-    largest = float(np.max(difference, initial=0.0))
-    if not largest <= tolerance:
-        return f"✗ off by {largest:.1e}"
-    return "✓ identical" if tolerance == 0 else f"✓ within {tolerance:.0e}"
 
 
 # --------------------------------------------------------------------------------------------------

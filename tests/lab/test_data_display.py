@@ -7,7 +7,7 @@ import pytest
 
 from course_lib import averages, optim
 from course_lib.lab import data
-from course_lib.lab.display import agreement, show_source
+from course_lib.lab.display import agreement, show_source, verdict
 
 
 def test_noisy_series_is_seeded_and_seasonal():
@@ -59,3 +59,16 @@ def test_agreement_says_whether_the_largest_difference_is_within_tolerance():
 def test_agreement_refuses_different_shapes():
     with pytest.raises(ValueError, match=r"\(2,\) and \(3,\)"):
         agreement([1, 2], [1, 2, 3], 1e-12)
+
+
+def test_verdict_names_identical_within_or_off_by():
+    a = np.array([1.0, 2.0, 0.0])
+    assert verdict(a, a) == "✓ identical"
+    assert verdict(a + 1e-13, a, 1e-12) == "✓ within 1e-12"
+    assert verdict(a * (1 + 1e-10), a, 1e-12, relative=True) == "✗ off by 1.0e-10"
+    assert verdict(a + [0, 0, 1e-9], a, 1e-12, relative=True) == "✗ off by 1.0e-09"
+    assert verdict([np.nan], [1.0], 1.0).startswith("✗")
+    with pytest.raises(ValueError, match="shapes"):
+        verdict([1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="tolerance"):
+        verdict([1.0], [1.0], -1)

@@ -169,16 +169,3 @@ def test_the_lectures_staircase_is_steplr_and_fixed_interval_is_not():
     fixed = lesson.schedule_lrs("fixed interval", 0.4, 40, decay_rate=1.0, interval=10)
     np.testing.assert_array_equal(fixed[:20], halving[:20])
     assert fixed[20] == pytest.approx(0.4 / 3) and halving[20] == pytest.approx(0.1)
-
-
-def test_verdict():
-    a = np.array([1.0, 2.0, 0.0])
-    assert lesson.verdict(a, a) == "✓ identical"
-    assert lesson.verdict(a + 1e-13, a, 1e-12) == "✓ within 1e-12"
-    assert lesson.verdict(a * (1 + 1e-10), a, 1e-12, relative=True) == "✗ off by 1.0e-10"
-    assert lesson.verdict(a + [0, 0, 1e-9], a, 1e-12, relative=True) == "✗ off by 1.0e-09"
-    assert lesson.verdict([np.nan], [1.0], 1.0).startswith("✗")
-    with pytest.raises(ValueError, match="shapes"):
-        lesson.verdict([1.0], [1.0, 2.0])
-    with pytest.raises(ValueError, match="tolerance"):
-        lesson.verdict([1.0], [1.0], -1)

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from course_lib import clipping, optim
+from course_lib.lab.display import verdict  # noqa: F401  (notebook 10 uses lesson.verdict)
 
 LAYERS = (8, 32, 32, 4)
 """The MLP of the notebook: 8 inputs, two hidden ReLU layers of 32, 4 classes."""
@@ -366,13 +367,6 @@ def active_units(weights: np.ndarray, X: np.ndarray) -> list[int]:
         h = np.maximum(h @ weights[start:mid].reshape(fan_in, fan_out) + weights[mid:end], 0.0)
         counts.append(int((h > 0).any(axis=0).sum()))
     return counts
-
-
-def verdict(ours, theirs, tolerance: float) -> str:
-    """'✓ within 1e-12' when two arrays agree to ``tolerance``, else '✗ off by 3.2e-02'. The size of
-    an agreeing difference is left out: it differs in its last digits from one CPU to another."""
-    difference = float(np.max(np.abs(np.asarray(ours, dtype=float) - np.asarray(theirs, dtype=float)), initial=0.0))
-    return f"✓ within {tolerance:.0e}" if difference <= tolerance else f"✗ off by {difference:.1e}"
 
 
 def spread(values: np.ndarray) -> str:
