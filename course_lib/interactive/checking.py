@@ -4,18 +4,28 @@ Each checker takes the learner's function, runs it on a few seeded cases, compar
 with the reference, and, when they differ, says *what* is wrong: it tries a list of known mistakes
 (wrong versions of the same function) and names the one the learner's answer agrees with::
 
-    lesson.check_ewa(my_ewa)       # shows "Correct! ..." or "Not yet: <what is wrong>"
+    lesson.check_ewa(my_ewa)       # "Correct! ...", "Not yet: <what is wrong>" or, for the
+                                   # untouched stub, "Not attempted yet: <a first hint>"
 
-A checker never raises because of the learner's code: exceptions, ``None``, wrong types and wrong
-shapes are reported in the message. The result is a :class:`CheckResult` (``passed``, ``message``),
-truthy when the check passed; its plain-text form is deterministic, so saved notebooks compare
-cleanly under nbval.
+A checker never raises because of the learner's code: exceptions, ``None``, wrong types, wrong
+shapes and arguments changed in place are reported in the message. The result is a
+:class:`CheckResult` (``passed``, ``message``, ``attempted``), truthy when the check passed; its
+plain-text form is deterministic, so saved notebooks compare cleanly.
 
-To add an exercise to a lesson, describe it there with an :class:`Exercise` (cases, expected
-results, known :class:`Mistake` s) and call :func:`check_function`.
+Two kinds of exercise:
+
+- "write the function": describe it with an :class:`Exercise` (cases, expected results, known
+  :class:`Mistake` s, a first hint) and call :func:`check_function`;
+- "predict, choose or interpret": the learner answers with values (a number, a dict of numbers, a
+  choice among names); describe it with a :class:`Question` whose ``judge`` runs the answer through
+  the real computation, and call :func:`check_answer`.
+
+A stub raises ``NotImplementedError`` (or returns ``...``); an unanswered question holds ``...``.
 """
 
 import copy
+import inspect
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -24,6 +34,8 @@ import numpy as np
 RTOL = 1e-5
 """Relative tolerance for accepting an answer: loose enough for float32, far below any mistake."""
 ATOL = 1e-8
+WIDTH = 100
+"""Plain-text verdicts are wrapped to this many columns (a message's own line breaks are kept)."""
 
 
 @dataclass(frozen=True)
@@ -32,19 +44,30 @@ class CheckResult:
 
     passed: bool
     message: str
+    attempted: bool = True
 
     def __bool__(self) -> bool:
         return self.passed
 
+    @property
+    def verdict(self) -> str:
+        return "Correct!" if self.passed else "Not yet:" if self.attempted else "Not attempted yet:"
+
     def __str__(self) -> str:
-        return f"{'Correct!' if self.passed else 'Not yet:'} {self.message}"
+        return "\n".join(textwrap.fill(line, WIDTH, break_long_words=False, break_on_hyphens=False)
+                         for line in f"{self.verdict} {self.message}".splitlines())
 
     def _repr_pretty_(self, printer, cycle) -> None:
         printer.text(str(self))
 
     def _repr_markdown_(self) -> str:
-        verdict = "✅ **Correct!**" if self.passed else "❌ **Not yet:**"
-        return f"{verdict} {_escape_markdown(self.message)}"
+        mark = "✅" if self.passed else "❌" if self.attempted else "✏️"
+        return f"{mark} **{self.verdict}** {_escape_markdown(self.message)}"
+
+
+def not_attempted(hint: str) -> CheckResult:
+    """The answer to an untouched stub: not attempted yet, and a first hint."""
+    return CheckResult(False, hint, attempted=False)
 
 
 @dataclass(frozen=True)
@@ -69,6 +92,9 @@ class Exercise:
     run:      turns what a function returns into what is compared (default: the value itself);
               it raises :class:`UnusableAnswer` when the returned value cannot be used at all.
     hints:    exception type -> advice added when the learner's function raises it.
+    hint:     the first hint, shown while the learner's function is still the stub.
+    updates:  the arguments the function may update in place, the state it returns (as torch's
+              optimizers do); any other argument changed in place is reported.
     """
 
     name: str
@@ -80,6 +106,8 @@ class Exercise:
     outputs: tuple[str, ...] = ("the result",)
     run: Callable | None = None
     hints: dict[type, str] = field(default_factory=dict)
+    hint: str = ""
+    updates: tuple[str, ...] = ()
 
 
 class UnusableAnswer(Exception):
@@ -97,16 +125,31 @@ def check_function(fn: Callable, exercise: Exercise) -> CheckResult:
     if not callable(fn):
         return CheckResult(False, f"expected your function `{exercise.name}` itself but got "
                                   f"{describe_value(fn)}: pass the function without calling it.")
+    wanted = f"`{exercise.name}({', '.join(exercise.cases[0])})`"
+    if not _accepts(fn, len(exercise.cases[0])):
+        return CheckResult(False, f"your function does not take the arguments of {wanted}: "
+                                  f"keep the stub's first line, def {wanted[1:-1]}:")
     results = []
-    for case in exercise.cases:
+    for number, case in enumerate(exercise.cases):
+        where = _describe_case(case, number, len(exercise.cases))
+        arguments = copy.deepcopy(list(case.values()))
         try:
-            returned = call_on_case(fn, case)
+            with np.errstate(all="ignore"):
+                returned = fn(*arguments)
+        except NotImplementedError:
+            return not_attempted(exercise.hint)
         except Exception as error:  # the learner's code may raise anything: report it
-            return CheckResult(False, _explain_exception(error, exercise, case))
+            return CheckResult(False, _explain_exception(error, exercise, where))
+        if returned is Ellipsis:
+            return not_attempted(exercise.hint)
+        changed = _changed_argument(case, arguments, exercise.updates)
+        if changed is not None:
+            return CheckResult(False, f"your function changed its argument `{changed}` in place; the caller "
+                                      f"still needs it.\nCompute new values (`x = x - …`, not `x -= …`).")
         try:
             results.append(_run(exercise, returned))
         except UnusableAnswer as reason:
-            return CheckResult(False, f"{reason} (for {_describe_case(case)}).")
+            return CheckResult(False, f"{reason} ({where}).")
     differences = [_difference(got, exercise.expected(*case.values()), exercise.outputs)
                    for got, case in zip(results, exercise.cases)]
     if not any(differences) or any(_agrees(results, right, exercise) for right in exercise.accepted):
@@ -114,8 +157,20 @@ def check_function(fn: Callable, exercise: Exercise) -> CheckResult:
     for mistake in exercise.mistakes:
         if _agrees(results, mistake.answer, exercise):
             return CheckResult(False, mistake.explanation)
-    difference, case = next((d, case) for d, case in zip(differences, exercise.cases) if d)
-    return CheckResult(False, f"{difference} (for {_describe_case(case)}).")
+    number, difference = next((number, d) for number, d in enumerate(differences) if d)
+    where = _describe_case(exercise.cases[number], number, len(exercise.cases))
+    return CheckResult(False, f"{difference} ({where}).")
+
+
+def _accepts(fn: Callable, count: int) -> bool:
+    """Whether ``fn`` can be called with ``count`` positional arguments (True when unknowable)."""
+    try:
+        inspect.signature(fn).bind(*range(count))
+    except TypeError:
+        return False
+    except ValueError:  # a built-in without a signature
+        pass
+    return True
 
 
 def _agrees(results: list, answer: Callable, exercise: Exercise) -> bool:
@@ -138,10 +193,9 @@ def _run(exercise: Exercise, returned: Any) -> Any:
         return exercise.run(returned)
 
 
-def _explain_exception(error: Exception, exercise: Exercise, case: dict[str, Any]) -> str:
-    message = f"your function raised {type(error).__name__}: {error} (for {_describe_case(case)})."
-    if isinstance(error, NotImplementedError):
-        return f"{message} Replace the placeholder with your code."
+def _explain_exception(error: Exception, exercise: Exercise, where: str) -> str:
+    text = str(error) if len(str(error)) <= 80 else str(error)[:77] + "..."
+    message = f"your function raised {type(error).__name__}: {text} ({where})."
     hint = next((text for kind, text in exercise.hints.items() if isinstance(error, kind)), None)
     return f"{message} {hint}" if hint else message
 
@@ -197,23 +251,125 @@ def describe_value(value: Any) -> str:
     return f"an array of shape {numbers.shape}"
 
 
-def _describe_case(case: dict[str, Any]) -> str:
-    return ", ".join(f"{name}={_format_argument(value)}" for name, value in case.items())
+def _describe_case(case: dict[str, Any], number: int, count: int) -> str:
+    """Which test case: its number, and its numbers when it has at most three arguments, all numbers
+    (a long argument list would bury the message)."""
+    where = f"test case {number + 1} of {count}"
+    if len(case) <= 3 and all(_is_number(value) for value in case.values()):
+        return where + ": " + ", ".join(f"{name}={float(value):g}" for name, value in case.items())
+    return where
 
 
-def _format_argument(value: Any) -> str:
-    """A short, deterministic description of one argument: a number, a small vector, or a shape."""
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):  # a dict, a ragged list, a custom object
-        text = format(value)
-        return text if len(text) <= 200 else f"<{type(value).__name__}>"
-    if array.ndim == 0:
-        return f"{float(array):g}"
-    if array.ndim == 1 and array.size <= 6:
-        return np.array2string(array, precision=4, separator=", ")
-    return f"<array of shape {array.shape}>"
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _changed_argument(case: dict[str, Any], arguments: list, updates: tuple[str, ...]) -> str | None:
+    """The name of the first argument (other than ``updates``) the learner's function changed in place."""
+    return next((name for name, before, after in zip(case, case.values(), arguments)
+                 if name not in updates and not _same(before, after)), None)
+
+
+def _same(before: Any, after: Any) -> bool:
+    """Whether an argument is unchanged: arrays element by element, containers item by item."""
+    if isinstance(before, np.ndarray) or hasattr(before, "detach"):
+        before, after = np.asarray(_numpy(before)), np.asarray(_numpy(after))
+        return before.shape == after.shape and np.array_equal(before, after, equal_nan=before.dtype.kind in "fc")
+    if isinstance(before, (list, tuple)):
+        return len(before) == len(after) and all(_same(b, a) for b, a in zip(before, after))
+    if isinstance(before, dict):
+        return before.keys() == after.keys() and all(_same(before[key], after[key]) for key in before)
+    return True  # numbers and strings cannot change in place
+
+
+def _numpy(value: Any) -> Any:
+    return value.detach().cpu().numpy() if hasattr(value, "detach") else value
 
 
 def _escape_markdown(text: str) -> str:
     return "".join("\\" + char if char in "\\`*_[]<>#|" else char for char in text)
+
+
+# --------------------------------------------------------------------------------------------------
+# Predict, choose, interpret: the learner answers with values
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Question:
+    """A task answered with values rather than a function.
+
+    name:    the learner's variable, for messages.
+    fields:  the names of the values asked for; the answer is a dict with these keys (with one
+             field, a bare value is accepted too).
+    hint:    the first hint, shown while the answer still holds ``...``.
+    judge:   called with the answer's values by name (floats, or the chosen names); runs them
+             through the real computation and returns the verdict as a :class:`CheckResult`.
+    choices: for "which one" questions, the names an answer may take (compared without case);
+             empty when the answer is a number.
+    """
+
+    name: str
+    fields: tuple[str, ...]
+    hint: str
+    judge: Callable[..., CheckResult]
+    choices: tuple[str, ...] = ()
+
+
+def check_answer(answer: Any, question: Question) -> CheckResult:
+    """Read the learner's answer to ``question`` and let its ``judge`` run it.
+
+    ``...`` anywhere means not attempted yet; a missing key, a value that is not a finite number
+    (or not one of the choices) is reported; an answer the computation refuses is reported too.
+    """
+    if _holds_ellipsis(answer):
+        return not_attempted(question.hint)
+    if len(question.fields) == 1 and not isinstance(answer, dict):
+        answer = {question.fields[0]: answer}
+    if not isinstance(answer, dict) or set(answer) != set(question.fields):
+        keys = ", ".join(f'"{name}"' for name in question.fields)
+        return CheckResult(False, f"`{question.name}` should be a dict with the keys {keys}; "
+                                  f"it is {_describe_answer(answer)}.")
+    values = {}
+    for name in question.fields:
+        value, problem = _read_value(answer[name], question.choices)
+        if problem:
+            return CheckResult(False, f"`{question.name}`'s \"{name}\" {problem}." if len(question.fields) > 1
+                                      else f"`{question.name}` {problem}.")
+        values[name] = value
+    try:
+        with np.errstate(all="ignore"):
+            return question.judge(**values)
+    except ValueError as refusal:  # e.g. an optimizer refusing a negative learning rate
+        return CheckResult(False, f"that answer cannot be run: {refusal}")
+
+
+def _holds_ellipsis(answer: Any) -> bool:
+    if answer is Ellipsis:
+        return True
+    if isinstance(answer, dict):
+        return any(_holds_ellipsis(value) for value in answer.values())
+    return isinstance(answer, (list, tuple)) and any(_holds_ellipsis(value) for value in answer)
+
+
+def _read_value(value: Any, choices: tuple[str, ...]) -> tuple[Any, str | None]:
+    """(the value, None) when usable, else (None, what is wrong with it)."""
+    if choices:
+        options = ", ".join(f'"{choice}"' for choice in choices)
+        if isinstance(value, str) and value.strip().lower() in choices:
+            return value.strip().lower(), None
+        return None, f"should be one of {options}, not {_describe_answer(value)}"
+    if not _is_number(value):
+        return None, f"should be a number, not {_describe_answer(value)}"
+    if not np.isfinite(float(value)):
+        return None, f"should be a finite number, not {float(value)}"
+    return float(value), None
+
+
+def _describe_answer(value: Any) -> str:
+    if isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 20 else "a long string"
+    if _is_number(value):
+        return f"the number {float(value):g}"
+    return describe_value(value)

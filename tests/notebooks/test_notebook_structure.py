@@ -5,16 +5,23 @@ that the outputs are there at all, in order, without errors or warnings, and tha
 has the parts a learner and a lecturer rely on.
 """
 
+import ast
+import importlib
 import json
 import re
 from pathlib import Path
 
 import pytest
 
+from test_layers import NOTEBOOK_LESSONS  # the lesson each notebook imports
+
+from course_lib.interactive.checking import Question
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
 # Headings every technique notebook (01 onwards) has, in this order (see DESIGN.md, "the template").
+
 TEMPLATE_HEADINGS = ["The idea", "The equations", "The code", "Verified", "Explore", "reproduced", "GPU", "Pitfalls",
                      "Exercises", "Summary"]
 
@@ -86,3 +93,84 @@ def test_readme_links_every_notebook():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for path in NOTEBOOKS:
         assert f"(notebooks/{path.name})" in readme, f"README does not link {path.name}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercises: a stub the learner fills in, then a collapsed solution (DESIGN.md, "Exercises")
+# --------------------------------------------------------------------------------------------------
+
+CHECK_CALL = re.compile(r"lesson\.(check_\w+)\((\w+)\)")
+
+
+def saved_text(cell):
+    return "".join("".join(output.get("data", {}).get("text/plain", output.get("text", "")))
+                   for output in cell.get("outputs", []))
+
+
+def defined_names(source):
+    """The names a cell defines at its top level (functions, classes, assignments, imports)."""
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return names
+
+
+def is_solution(cell):
+    return "solution" in cell["metadata"].get("tags", [])
+
+
+def exercises(notebook):
+    """(stub, solution) pairs: a cell whose check says "Not attempted yet" and the cell after it."""
+    cells = notebook["cells"]
+    return [(cell, cells[i + 1] if i + 1 < len(cells) else None) for i, cell in enumerate(cells)
+            if cell["cell_type"] == "code" and saved_text(cell).startswith("Not attempted yet:")]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_exercise_is_a_stub_followed_by_its_collapsed_solution(path):
+    notebook = load(path)
+    pairs = exercises(notebook)
+    assert pairs, "no exercise whose saved check says 'Not attempted yet'"
+    for stub, solution in pairs:
+        stub_source = "".join(stub["source"])
+        assert "NotImplementedError" in stub_source or "..." in stub_source, stub_source[:200]
+        assert not is_solution(stub), "a stub is tagged 'solution'"
+        assert solution is not None and solution["cell_type"] == "code" and is_solution(solution), \
+            f"the cell after the stub is not its solution:\n{stub_source[:200]}"
+        solution_source = "".join(solution["source"])
+        assert solution["metadata"].get("jupyter", {}).get("source_hidden") is True, "the solution is not collapsed"
+        assert solution["metadata"].get("slideshow", {}).get("slide_type") == "skip", "the solution shows in slides"
+        assert [name for name, _ in CHECK_CALL.findall(stub_source)] == \
+               [name for name, _ in CHECK_CALL.findall(solution_source)], "the solution runs another check"
+        assert saved_text(solution).startswith("Correct!"), saved_text(solution)[:200]
+        overwritten = defined_names(stub_source) & defined_names(solution_source)
+        assert not overwritten, f"running the solution would overwrite the learner's {overwritten}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_answer_is_visible_outside_a_solution(path):
+    """A learner sees "Correct!" only under a collapsed solution; every solution follows its stub."""
+    notebook = load(path)
+    stubs_and_solutions = {id(cell) for pair in exercises(notebook) for cell in pair}
+    for number, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        if saved_text(cell).startswith("Correct!"):
+            assert is_solution(cell), f"cell {number} shows a passing check outside a solution"
+        if is_solution(cell):
+            assert id(cell) in stubs_and_solutions, f"solution cell {number} does not follow a stub"
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if not p.name.startswith("00")], ids=lambda p: p.name)
+def test_technique_notebooks_have_a_task_that_makes_the_learner_think(path):
+    """At least one predict / choose / interpret question, each asked in a stub."""
+    lesson = importlib.import_module(f"course_lib.lessons.{NOTEBOOK_LESSONS[path.name[:2]]}")
+    questions = [value for value in vars(lesson).values() if isinstance(value, Question)]
+    assert questions, f"course_lib.lessons.{lesson.__name__} has no Question"
+    asked = {argument for stub, _ in exercises(load(path)) for _, argument in CHECK_CALL.findall("".join(stub["source"]))}
+    for question in questions:
+        assert question.name in asked, f"the question `{question.name}` is not asked in a stub"
