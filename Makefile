@@ -2,7 +2,8 @@
 #   make lab        open the notebooks in JupyterLab (127.0.0.1, token authentication)
 #   make test       unit tests + every notebook under nbval (+ browser tests where Chromium is found)
 #   make nbval-baseline  nbval again with NumPy, OpenBLAS and torch held to their oldest x86 kernels
-#   make notebooks  re-execute every notebook in place (the only way committed outputs are made)
+#   make notebooks  re-execute every notebook in place (the only way committed outputs are made);
+#                   make notebooks NB="02 05" (numbers or paths) re-executes some of them
 #   make slides     export every notebook as a reveal.js deck into slides/ that opens offline
 #   make bench      performance benchmarks against their targets (make bench QUICK=1: fewer repeats, no notebooks)
 

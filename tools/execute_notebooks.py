@@ -4,7 +4,8 @@ This is the only way committed outputs are produced (``make notebooks``); nbval 
 ``make test`` that executing them again gives the same outputs.
 
     python tools/execute_notebooks.py                      # every notebook
-    python tools/execute_notebooks.py notebooks/01_*.ipynb # some of them
+    python tools/execute_notebooks.py notebooks/01_*.ipynb # some of them, by path
+    python tools/execute_notebooks.py 01 5                 # or by number
 """
 
 import sys
@@ -35,8 +36,18 @@ def execute(path: Path) -> float:
     return seconds
 
 
+def notebook_path(argument: str) -> Path:
+    """A notebook given by its path or by its number ("02" or "2")."""
+    if argument.isdigit():
+        found = sorted(NOTEBOOKS.glob(f"{int(argument):02d}_*.ipynb"))
+        if len(found) != 1:
+            sys.exit(f"no notebook numbered {argument} in {NOTEBOOKS}")
+        return found[0]
+    return Path(argument).resolve()
+
+
 def main(arguments: list[str]) -> None:
-    paths = [Path(a).resolve() for a in arguments] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    paths = [notebook_path(a) for a in arguments] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     for path in paths:
         print(f"{path.name:<50} {execute(path):6.1f} s", flush=True)
 

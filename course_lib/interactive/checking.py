@@ -302,7 +302,7 @@ class Question:
     fields:  the names of the values asked for; the answer is a dict with these keys (with one
              field, a bare value is accepted too).
     hint:    the first hint, shown while the answer still holds ``...``.
-    judge:   called with the answer's values by name (floats, or the chosen names); runs them
+    judge:   called with the answer's values by name (floats, or the choices as spelled here); runs them
              through the real computation and returns the verdict as a :class:`CheckResult`.
     choices: for "which one" questions, the names an answer may take (compared without case);
              empty when the answer is a number.
@@ -355,8 +355,9 @@ def _read_value(value: Any, choices: tuple[str, ...]) -> tuple[Any, str | None]:
     """(the value, None) when usable, else (None, what is wrong with it)."""
     if choices:
         options = ", ".join(f'"{choice}"' for choice in choices)
-        if isinstance(value, str) and value.strip().lower() in choices:
-            return value.strip().lower(), None
+        chosen = [choice for choice in choices if isinstance(value, str) and value.strip().lower() == choice.lower()]
+        if chosen:
+            return chosen[0], None
         return None, f"should be one of {options}, not {_describe_answer(value)}"
     if not _is_number(value):
         return None, f"should be a number, not {_describe_answer(value)}"

@@ -11,8 +11,12 @@ The experiments are NumPy and run every cell of a grid at once, along a leading 
 The model is logistic regression on the direction of w only, logit = 8·x·w/‖w‖: the loss does not
 change when w is scaled, like a network layer followed by batch normalisation. On such a model the
 learning rate and the weight norm are one knob, and weight decay sets the norm.
+
+The exercises: torch's AdamW step, torch's λ from the paper's, and a choice of lr and λ that lands in
+AdamW's good region of the grid (``check_adamw_pair``, which trains the chosen cell over the grid's seeds).
 """
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -20,7 +24,7 @@ import ipywidgets
 import numpy as np
 
 from course_lib import optim
-from course_lib.interactive.checking import check_function, CheckResult, Exercise, Mistake
+from course_lib.interactive.checking import check_answer, check_function, CheckResult, Exercise, Mistake, Question
 from course_lib.interactive.explorer import check_steps, DragCache, Explorer, status_text
 from course_lib.lab import plots
 
@@ -454,6 +458,18 @@ def _adamw_decay_added(w, m, v, grad, t, lr, weight_decay, beta1, beta2, eps):
     return w * (1 + lr * weight_decay) - lr * _adam_direction(m_new, v_new, t, beta1, beta2, eps), m_new, v_new
 
 
+def _decay_divided_by_the_denominator(w, m, v, grad, t, lr, weight_decay, beta1, beta2, eps):
+    """λ·θ inside Adam's fraction: θ − lr·(m̂ + λ·θ)/(√v̂ + ε), m and v of the gradient alone."""
+    m_new, v_new = _adam_moments(m, v, grad, beta1, beta2)
+    m_hat, v_hat = m_new / (1 - beta1**t), v_new / (1 - beta2**t)
+    return w - lr * (m_hat + weight_decay * w) / (np.sqrt(v_hat) + eps), m_new, v_new
+
+
+def _l2_and_decoupled_decay(w, m, v, grad, t, lr, weight_decay, beta1, beta2, eps):
+    """Both: λ·θ added to the gradient (L2) and θ·(1 − lr·λ)."""
+    return torch_adamw_step(w, m, v, grad + weight_decay * w, t, lr, weight_decay, beta1, beta2, eps)
+
+
 def _adamw_cases(seed: int = 9) -> list[dict[str, Any]]:
     """Seeded AdamW states: step t > 1 (so bias correction matters), lr·λ large enough that decaying
     before or after the Adam step differs by far more than the tolerance."""
@@ -472,6 +488,9 @@ ADAMW_EXERCISE = Exercise(
     expected=torch_adamw_step,
     outputs=("w_new", "m_new", "v_new"),
     success="θ ← θ·(1 − lr·λ), then θ ← θ − lr·m̂/(√v̂ + ε), m and v from the gradient alone.",
+    hint="two separate moves (see \"AdamW, torch's form\"): shrink the weights by the decay, then take "
+         "Adam's step from the gradient alone.",
+    updates=("w", "m", "v"),
     mistakes=[
         Mistake(_adam_l2_step,
                 "you added λ·θ to the gradient: that is Adam with L2, so √v̂ divides the decay too. "
@@ -488,6 +507,12 @@ ADAMW_EXERCISE = Exercise(
         Mistake(_adamw_decay_added,
                 "your decay has the wrong sign: θ·(1 + lr·λ) grows the weights; decay shrinks them, "
                 "θ·(1 − lr·λ)."),
+        Mistake(_decay_divided_by_the_denominator,
+                "your decay λ·θ sits inside Adam's fraction, so √v̂ + ε divides it, as in Adam + L2. "
+                "AdamW keeps it outside: θ·(1 − lr·λ), then the Adam step."),
+        Mistake(_l2_and_decoupled_decay,
+                "you decayed twice: λ·θ added to the gradient (L2) and θ·(1 − lr·λ). AdamW keeps only "
+                "the second and feeds m and v the bare gradient."),
     ],
 )
 
@@ -509,6 +534,8 @@ WEIGHT_DECAY_CONVERSION_EXERCISE = Exercise(
     expected=torch_weight_decay_from_paper,
     outputs=("torch's weight_decay",),
     success="λ_torch = λ_paper / α, so torch's decay per step, lr·λ_torch, is the paper's λ_paper.",
+    hint="torch decays by lr·λ_torch per step, the paper by λ_paper (without a schedule): "
+         "which λ_torch makes the two equal when lr = α?",
     mistakes=[
         Mistake(lambda paper_decay, alpha: paper_decay * alpha,
                 "you multiplied by α, but torch multiplies its weight_decay by lr = α itself. "
@@ -527,3 +554,90 @@ WEIGHT_DECAY_CONVERSION_EXERCISE = Exercise(
 def check_weight_decay_conversion(fn: Callable) -> CheckResult:
     """Check ``fn(paper_decay, alpha)`` -> torch's AdamW weight_decay for the paper's λ at lr α."""
     return check_function(fn, WEIGHT_DECAY_CONVERSION_EXERCISE)
+
+
+# --------------------------------------------------------------------------------------------------
+# Choose: an lr × λ pair in torch's AdamW's good region of the grid
+# --------------------------------------------------------------------------------------------------
+
+GRID_SEEDS = tuple(range(1, 9))
+"""The training seeds of the notebook's grid: each cell's test error is averaged over them."""
+GOOD_MARGIN = 0.01
+"""A cell is good when its mean test error is within one point of the teacher's (the white outline)."""
+
+
+@functools.cache
+def grid_data() -> TeacherData:
+    """The notebook's data set, ``teacher_data()``, made once."""
+    return teacher_data()
+
+
+def seed_errors(data: TeacherData, lr: float, weight_decay: float, seeds=GRID_SEEDS, steps: int = 2000,
+                batch: int = 8) -> np.ndarray:
+    """Final test error of ``optim.AdamW(lr=lr, weight_decay=weight_decay)`` for each training seed: the
+    cell (λ, lr) of ``decay_grids`` for "AdamW (torch's λ)", the same numbers to the last bit, but one
+    optimizer steps the runs of every seed at once (8 times fewer steps to take than one seed at a time).
+    Each seed's gradient is computed as ``train`` computes it, from its own start and minibatches."""
+    plans = [training_plan(data, steps, batch, seed) for seed in seeds]
+    w = np.stack([start for start, _ in plans])
+    g = np.empty_like(w)
+    adamw = optim.AdamW([w], lr=lr, weight_decay=weight_decay)
+    with np.errstate(all="ignore"):  # a diverging run turns to inf/nan quietly; it is reported as NaN
+        for step in range(steps):
+            for k, (_, batches) in enumerate(plans):
+                rows = batches[step]
+                g[k] = gradient(w[k:k + 1].copy(), data.x_train[rows], data.y_train[rows])[0]
+            adamw.step([g])
+        norms = np.linalg.norm(w, axis=-1)
+        good = np.isfinite(norms) & (norms > 0)
+        return np.where(good, test_error(np.where(good[:, None], w, 1.0), data), np.nan)
+
+
+def _number(value: float) -> str:
+    """A negative power of two as 2⁻⁹, anything else in three digits (with a true minus sign)."""
+    if 0 < value < 1 and float(np.log2(value)).is_integer():
+        return "2⁻" + str(-int(np.log2(value))).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{value:.3g}".replace("-", "−")
+
+
+def _judge_adamw_pair(lr: float, weight_decay: float) -> CheckResult:
+    """Train the chosen cell over the grid's 8 seeds; right when the mean test error is within one point
+    of the teacher's, otherwise what went wrong: a blow-up, a decay that flips the weights, too little
+    training, or steps that turn w too far. (A no-break space before each % keeps it by its number.)"""
+    data = grid_data()
+    errors = seed_errors(data, lr, weight_decay)
+    per_step = lr * weight_decay
+    ran = f"lr = {_number(lr)}, λ = {_number(weight_decay)}, lr·λ = {_number(per_step)}"
+    teacher, good = 100 * data.bayes_error, 100 * (data.bayes_error + GOOD_MARGIN)
+    blown = int(np.isnan(errors).sum())
+    if blown:
+        why = (f"1 − lr·λ = {_number(1 - per_step)} is below −1, so the decay flips and grows them every step"
+               if per_step > 2 else "lower lr")
+        return CheckResult(False, f"{ran}: the weights blew up in {blown} of the {len(errors)} seeds: {why}.")
+    mean = 100 * float(errors.mean())
+    if mean <= good:
+        return CheckResult(True, f"{ran}: the test error averages under {good:.1f}\u00a0% over the {len(errors)} "
+                                 f"seeds, within a point of the teacher's {teacher:.1f}\u00a0%. In torch's form "
+                                 f"what counts is lr·λ.")
+    result = (f"{ran}: the test error averages {mean:.0f}\u00a0% over the {len(errors)} seeds, "
+              f"not under {good:.1f}\u00a0%. ")
+    if per_step >= 1:
+        return CheckResult(False, result + "1 − lr·λ ≤ 0 zeroes or flips the weights every step.")
+    if mean > 20:
+        return CheckResult(False, result + "In 2000 steps w has hardly turned from its start: raise lr.")
+    return CheckResult(False, result + "Each step turns w too far: lower lr·λ (it keeps ‖w‖ small) or lr.")
+
+
+ADAMW_PAIR_QUESTION = Question(
+    name="my_pair",
+    fields=("lr", "weight_decay"),
+    hint="pick a cell inside the white outline of the AdamW (torch's λ) panel: along which lines is that "
+         "panel flat?",
+    judge=_judge_adamw_pair,
+)
+
+
+def check_adamw_pair(answer) -> CheckResult:
+    """Check ``{"lr": ..., "weight_decay": ...}`` for torch's AdamW on the grid's model: the cell is
+    trained for the grid's 8 seeds, and a mean test error within one point of the teacher's is right."""
+    return check_answer(answer, ADAMW_PAIR_QUESTION)

@@ -1,9 +1,11 @@
 """Notebook 01, exponentially weighted averages: the explorer of β and bias correction, and the
-exercises (the average, its bias correction, its effective window).
+exercises (the average, its bias correction, its effective window, and a prediction: the step at
+which the uncorrected average of a constant series first reaches 90 % of it).
 
     from course_lib.lessons import ewa as lesson
     lesson.EWAExplorer(beta=0.9)
     lesson.check_ewa(my_ewa)
+    lesson.check_ninety_percent(my_t)
 
 The averages themselves are part of the mirror (``course_lib.averages``).
 """
@@ -15,7 +17,8 @@ import numpy as np
 
 from course_lib import averages
 from course_lib.averages import effective_window, ewa
-from course_lib.interactive.checking import check_function, CheckResult, Exercise, Mistake
+from course_lib.interactive.checking import (check_answer, check_function, CheckResult, Exercise, Mistake,
+                                             Question)
 from course_lib.interactive.explorer import Explorer
 from course_lib.lab import data, plots
 
@@ -105,7 +108,12 @@ EWA_EXERCISE = Exercise(
         Mistake(lambda values, beta: ewa(values, beta, bias_correction=True),
                 "you applied bias correction; this exercise asks for the plain average v_t "
                 "(the correction is the next exercise)."),
+        Mistake(lambda values, beta: ewa(values, beta) / (1 - beta),
+                "you added θ_t without its weight (1−β): v_t = β·v_(t−1) + (1−β)·θ_t, so that "
+                "the weights of an average sum to (almost) 1."),
     ],
+    hint="keep one number v, starting at 0; for each θ_t, update it by the recursion and store "
+         "the new v_t.",
 )
 
 
@@ -147,7 +155,11 @@ BIAS_CORRECTION_EXERCISE = Exercise(
                 "larger, not smaller."),
         Mistake(lambda v, beta: v,
                 "your function returned v unchanged: divide each v_t by 1−β^t."),
+        Mistake(lambda v, beta: np.asarray(v) / (1 - beta ** len(v)),
+                "you divided every v_t by the same factor 1−β^T of the last step; each v_t has "
+                "its own factor 1−β^t."),
     ],
+    hint="each v_t gets its own factor 1−β^t, and t counts from 1: the first average is v_1.",
     hints={ZeroDivisionError: "Did you count t from 0? The first average is v_1, divided by "
                               "1−β¹ = 1−β."},
 )
@@ -174,10 +186,94 @@ WINDOW_EXERCISE = Exercise(
         Mistake(lambda beta: 1 / np.log(beta),
                 "your window is negative: ln β < 0, so the exact window is −1/ln β "
                 "(≈ 1/(1−β))."),
+        Mistake(lambda beta: beta / (1 - beta),
+                "you returned β/(1−β), the lag (the mean age of the weights); the window is "
+                "1/(1−β), one more."),
     ],
+    hint='after how many steps n has a weight shrunk to 1/e of the newest, β^n = 1/e? '
+         'See "The equations".',
 )
 
 
 def check_effective_window(fn: Callable) -> CheckResult:
     """Check ``fn(beta)`` -> the number of values an EWA averages over, 1/(1−β) (or −1/ln β)."""
     return check_function(fn, WINDOW_EXERCISE)
+
+
+# --------------------------------------------------------------------------------------------------
+# Predict, then run: when does the uncorrected average reach 90 % of a constant series?
+# --------------------------------------------------------------------------------------------------
+
+NINETY_PERCENT_BETA = 0.9
+NINETY_PERCENT_LEVEL = 0.9
+NINETY_PERCENT_STEPS = 1000
+"""The judge runs the average for this many steps; a prediction beyond them is judged on the last."""
+
+
+def constant_series_run(beta: float = NINETY_PERCENT_BETA, steps: int = NINETY_PERCENT_STEPS,
+                        bias_correction: bool = False) -> np.ndarray:
+    """v_1, …, v_steps: the course's EWA of the constant series θ_t = 1, whose true mean is 1."""
+    return averages.ewa(np.ones(steps), beta, bias_correction=bias_correction)
+
+
+def first_step_reaching(run: np.ndarray, level: float = NINETY_PERCENT_LEVEL) -> int | None:
+    """The first t (counted from 1) with v_t ≥ ``level``, or None when the run never reaches it."""
+    reached = np.flatnonzero(run >= level)
+    return int(reached[0]) + 1 if reached.size else None
+
+
+def _judge_ninety_percent(t: float) -> CheckResult:
+    """Run the EWA of θ_t = 1 with β = 0.9 and compare the learner's t with the step it measures."""
+    beta, level = NINETY_PERCENT_BETA, NINETY_PERCENT_LEVEL
+    run = constant_series_run(beta)
+    step = first_step_reaching(run, level)
+    corrected_step = first_step_reaching(constant_series_run(beta, bias_correction=True), level)
+    if t != int(t):
+        return CheckResult(False, f"t counts updates, so it is a whole number, not {t:g}: give the first "
+                                  f"whole step with v_t ≥ {level:g}.")
+    t = int(t)
+    if t < 1:
+        return CheckResult(False, f"the steps count from t = 1 (v_1 is the first average), so t = {t} never "
+                                  f"comes; the real run starts at v_1 = {run[0]:.3f}.")
+    v = run[min(t, len(run)) - 1]
+    if t == step:
+        return CheckResult(True, f"the real run (β = {beta:g}) first reaches v_t ≥ {level:g} at step {step}: "
+                                 f"v_{step - 1} = {run[step - 2]:.3f}, v_{step} = {run[step - 1]:.3f}.\n"
+                                 f"With bias correction, v̂_t ≥ {level:g} from step {corrected_step} on.")
+    if t == corrected_step:
+        return CheckResult(False, f"that holds for the bias-corrected v̂_t, right from step {t}; the "
+                                  f"uncorrected v_{t} = {v:.3f} starts far too low.")
+    window, lag = effective_window(beta), beta / (1 - beta)
+    if t == round(window):
+        return CheckResult(False, f"{t} is the window 1/(1−β), but the real run gives v_{t} = {v:.3f}: "
+                                  f"after one window it is still {100 * (1 - v):.0f} % low (β^{t} ≈ 1/e).")
+    if t == round(lag):
+        return CheckResult(False, f"{t} is the lag β/(1−β), but the real run gives v_{t} = {v:.3f}: "
+                                  f"the weights of v_t sum to 1−β^t, far below 1 here.")
+    if t == step - 1:
+        return CheckResult(False, f"off by one: the real run gives v_{t} = {v:.3f}, still just below "
+                                  f"{level:g} (β^{t} = {beta**t:.3f} > {1 - level:.1f}).")
+    if t == step + 1:
+        return CheckResult(False, f"off by one: the real run was already at v_{t - 1} = {run[t - 2]:.3f} "
+                                  f"one step earlier (β^{t - 1} = {beta**(t - 1):.3f} ≤ {1 - level:.1f}).")
+    if t < step:
+        return CheckResult(False, f"too early: the real run gives v_{t} = {v:.3f}, still below {level:g}. "
+                                  f"Its weights sum to 1−β^t.")
+    where = f"v_{t} = {v:.3f}" if t <= len(run) else f"v_{len(run)} = {v:.3f} by step {len(run)}"
+    return CheckResult(False, f"too late: the real run gives {where}; it passed {level:g} earlier. "
+                              f"Find the first step with 1−β^t ≥ {level:g}.")
+
+
+NINETY_PERCENT_QUESTION = Question(
+    name="my_t",
+    fields=("t",),
+    hint="for θ_t = 1, v_t is the sum of its weights (see \"The equations\"): when does that sum "
+         "first reach 0.9?",
+    judge=_judge_ninety_percent,
+)
+
+
+def check_ninety_percent(answer) -> CheckResult:
+    """Check a prediction: the first step t at which the uncorrected EWA (β = 0.9) of the constant
+    series θ_t = 1 reaches 0.9. The check runs the average and reports the step it measured."""
+    return check_answer(answer, NINETY_PERCENT_QUESTION)

@@ -1,13 +1,15 @@
 """Notebook 09, gradient clipping and mixed precision: the explorer of clipping on the cliff of
 Pascanu et al. (2013), their Figure 6 computed (``plot_cliff_runs``), and the exercises (clipping by
 global norm; finding non-finite gradients and unscaling before clipping, the two steps of mixed
-precision). The clipping functions are part of the
+precision; choosing a threshold that survives the cliff, ``check_cliff_threshold``, judged by
+running the cliff at that threshold). The clipping functions are part of the
 mirror (``course_lib.clipping``); float16's range and the loss scale, shared with notebook 10, are
 ``course_lib.lab.precision``.
 
     from course_lib.lessons import gradient_clipping as lesson
     lesson.ClippingExplorer(mode="norm", threshold=1.0, lr=1.0)
     lesson.check_clip_by_global_norm(my_clip)
+    lesson.check_cliff_threshold(0.5)
 """
 
 from typing import Any, Callable
@@ -17,7 +19,7 @@ import numpy as np
 
 from course_lib import clipping
 from course_lib.interactive.checking import (
-    check_function, CheckResult, describe_value, Exercise, Mistake, UnusableAnswer,
+    check_answer, check_function, CheckResult, describe_value, Exercise, Mistake, Question, UnusableAnswer,
 )
 from course_lib.interactive.explorer import (
     check_steps, DragCache, Explorer, EXPLORER_LOSS_DECADES, lr_slider, status_text,
@@ -224,8 +226,21 @@ def _scaled_all(grads, coef) -> list:
     return [np.asarray(g) * coef for g in grads]
 
 
+def _clip_with_total(total: Callable) -> Callable:
+    """Clipping by norm done right, except that the total norm is ``total(grads)``."""
+    def clip(grads, max_norm):
+        return _scaled_all(grads, min(1.0, max_norm / (total(grads) + 1e-6))), total(grads)
+    return clip
+
+
+def _clip_each_own_norm(grads, max_norm):
+    clipped = [np.array(g, dtype=float) for g in grads]
+    for g in clipped:
+        clipping.clip_grad_norm_(g, max_norm)
+    return clipped
+
+
 _GLOBAL_NORM_CASES = [
-    # (the gradients of a case share one shape only so that the messages can print the case)
     {"grads": _gradient_list(20, [(3, 2)] * 3, 2.0), "max_norm": 1.0},     # total ≈ 8: clipped
     {"grads": _gradient_list(21, [(5,)] * 2, 0.05), "max_norm": 1.0},      # total ≈ 0.2: left alone
     {"grads": _gradient_list(22, [(4,)] * 3, 3e-5), "max_norm": 1e-5},     # tiny: the 1e-6 shows
@@ -240,36 +255,34 @@ GLOBAL_NORM_EXERCISE = Exercise(
     outputs=("clipped_grads (all entries in a row)", "total_norm"),
     success="one global norm, one factor min(1, max_norm/(total + 1e-6)), the norm before clipping.",
     mistakes=[
-        Mistake(lambda grads, max_norm: ([clipping.clip_grad_norm_(g := np.array(x, dtype=float), max_norm)
-                                          and g for x in grads], _global_norm(grads)),
-                "you clipped each gradient by its own norm. Clipping by the global norm takes ONE norm "
-                "over all gradients together, total = √(Σ_i ‖g_i‖²), and scales every gradient by the "
-                "same factor, so the update keeps its direction."),
-        Mistake(lambda grads, max_norm: (_scaled_all(grads, min(1.0, max_norm / (sum(np.linalg.norm(np.ravel(g))
-                                                                                   for g in grads) + 1e-6))),
-                                         sum(np.linalg.norm(np.ravel(g)) for g in grads)),
+        Mistake(lambda grads, max_norm: (_clip_each_own_norm(grads, max_norm), _global_norm(grads)),
+                "you clipped each gradient by its own norm, which turns the update. Take ONE norm over all "
+                "gradients together and scale them all by the same factor."),
+        Mistake(_clip_with_total(lambda grads: sum(np.linalg.norm(np.ravel(g)) for g in grads)),
                 "you added up the per-gradient norms; the global 2-norm is √(Σ_i ‖g_i‖²), the norm of "
                 "all entries at once."),
+        Mistake(_clip_with_total(lambda grads: _global_norm(grads) ** 2),
+                "your total is Σ g², the squared norm: take its square root, √(Σ_i ‖g_i‖²)."),
         Mistake(lambda grads, max_norm: (_scaled_all(grads, max_norm / (_global_norm(grads) + 1e-6)),
                                          _global_norm(grads)),
-                "you scaled the gradients even when their norm was below max_norm, which makes small "
-                "gradients larger. The factor is min(1, max_norm/(total + 1e-6)): below the threshold, "
-                "leave them alone."),
+                "you also scaled gradients whose norm was below max_norm, making them larger. The factor "
+                "is min(1, max_norm/(total + 1e-6)): below the threshold, leave them alone."),
         Mistake(lambda grads, max_norm: (_scaled_all(grads, min(1.0, max_norm / _global_norm(grads))),
                                          _global_norm(grads)),
                 "you divided by the total norm itself; torch divides by total + 1e-6 (which also keeps "
                 "an all-zero gradient from dividing by zero). It shows when the norms are tiny."),
         Mistake(lambda grads, max_norm: (clip_by_global_norm_reference(grads, max_norm)[0],
                                          _global_norm(clip_by_global_norm_reference(grads, max_norm)[0])),
-                "the gradients are right, but you returned their norm after clipping; return the total "
-                "norm before clipping (what torch returns, and what is worth logging: it shows how "
-                "large the gradients really were)."),
+                "the gradients are right, but you returned their norm after clipping. Return the norm "
+                "before, as torch does: it shows how large the gradients really were."),
         Mistake(lambda grads, max_norm: ([np.clip(np.asarray(g, dtype=float), -max_norm, max_norm) for g in grads],
                                          _global_norm(grads)),
                 "you clipped by value (each entry to [−max_norm, max_norm]); clipping by norm scales all "
                 "entries by the same factor."),
     ],
     hints={ZeroDivisionError: "Add 1e-6 to the total norm before dividing, as torch does."},
+    hint="take ONE norm over all the arrays together, then scale every array by the same factor "
+         "(the equations above).",
 )
 
 
@@ -281,20 +294,10 @@ def check_clip_by_global_norm(fn: Callable) -> CheckResult:
 NONFINITE_NAMES = ("embedding.weight", "attention.weight", "attention.bias", "output.weight")
 
 
-class NamedGradients(dict):
-    """{parameter name: gradient array}, which names what it holds in the checker's messages."""
-
-    def __format__(self, spec: str) -> str:
-        def state(g):
-            kinds = [kind for kind, test in (("NaN", np.isnan), ("+inf", np.isposinf), ("−inf", np.isneginf))
-                     if test(g).any()]
-            return " and ".join(kinds) or "finite"
-        return "{" + ", ".join(f"{name}: {state(g)}" for name, g in self.items()) + "}"
-
-
-def _named(seed: int, nan=(), inf=(), minus_inf=()) -> NamedGradients:
+def _named(seed: int, nan=(), inf=(), minus_inf=()) -> dict:
+    """{parameter name: gradient}, with NaN, +inf and −inf put into the gradients named."""
     rng = np.random.default_rng(seed)
-    grads = NamedGradients({name: rng.normal(size=(3, 2)) for name in NONFINITE_NAMES})
+    grads = {name: rng.normal(size=(3, 2)) for name in NONFINITE_NAMES}
     for names, value, where in ((nan, np.nan, (0, 1)), (inf, np.inf, (2, 0)), (minus_inf, -np.inf, (1, 1))):
         for name in names:
             grads[name][where] = value
@@ -303,12 +306,16 @@ def _named(seed: int, nan=(), inf=(), minus_inf=()) -> NamedGradients:
 
 def _which(found: Any) -> np.ndarray:
     """The learner's {"nan": [...], "inf": [...]} as 0/1 flags per known name (nan row, inf row)."""
-    if not isinstance(found, dict) or set(found) != {"nan", "inf"}:
-        raise UnusableAnswer(f"your function returned {describe_value(found) if not isinstance(found, dict) else 'a dict with keys ' + repr(sorted(found))}; "
-                             f"return a dict {{'nan': [names], 'inf': [names]}}")
+    if not isinstance(found, dict):
+        raise UnusableAnswer(f"your function returned {describe_value(found)}; return a dict "
+                             f"{{'nan': [names], 'inf': [names]}}")
+    if set(found) != {"nan", "inf"}:
+        keys = ", ".join(repr(key) for key in sorted(map(str, found))) or "none"
+        raise UnusableAnswer(f"your dict has the keys {keys}; return a dict {{'nan': [names], 'inf': [names]}}")
     for kind in ("nan", "inf"):
         if not isinstance(found[kind], (list, tuple, set)) or not set(found[kind]) <= set(NONFINITE_NAMES):
-            raise UnusableAnswer(f"found['{kind}'] should be a list of parameter names; got {found[kind]!r}")
+            raise UnusableAnswer(f"found['{kind}'] should be a list of the parameter names (the dict's keys); "
+                                 f"got {describe_value(found[kind])}")
     return np.array([[name in found[kind] for name in NONFINITE_NAMES] for kind in ("nan", "inf")], dtype=float)
 
 
@@ -354,9 +361,8 @@ NONFINITE_EXERCISE = Exercise(
     success="NaN under 'nan' by isnan, ±inf under 'inf' by isinf; a gradient with both is in both.",
     mistakes=[
         Mistake(_swapped_nonfinite_check,
-                "this is the swapped check from above, with both of its flaws: the labels are swapped "
-                "(isnan finds NaN, so its names go under 'nan'; isinf finds ±inf, under 'inf'), and the "
-                "elif hides a gradient holding both. Test the two independently, each under its own label."),
+                "this is the swapped check from above, with both its flaws: the labels are swapped, and its "
+                "elif hides a gradient holding both. Test isnan and isinf independently."),
         Mistake(_finder(lambda g: np.isinf(g).any(), lambda g: np.isnan(g).any()),
                 "the labels are swapped: isnan finds NaN, so its names go under 'nan'; isinf finds "
                 "±inf, whose names go under 'inf'."),
@@ -371,6 +377,8 @@ NONFINITE_EXERCISE = Exercise(
         Mistake(_finder(lambda g: not np.isnan(g).any(), lambda g: not np.isinf(g).any()),
                 "you listed the gradients WITHOUT NaN / inf: keep the names where .any() is true."),
     ],
+    hint="loop over named_grads.items() and test each gradient twice, once for NaN and once for ±inf, "
+         "each under its own label.",
 )
 
 
@@ -408,17 +416,82 @@ UNSCALE_EXERCISE = Exercise(
     success="unscale first, then clip: the threshold applies to the true gradients.",
     mistakes=[
         Mistake(lambda scaled_grads, scale, max_norm: [g / scale for g in _clip_copies(scaled_grads, max_norm)],
-                "you clipped before unscaling: the norm of the SCALED gradients is `scale` times too large, "
-                "so clipping cuts them down to max_norm and unscaling then shrinks them `scale` times "
-                "more. Unscale first, then clip."),
+                "you clipped before unscaling: the scaled gradients' norm is `scale` times too large, so "
+                "the step ends up `scale` times too short. Unscale first, then clip."),
         Mistake(lambda scaled_grads, scale, max_norm: _clip_copies(scaled_grads, max_norm),
                 "you never unscaled: divide by the scale first (the optimizer must see the true gradients)."),
         Mistake(lambda scaled_grads, scale, max_norm: [np.asarray(g, dtype=float) / scale for g in scaled_grads],
                 "you unscaled but did not clip: after dividing by the scale, clip by the global norm."),
+        Mistake(lambda scaled_grads, scale, max_norm: _clip_each_own_norm([np.asarray(g) / scale
+                                                                           for g in scaled_grads], max_norm),
+                "you clipped each gradient by its own norm, which turns the update: clip all of them "
+                "together, by their global norm."),
+        Mistake(lambda scaled_grads, scale, max_norm: [np.clip(np.asarray(g, dtype=float) / scale, -max_norm,
+                                                               max_norm) for g in scaled_grads],
+                "you clipped by value (each entry to [−max_norm, max_norm]); clip by the global norm, "
+                "which keeps the direction."),
     ],
+    hint="the gradients hold S·g: get the true g back first, then clip those "
+         "(clipping.clip_grad_norm_ works in place).",
 )
 
 
 def check_unscale_then_clip(fn: Callable) -> CheckResult:
     """Check ``fn(scaled_grads, scale, max_norm)`` -> the unscaled, then globally clipped gradients."""
     return check_function(fn, UNSCALE_EXERCISE)
+
+
+# --------------------------------------------------------------------------------------------------
+# Choose: a clipping threshold that survives the cliff
+# --------------------------------------------------------------------------------------------------
+
+CLIFF_LR, CLIFF_STEPS = 1.0, 400
+"""The cliff experiment of the notebook: gradient descent with lr = 1 from the landscape's start, 400 steps."""
+VALLEY_E, LAST_STEPS = 1e-3, 100
+"""A run survived the cliff when its E stayed below ``VALLEY_E`` over its last ``LAST_STEPS`` steps."""
+
+
+def cliff_run(max_norm: float) -> runner.RunResult:
+    """The notebook's cliff run (GD, lr = 1, 400 steps from the start), clipped by norm at ``max_norm``."""
+    landscape = cliff()
+    optimizer = clipping.clipped(runner.named_optimizer("GD", CLIFF_LR), "norm", max_norm)
+    return runner.run(landscape, optimizer, start=landscape.start, steps=CLIFF_STEPS)
+
+
+def _judge_cliff_threshold(max_norm: float) -> CheckResult:
+    """Run the cliff clipped at ``max_norm`` and say where the run ended and why. The verdict is a
+    band of E over the last steps, never E's digits: the clipped runs bounce off the wall, and
+    their digits differ between computers."""
+    result = cliff_run(max_norm)
+    longest = float(np.linalg.norm(np.diff(result.path, axis=0), axis=1).max())
+    late = result.losses[-LAST_STEPS:]
+    if np.all(late < VALLEY_E):
+        return CheckResult(True, f"clipped at {max_norm:g}, no step was longer than {max_norm:g}: the run crossed the "
+                                 f"wall into the valley, E below 1e-3 over its last {LAST_STEPS} of {CLIFF_STEPS} "
+                                 f"steps.")
+    if max_norm == 0:
+        return CheckResult(False, "max_norm = 0 cuts every step to length 0: the run never moves. Pick a positive "
+                                  "threshold.")
+    not_settled = f"E is not below 1e-3 over the last {LAST_STEPS} of {CLIFF_STEPS} steps"
+    if longest > 1.0:
+        clipped = "clipping never acts: the step at the wall" if longest < 0.99 * max_norm else "the step at the wall"
+        return CheckResult(False, f"too large: at max_norm = {max_norm:g} {clipped} was {longest:.3g} long and threw "
+                                  f"the run onto the plateau; {not_settled}. Lower it.")
+    where = "the run has not even crossed the wall" if result.losses[-1] > 0.2 else "it still zig-zags down the valley"
+    return CheckResult(False, f"too small: at max_norm = {max_norm:g} every step is at most {max_norm:g} long, and "
+                              f"{where}: {not_settled}. Raise it.")
+
+
+CLIFF_THRESHOLD_QUESTION = Question(
+    name="my_max_norm",
+    fields=("max_norm",),
+    hint="a threshold too large lets the step at the wall throw the run; one too small leaves it "
+         "crawling. Pick a number between.",
+    judge=_judge_cliff_threshold,
+)
+
+
+def check_cliff_threshold(answer: Any) -> CheckResult:
+    """Check a clipping threshold for the cliff: the notebook's run (GD, lr = 1, 400 steps) clipped by
+    norm at ``answer`` must end in the valley, E below 1e-3 over its last 100 steps."""
+    return check_answer(answer, CLIFF_THRESHOLD_QUESTION)

@@ -1,20 +1,24 @@
 """Notebook 02, gradient descent with momentum: the eigen-analysis of the heavy ball and of Nesterov,
 Sutskever et al.'s look-ahead form, momentum on noisy gradients, the explorer of GD beside momentum
-on the ill-conditioned bowl, and the exercises (the textbook step, its torch form, Nesterov).
+on the ill-conditioned bowl, and the exercises (the textbook step, its torch form, Nesterov; a
+predicted stability limit; a choice of lr and β for the κ = 400 bowl).
 
     from course_lib.lessons import momentum as lesson
     lesson.contraction_factor(lr=0.036, momentum=0.7, curvature=[1, 50])   # |z| per direction
     lesson.MomentumExplorer(lr=0.05, beta=0.9)
     lesson.check_momentum_step(my_step)
+    lesson.check_alpha_limit(0.5)                    # runs the textbook form at 0.98× and 1.02× of it
+    lesson.check_settings({"lr": 0.005, "beta": 0.8})   # runs SGD on the κ = 400 bowl
 """
 
+import functools
 from typing import Any, Callable
 
 import ipywidgets
 import numpy as np
 
 from course_lib.interactive.checking import (
-    check_function, CheckResult, describe_value, Exercise, Mistake, UnusableAnswer,
+    check_answer, check_function, CheckResult, describe_value, Exercise, Mistake, Question, UnusableAnswer,
 )
 from course_lib.interactive.explorer import bowl_race_artists, check_steps, Explorer, lr_slider, show_bowl_race
 from course_lib.lab import plots, runner
@@ -199,6 +203,9 @@ MOMENTUM_EXERCISE = Exercise(
     expected=textbook_momentum_step,
     outputs=("w_new", "v_new"),
     success="v ← β·v + (1−β)·g, then w ← w − lr·v: momentum steps along an EWA of the gradients.",
+    hint="first fold the new gradient into the average v (notebook 01's recursion), then move w "
+         "against the new v.",
+    updates=("w", "v"),
     mistakes=[
         Mistake(_step_with(_averaged_buffer, lambda grad, v, v_new, beta: grad),
                 "you updated the weights with the raw gradient instead of the velocity: the step "
@@ -212,6 +219,9 @@ MOMENTUM_EXERCISE = Exercise(
         Mistake(_step_with(_averaged_buffer, lambda grad, v, v_new, beta: v),
                 "you updated w before v, so the step used the old velocity; compute "
                 "v_new = β·v + (1−β)·g first, then w_new = w − lr·v_new."),
+        Mistake(lambda w, v, grad, lr, beta: (w - lr * (beta * v + (1 - beta) * w), beta * v + (1 - beta) * w),
+                "you averaged the weights: momentum averages the gradients only, v = β·v + (1−β)·grad; "
+                "w enters only through the gradient."),
         Mistake(_swapped(textbook_momentum_step),
                 "the values are right but in the wrong order: return (w_new, v_new)."),
     ],
@@ -277,23 +287,27 @@ TORCH_MAPPING_EXERCISE = Exercise(
     run=_sgd_path,
     outputs=(f"the path w_1, …, w_{_STEPS} (one row per step)",),
     success=f"SGD(lr=α(1−β), momentum=β) follows the textbook path all {_STEPS} steps; its buffer is v/(1−β).",
+    hint="compare torch's buffer with the textbook v (see \"The exact mapping\"): by what factor do "
+         "they differ, and which argument of SGD can make up for it?",
     mistakes=[
         Mistake(lambda alpha, beta: {"lr": alpha, "momentum": beta, "dampening": beta},
-                "dampening=β makes the later buffers β·b + (1−β)·g like the textbook v, but "
-                "torch's first buffer is the undamped gradient b_1 = g, not (1−β)·g, so your "
-                "first step is 1/(1−β) times too long and the paths never meet again. Leave "
-                "dampening at 0 and put (1−β) into the learning rate: lr = α(1−β), momentum = β."),
+                "with dampening=β torch's first buffer is still the undamped gradient, b_1 = g, so your "
+                "first step is 1/(1−β) times too long. Use lr = α(1−β) and dampening 0."),
         Mistake(lambda alpha, beta: {"lr": alpha * (1 - beta), "momentum": beta, "dampening": beta},
-                "you applied (1−β) twice, in lr and through dampening=β. Drop dampening: torch's "
-                "undamped buffer is the textbook v divided by (1−β), and lr = α(1−β) makes up "
-                "for it."),
+                "you applied (1−β) twice, in lr and through dampening=β: drop dampening; lr = α(1−β) "
+                "alone makes up for torch's undamped buffer."),
         Mistake(lambda alpha, beta: {"lr": alpha, "momentum": beta},
-                "lr=α makes every step 1/(1−β) times too long: torch's buffer b = β·b + g sums "
-                "the raw gradients, which is the textbook v divided by (1−β). Use lr = α(1−β), "
-                "momentum = β."),
+                "lr=α makes every step 1/(1−β) times too long: torch's buffer b = β·b + g is the "
+                "textbook v divided by (1−β). Use lr = α(1−β), momentum = β."),
+        Mistake(lambda alpha, beta: {"lr": alpha / (1 - beta), "momentum": beta},
+                "you divided by (1−β): torch's buffer is already 1/(1−β) times the textbook v, so "
+                "multiply instead, lr = α(1−β)."),
         Mistake(lambda alpha, beta: {"lr": alpha * (1 - beta), "momentum": 1 - beta},
                 "momentum is β, the weight that keeps the old buffer, not 1−β: use "
                 "lr = α(1−β), momentum = β."),
+        Mistake(lambda alpha, beta: {"lr": alpha * (1 - beta), "momentum": beta, "nesterov": True},
+                "nesterov=True steps along g + β·b, a look-ahead the textbook form does not take: "
+                "leave nesterov False."),
     ],
 )
 
@@ -312,6 +326,9 @@ NESTEROV_EXERCISE = Exercise(
     expected=torch_nesterov_step,
     outputs=("w_new", "b_new"),
     success="b ← μ·b + g, then w ← w − lr·(g + μ·b): torch's Nesterov step.",
+    hint="first update torch's buffer b with the new gradient, then step along the direction shown "
+         "in \"The code\" (nesterov_direction).",
+    updates=("w", "b"),
     mistakes=[
         Mistake(_step_with(_summed_buffer, _along_new_buffer),
                 "that is plain (heavy-ball) momentum: w − lr·b_new, which is w − lr·(g + μ·b) "
@@ -331,3 +348,152 @@ NESTEROV_EXERCISE = Exercise(
 def check_nesterov_step(fn: Callable) -> CheckResult:
     """Check ``fn(w, b, grad, lr, momentum)`` -> (w_new, b_new), torch's Nesterov step."""
     return check_function(fn, NESTEROV_EXERCISE)
+
+
+# --------------------------------------------------------------------------------------------------
+# Predict, then run: the largest stable α of the textbook form
+# --------------------------------------------------------------------------------------------------
+
+LIMIT_BETA, LIMIT_CONDITION, LIMIT_STEPS = 0.9, 50.0, 300
+TARGET_LOSS = 1e-6
+
+
+def alpha_limit(beta: float, curvature: float) -> float:
+    """The largest stable step α of the textbook form: with lr = α(1−β), the heavy ball's
+    lr < 2(1+β)/h becomes α < 2(1+β)/((1−β)·h)."""
+    return 2 * (1 + beta) / ((1 - beta) * curvature)
+
+
+def textbook_run(alpha: float, beta: float = LIMIT_BETA, condition: float = LIMIT_CONDITION,
+                 steps: int = LIMIT_STEPS) -> runner.RunResult:
+    """The textbook form (α, β) on the κ bowl, run as ``SGD(lr=α(1−β), momentum=β)`` (the exact mapping)."""
+    bowl = ill_conditioned_bowl(condition)
+    return runner.run(bowl, runner.named_optimizer("momentum", alpha * (1 - beta), momentum=beta), steps=steps)
+
+
+def first_step_below(result: runner.RunResult, target: float = TARGET_LOSS) -> int | None:
+    """The first step whose loss is at most ``target`` (None if none)."""
+    below = np.flatnonzero(result.losses <= target)
+    return int(below[0]) if below.size else None
+
+
+def _what_it_did(result: runner.RunResult) -> str:
+    """'loss 1e-6 at step k', 'diverged at step k', or the loss at the last step."""
+    if result.diverged_at is not None:
+        return f"diverged at step {result.diverged_at}"
+    reached = first_step_below(result)
+    if reached is not None:
+        return f"loss 1e-6 at step {reached}"
+    return f"loss {result.losses[-1]:.2g} at step {len(result.losses) - 1}"
+
+
+def _judge_alpha_limit(alpha: float) -> CheckResult:
+    """Run the textbook form at 0.98 and 1.02 times the learner's α on the κ = 50 bowl; right when the
+    true limit lies between the two (the learner's α within about 2 % of it)."""
+    beta, kappa = LIMIT_BETA, LIMIT_CONDITION
+    if alpha <= 0:
+        return CheckResult(False, f"α is a step size, a positive number, not {alpha:g}: how large can it "
+                                  f"get before the run on the κ = {kappa:g} bowl diverges?")
+    limit = alpha_limit(beta, kappa)
+    below, above = _what_it_did(textbook_run(0.98 * alpha)), _what_it_did(textbook_run(1.02 * alpha))
+    runs = f"the run at 0.98 × your α: {below}; at 1.02 ×: {above}.\n"
+    if 0.98 * alpha <= limit <= 1.02 * alpha:
+        return CheckResult(True, f"{runs}The limit is 2(1+β)/((1−β)κ) = {limit:.3g}, "
+                                 f"{limit * kappa / 2:.0f} times GD's 2/κ.")
+    known = [(2 / kappa, f"{2 / kappa:g} is GD's limit 2/κ; momentum's averaged steps can be longer."),
+             (limit * (1 - beta), "that is the limit on torch's lr = α(1−β); α itself is 1/(1−β) times "
+                                  "larger."),
+             (2 / ((1 - beta) * kappa), "you scaled GD's 2/κ by 1/(1−β), but the heavy ball's limit on lr "
+                                        "has a factor (1+β) too."),
+             (alpha_limit(beta, 1.0), f"you used the flat curvature 1; the steep one, κ = {kappa:g}, sets "
+                                      f"the limit.")]
+    for value, explanation in known:
+        if 0.98 * alpha <= value <= 1.02 * alpha:
+            return CheckResult(False, runs + explanation[0].upper() + explanation[1:])
+    direction = "higher" if alpha < limit else "lower"
+    return CheckResult(False, f"{runs}The limit is {direction}: turn α into torch's lr, then use the heavy "
+                              f"ball's limit (Pitfalls).")
+
+
+ALPHA_LIMIT_QUESTION = Question(
+    name="my_alpha_limit",
+    fields=("alpha",),
+    hint="exercise 2 turns α into torch's lr; the Pitfalls give the heavy ball's limit on lr for "
+         "the steepest curvature.",
+    judge=_judge_alpha_limit,
+)
+
+
+def check_alpha_limit(answer) -> CheckResult:
+    """Check a prediction: the largest α at which the textbook form with β = 0.9 converges on the
+    κ = 50 bowl. The check runs it at 0.98 and 1.02 times the answer and reports what each run did."""
+    return check_answer(answer, ALPHA_LIMIT_QUESTION)
+
+
+# --------------------------------------------------------------------------------------------------
+# Choose: lr and β that reach loss 1e-6 within 200 steps on the κ = 400 bowl
+# --------------------------------------------------------------------------------------------------
+
+SETTINGS_CONDITION, SETTINGS_STEPS = 400.0, 200
+
+
+def settings_run(lr: float, beta: float, steps: int = SETTINGS_STEPS) -> runner.RunResult:
+    """``SGD(lr, momentum=β)`` on the κ = 400 bowl from its start."""
+    return runner.run(ill_conditioned_bowl(SETTINGS_CONDITION), runner.named_optimizer("momentum", lr, momentum=beta),
+                      steps=steps)
+
+
+@functools.cache
+def gradient_descent_steps(condition: float = SETTINGS_CONDITION) -> int:
+    """The steps gradient descent needs at its best lr, 2/(1 + κ), to reach loss 1e-6: its loss
+    shrinks by ((κ−1)/(κ+1))² per step, so about ln(f₀/1e-6) / (2 ln((κ+1)/(κ−1))) of them."""
+    bowl = ill_conditioned_bowl(condition)
+    rate = (condition - 1) / (condition + 1)
+    predicted = np.log(TARGET_LOSS / bowl.value(*bowl.start)) / (2 * np.log(rate))
+    result = runner.run(bowl, runner.named_optimizer("GD", 2 / (1 + condition)), steps=int(1.1 * predicted) + 10)
+    return first_step_below(result)
+
+
+def _judge_settings(lr: float, beta: float) -> CheckResult:
+    """Run the learner's (lr, β) for 200 steps on the κ = 400 bowl and say how far it got, and why."""
+    kappa, steps = SETTINGS_CONDITION, SETTINGS_STEPS
+    result = settings_run(lr, beta)
+    chosen = f"with lr = {lr:g}, β = {beta:g}"
+    reached = first_step_below(result)
+    if reached is not None:
+        return CheckResult(True, f"{chosen} the loss reached 1e-6 at step {reached} of {steps}; "
+                                 f"gradient descent at its best lr needs {gradient_descent_steps()} steps.")
+    if beta >= 1:
+        return CheckResult(False, f"{chosen} the run never settles: β ≥ 1 never forgets a gradient. "
+                                  f"Pick β below 1.")
+    limit = 2 * (1 + beta) / kappa
+    if result.diverged_at is not None or lr >= limit:
+        what = (f"diverged at step {result.diverged_at}" if result.diverged_at is not None
+                else f"grew to loss {result.losses[-1]:.1e}")
+        return CheckResult(False, f"{chosen} the run {what}: across the valley (curvature {kappa:g}) "
+                                  f"it needs lr < 2(1+β)/{kappa:g} = {limit:.3g}.")
+    along, across = contraction_factor(lr, beta, [1.0, kappa])
+    where = f"{chosen} the loss is still {result.losses[-1]:.1e} after {steps} steps."
+    if beta > 0 and np.allclose([along, across], np.sqrt(beta), rtol=1e-9):
+        return CheckResult(False, f"{where} Both directions spiral in at only √β = {along:.3f} per step: "
+                                  f"a smaller β is faster.")
+    if along >= across:
+        return CheckResult(False, f"{where} Along the valley (curvature 1) the error shrinks only by "
+                                  f"{along:.3f} per step: raise lr or β.")
+    return CheckResult(False, f"{where} Across the valley the error shrinks only by {across:.3f} per step: "
+                              f"lr is close to the limit {limit:.3g}.")
+
+
+SETTINGS_QUESTION = Question(
+    name="my_settings",
+    fields=("lr", "beta"),
+    hint="the section on κ gives the best β and lr for curvatures 1 to κ; keep lr a little below "
+         "the heavy ball's limit.",
+    judge=_judge_settings,
+)
+
+
+def check_settings(answer) -> CheckResult:
+    """Check a choice ``{"lr": ..., "beta": ...}`` for ``SGD(lr, momentum=β)`` on the κ = 400 bowl: the
+    loss must reach 1e-6 within 200 steps. The check runs it and reports how far it got."""
+    return check_answer(answer, SETTINGS_QUESTION)

@@ -1,22 +1,25 @@
 """Notebook 03, RMSprop: Adagrad, its ancestor (the step of ``torch.optim.Adagrad`` in NumPy), the
 step lengths of both on a stream of gradients, the explorer of GD beside RMSprop on the
 ill-conditioned bowl (with each coordinate's effective rate), and the exercises (the loop, the
-first step, torch's full step). RMSprop's decay ρ is torch's argument ``alpha``.
+first step, which of three runs is RMSprop, torch's full step). RMSprop's decay ρ is torch's
+argument ``alpha``.
 
     from course_lib.lessons import rmsprop as lesson
     lesson.Adagrad([w], lr=0.1).step([grad])
     lesson.RMSpropExplorer(lr=0.05, alpha=0.99)
     lesson.check_rmsprop(my_rmsprop)
+    lesson.plot_three_runs(); lesson.check_which_is_rmsprop("A")
 """
 
-import textwrap
 from typing import Any, Callable
 
 import ipywidgets
+import matplotlib
 import numpy as np
 
 from course_lib import averages, optim
-from course_lib.interactive.checking import check_function, CheckResult, Exercise, Mistake
+from course_lib.interactive.checking import (check_answer, check_function, CheckResult, Exercise, Mistake,
+                                             Question)
 from course_lib.interactive.explorer import bowl_race_artists, check_steps, Explorer, lr_slider, show_bowl_race
 from course_lib.lab import plots, runner
 from course_lib.lab.landscapes import ill_conditioned_bowl
@@ -185,15 +188,6 @@ def _rmsprop_rates(bowl, path: np.ndarray, lr: float, alpha: float, eps: float, 
 # The exercises
 # --------------------------------------------------------------------------------------------------
 
-def _lines(text: str) -> str:
-    """A check message in lines that fit a slide beside its "Correct!" or "Not yet:"."""
-    return textwrap.fill(text, width=88, break_long_words=False, break_on_hyphens=False)
-
-
-def _wrapped(mistakes: list[Mistake]) -> list[Mistake]:
-    return [Mistake(mistake.answer, _lines(mistake.explanation)) for mistake in mistakes]
-
-
 def rmsprop_path(w, grads, lr, alpha, eps):
     """torch's RMSprop from v_0 = 0, fed ``grads`` one row per step: v ← ρ·v + (1−ρ)·g² (ρ = ``alpha``),
     w ← w − lr·g/(√v + ε), no bias correction. Returns w_1, …, w_T, one row per step."""
@@ -239,43 +233,52 @@ _RMSPROP_CASES = [
     ]
 ]
 
+# ``w`` is not in ``updates``: it is the caller's start, and the answer is the path it returns. A
+# loop that runs ``w -= …`` changes the caller's start (the generic message says so and how to fix
+# it), even when it appends copies and so returns the right path.
 RMSPROP_EXERCISE = Exercise(
     name="rmsprop",
     cases=_RMSPROP_CASES,
     expected=rmsprop_path,
     outputs=("the path w_1, …, w_T (one row per step)",),
-    success=_lines("v ← ρ·v + (1−ρ)·g², w ← w − lr·g/(√v + ε) from v_0 = 0 (ρ = alpha): torch's RMSprop, with ε "
-             "after the root and no bias correction, so the first step is lr/√(1−ρ) along every coordinate."),
-    mistakes=_wrapped([
+    hint="Start from v = np.zeros_like(w). For each row g of grads, update v, the EWA of g², then w; "
+         "keep every new w in a list.",
+    success="v ← ρ·v + (1−ρ)·g², w ← w − lr·g/(√v + ε) from v_0 = 0: torch's RMSprop, with ε after the root "
+            "and no bias correction.",
+    mistakes=[
         Mistake(_rmsprop_variant(denominator=lambda v, g_avg, eps, alpha, t: np.sqrt(v + eps)),
-                "you put ε inside the square root, √(v + ε); torch adds it after the root, √v + ε. "
-                "Inside, it matters for any |g| below about √ε (1e-4 for ε = 1e-8), not only near zero."),
+                "you put ε inside the root, √(v + ε); torch adds it after, √v + ε. Inside, it shortens "
+                "every step whose |g| is near or below √ε, 1e-4 for ε = 1e-8."),
         Mistake(_rmsprop_variant(denominator=lambda v, g_avg, eps, alpha, t: np.sqrt(v / (1 - alpha**t)) + eps),
-                "you added bias correction, v/(1−ρ^t), a common misstatement: torch's RMSprop has none. "
-                "Without it v_1 = (1−ρ)·g₁² and the first step is lr/√(1−ρ) (10·lr for ρ = 0.99), not lr."),
+                "you divided v by 1−ρ^t, a bias correction torch's RMSprop does not have: its first step "
+                "is lr/√(1−ρ), 10·lr for ρ = 0.99, not lr."),
         Mistake(_rmsprop_variant(first=lambda g, alpha: g * g),
                 "you started the average at v_1 = g₁²; it starts at v_0 = 0, so v_1 = (1−ρ)·g₁² and the "
                 "first step is lr/√(1−ρ), not lr."),
+        Mistake(_rmsprop_variant(average=lambda v, g, alpha, t: v + g * g),
+                "you summed the squared gradients, s ← s + g², as Adagrad does. RMSprop averages them, "
+                "v ← ρ·v + (1−ρ)·g², so old gradients fade."),
+        Mistake(_rmsprop_variant(average=lambda v, g, alpha, t: alpha * v + g * g),
+                "your average lacks the factor 1−ρ: v ← ρ·v + g² grows to about g²/(1−ρ) and shortens "
+                "every step by √(1−ρ). The EWA is v ← ρ·v + (1−ρ)·g²."),
         Mistake(_rmsprop_variant(denominator=lambda v, g_avg, eps, alpha, t: np.sqrt(g_avg * g_avg) + eps),
-                "you squared the average of the gradient, (EWA of g)², instead of averaging the squares, "
-                "EWA of g². Positive and negative gradients cancel in the first, not in the second: RMSprop "
-                "divides by the root of the mean *square*."),
+                "you squared the average of g instead of averaging g²: positive and negative gradients "
+                "cancel in the first, not in the second."),
         Mistake(_rmsprop_variant(denominator=lambda v, g_avg, eps, alpha, t: v + eps),
-                "you forgot the square root: divide by √v + ε. v is an average of *squared* gradients, so "
-                "only its root has the size of a gradient."),
+                "you forgot the square root: divide by √v + ε. v averages *squared* gradients, so only "
+                "its root has the size of a gradient."),
         Mistake(_rmsprop_variant(average=lambda v, g, alpha, t: (1 - alpha) * v + alpha * g * g),
-                "ρ and 1−ρ are swapped (ρ = alpha): v ← ρ·v + (1−ρ)·g². The old average keeps the large "
-                "weight ρ."),
+                "ρ and 1−ρ are swapped: v ← ρ·v + (1−ρ)·g², the old average keeps the large weight ρ."),
         Mistake(lambda w, grads, lr, alpha, eps: np.repeat(rmsprop_path(w, grads, lr, alpha, eps)[-1:],
                                                            len(grads), axis=0),
-                "every row of your path is the final w: you updated w in place (w -= …) and appended the "
-                "same array each time. Append a copy, w.copy(), or write w = w - …"),
+                "every row of your path is the final w: you updated one array in place (w -= …) and "
+                "appended it at every step. Append w.copy(), or write w = w - …"),
         Mistake(lambda w, grads, lr, alpha, eps: rmsprop_path(w, grads, lr, alpha, eps)[-1],
                 "your function returned only the last w; return the whole path, one row per step."),
         Mistake(lambda w, grads, lr, alpha, eps: np.vstack([w, rmsprop_path(w, grads, lr, alpha, eps)[:-1]]),
                 "off by one step: your first row is the start w_0; return w_1, …, w_T, the weights after "
                 "each step."),
-    ]),
+    ],
 )
 
 
@@ -294,26 +297,25 @@ FIRST_STEP_EXERCISE = Exercise(
     cases=[{"lr": lr, "alpha": alpha} for lr, alpha in [(0.01, 0.99), (0.001, 0.9), (0.1, 0.999), (0.5, 0.5)]],
     expected=rmsprop_first_step,
     outputs=("the first step",),
-    success=_lines("v_1 = (1−ρ)·g², so the first step is lr·|g|/(√(1−ρ)·|g|) = lr/√(1−ρ), whatever the gradient: "
-             "10·lr for ρ = 0.99, 3.16·lr for the lecture's ρ = 0.9."),
-    mistakes=_wrapped([
+    hint="v starts at 0: what is v_1 after one gradient g? Then simplify lr·|g|/√v_1.",
+    success="v_1 = (1−ρ)·g², so the first step is lr·|g|/(√(1−ρ)·|g|) = lr/√(1−ρ), whatever g: "
+            "10·lr for ρ = 0.99, 3.16·lr for ρ = 0.9.",
+    mistakes=[
         Mistake(lambda lr, alpha: 10 * lr,
-                "10·lr is right for ρ = 0.99 only: the factor is 1/√(1−ρ), e.g. 3.16 for ρ = 0.9 and 31.6 "
-                "for ρ = 0.999."),
+                "10·lr is right for ρ = 0.99 only: the factor is 1/√(1−ρ), 3.16 for ρ = 0.9 and 31.6 for "
+                "ρ = 0.999."),
         Mistake(lambda lr, alpha: lr,
-                "that would be the first step with bias correction (or with v started at g²); torch's "
-                "RMSprop starts at v_0 = 0 and has no correction, so v_1 = (1−ρ)·g² and the step is "
-                "lr/√(1−ρ)."),
+                "that is the first step with bias correction (or with v_1 = g²). torch starts at v_0 = 0 "
+                "without a correction: v_1 = (1−ρ)·g², and the step is longer than lr."),
         Mistake(lambda lr, alpha: lr / (1 - alpha),
-                "you left out the square root: the denominator is √v_1 = √(1−ρ)·|g|, so the step is "
-                "lr/√(1−ρ)."),
+                "you left out the square root: the denominator is √v_1 = √(1−ρ)·|g|."),
         Mistake(lambda lr, alpha: lr * np.sqrt(1 - alpha),
                 "upside down: √v_1 = √(1−ρ)·|g| is *smaller* than |g|, so dividing by it makes the step "
-                "longer: lr/√(1−ρ)."),
+                "longer than lr, not shorter."),
         Mistake(lambda lr, alpha: lr / np.sqrt(alpha),
                 "ρ and 1−ρ are swapped: the new squared gradient enters with weight 1−ρ, so "
-                "v_1 = (1−ρ)·g² and the step is lr/√(1−ρ)."),
-    ]),
+                "v_1 = (1−ρ)·g²."),
+    ],
     hints={ZeroDivisionError: "ρ < 1, so 1−ρ is never 0; did you divide by something else?"},
 )
 
@@ -332,14 +334,17 @@ def torch_rmsprop_step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
     return w - lr * b_new, v_new, b_new
 
 
-def _rmsprop_step_variant(decay_in_average=True, decoupled=False, buffer=None, along_buffer=True):
-    """torch's RMSprop step with one part changed: where the decay goes, what the buffer holds."""
+def _rmsprop_step_variant(decay_in_average=True, decoupled=False, buffer=None, along_buffer=True,
+                          root=lambda v, eps: np.sqrt(v) + eps, decay_after_division=False):
+    """torch's RMSprop step with one part changed: where the decay goes, what the buffer holds,
+    where ε goes."""
     def step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
         decayed = grad + weight_decay * w
-        g = grad if decoupled else decayed
+        g = grad if decoupled or decay_after_division else decayed
         v_new = alpha * v + (1 - alpha) * (g if decay_in_average else grad) ** 2
-        denom = np.sqrt(v_new) + eps
-        b_new = buffer(b, g, denom, momentum) if buffer else momentum * b + g / denom
+        denom = root(v_new, eps)
+        scaled = g / denom + (weight_decay * w if decay_after_division else 0.0)
+        b_new = buffer(b, g, denom, momentum) if buffer else momentum * b + scaled
         w_start = w * (1 - lr * weight_decay) if decoupled else w
         w_new = w_start - lr * (b_new if along_buffer else (g / denom if buffer is None else b_new / denom))
         return w_new, v_new, b_new
@@ -364,15 +369,22 @@ TORCH_RMSPROP_STEP_EXERCISE = Exercise(
     cases=_rmsprop_step_cases(seed=33),
     expected=torch_rmsprop_step,
     outputs=("w_new", "v_new", "b_new"),
-    success=_lines("g ← g + λ·w, v ← ρ·v + (1−ρ)·g², b ← μ·b + g/(√v + ε), w ← w − lr·b: torch's RMSprop with "
-             "L2 weight decay (it goes through the squares and the division) and a buffer of scaled steps."),
-    mistakes=_wrapped([
+    hint="Follow torch's full form line by line: add λ·w to the gradient first, then update v, "
+         "then the buffer b, then w.",
+    success="g ← g + λ·w, v ← ρ·v + (1−ρ)·g², b ← μ·b + g/(√v + ε), w ← w − lr·b: torch's RMSprop with L2 "
+            "weight decay and a buffer of scaled steps.",
+    mistakes=[
         Mistake(_rmsprop_step_variant(decay_in_average=False),
-                "your v averages the squares of the raw gradient; torch adds λ·w to the gradient first, "
-                "so the decayed gradient g + λ·w is what v averages (and what the buffer divides)."),
+                "your v averages the squares of the raw gradient; torch adds λ·w first, so v averages "
+                "(g + λ·w)², and the buffer divides g + λ·w."),
         Mistake(_rmsprop_step_variant(decoupled=True),
-                "you decayed the weights directly, w·(1 − lr·λ), as AdamW does. torch's RMSprop adds λ·w to "
-                "the gradient (L2), so the decay is divided by √v + ε like the rest of the gradient."),
+                "you decayed the weights directly, w·(1 − lr·λ), as AdamW does. torch's RMSprop adds λ·w "
+                "to the gradient (L2), which is then divided by √v + ε."),
+        Mistake(_rmsprop_step_variant(decay_after_division=True),
+                "you added λ·w after dividing by √v + ε. torch's weight decay is L2: λ·w joins the "
+                "gradient first, so it enters v and is divided too."),
+        Mistake(_rmsprop_step_variant(root=lambda v, eps: np.sqrt(v + eps)),
+                "you put ε inside the root, √(v + ε); torch adds it after, √v + ε."),
         Mistake(_rmsprop_step_variant(buffer=lambda b, g, denom, mu: mu * b + g, along_buffer=False),
                 "your buffer sums the raw gradients and you divide afterwards; torch's buffer holds the "
                 "scaled steps: b ← μ·b + g/(√v + ε), then w ← w − lr·b."),
@@ -384,7 +396,8 @@ TORCH_RMSPROP_STEP_EXERCISE = Exercise(
                 "along the new buffer."),
         Mistake(lambda *arguments: (lambda w, v, b: (w, b, v))(*torch_rmsprop_step(*arguments)),
                 "the values are right but v and b are swapped: return (w_new, v_new, b_new)."),
-    ]),
+    ],
+    updates=("w", "v", "b"),  # the optimizer's state: a right answer may update it in place, as torch does
 )
 
 
@@ -392,3 +405,89 @@ def check_torch_rmsprop_step(fn: Callable) -> CheckResult:
     """Check ``fn(w, v, b, grad, lr, alpha, eps, weight_decay, momentum)`` -> (w_new, v_new, b_new),
     one step of ``torch.optim.RMSprop`` with weight decay and momentum."""
     return check_function(fn, TORCH_RMSPROP_STEP_EXERCISE)
+
+
+# --------------------------------------------------------------------------------------------------
+# Interpret: which of three runs on the bowl is RMSprop?
+# --------------------------------------------------------------------------------------------------
+
+THREE_RUNS_CONDITION = 100.0
+THREE_RUNS_STEPS = 100
+_THREE_RUNS = {  # label -> (optimizer, how a message names it, its settings); a fixed shuffled order
+    "a": ("momentum", "momentum (lr = 0.01, β = 0.9)", {"lr": 0.01, "momentum": 0.9}),
+    "b": ("RMSprop", "RMSprop (lr = 0.05, ρ = 0.99)", {"lr": 0.05, "alpha": 0.99}),
+    "c": ("GD", "GD at its best lr, 2/(1+κ) ≈ 0.0198", {"lr": 2 / (1 + THREE_RUNS_CONDITION)}),
+}
+_NEUTRAL = {"a": ("#7b3294", "-"), "b": ("#8c564b", "--"), "c": ("#808000", ":")}
+"""Colours and line styles that are none of the course's optimizer colours, so they reveal nothing."""
+
+
+def three_runs() -> dict[str, runner.RunResult]:
+    """The runs A, B, C on the κ = 100 bowl from its start, 100 steps each: GD, momentum and RMSprop
+    in a fixed shuffled order."""
+    bowl = ill_conditioned_bowl(THREE_RUNS_CONDITION)
+    runs = {}
+    for label, (name, _, settings) in _THREE_RUNS.items():
+        lr, others = settings["lr"], {key: value for key, value in settings.items() if key != "lr"}
+        runs[label.upper()] = runner.run(bowl, runner.named_optimizer(name, lr, **others), steps=THREE_RUNS_STEPS)
+    return runs
+
+
+def plot_three_runs():
+    """The paths of runs A, B and C on the bowl (one panel each) and their loss curves, labelled only
+    by their letters."""
+    bowl = ill_conditioned_bowl(THREE_RUNS_CONDITION)
+    width, height = plots.figure_size(2)
+    figure = plots.NotebookFigure(figsize=(width, 2 * height), layout="constrained")
+    *path_axes, loss_axes = figure.subplots(2, 2).ravel()
+    results = three_runs()
+    for ax, (label, result) in zip(path_axes, results.items()):
+        color, style = _NEUTRAL[label.lower()]
+        plots.landscape_artists(ax, bowl)
+        plots.frame_landscape(ax, bowl)
+        ax.plot(result.path[:, 0], result.path[:, 1], "o" + style, color=color,
+                markersize=0.4 * matplotlib.rcParams["lines.markersize"])
+        ax.plot(*bowl.start, "o", color="black", markersize=5)
+        ax.set_title(f"run {label}: {THREE_RUNS_STEPS} steps from ({bowl.start[0]:g}, {bowl.start[1]:g})")
+        loss_axes.plot(plots.loss_curve(result.losses, bowl.minimum_value), style, color=color, label=label)
+    loss_axes.legend(loc="upper right")
+    plots.frame_losses(loss_axes, bowl.minimum_value)
+    plots.fit_loss_limits(loss_axes, [plots.loss_curve(result.losses, bowl.minimum_value)
+                                      for result in results.values()])
+    return figure
+
+
+def _numbers(step) -> str:
+    return "(" + ", ".join(f"{value:+.2f}".replace("-", "−") for value in step) + ")"
+
+
+def _judge_which_is_rmsprop(run: str) -> CheckResult:
+    """Run the three optimizers and describe the chosen run's first step beside the gradient."""
+    bowl = ill_conditioned_bowl(THREE_RUNS_CONDITION)
+    gradient = np.abs(np.stack(bowl.gradient(*bowl.start)))
+    result = three_runs()[run.upper()]
+    step = result.path[1] - result.path[0]
+    ratio = abs(step[1] / step[0])
+    shape = ("as long along x as along y" if round(ratio, 1) == 1.0
+             else f"{ratio:.0f} times longer along y than along x")
+    name, described, _ = _THREE_RUNS[run.lower()]
+    first = f"{run.upper()} is {described}: its first step, {_numbers(step)}, is {shape}"
+    if name == "RMSprop":
+        return CheckResult(True, f"{first}, though the gradient is {gradient[1] / gradient[0]:.0f} times "
+                                 f"larger along y: √v cancels each coordinate's scale.")
+    return CheckResult(False, f"{first}, like the gradient: it does not divide each coordinate by its own scale.")
+
+
+WHICH_IS_RMSPROP = Question(
+    name="my_run",
+    fields=("run",),
+    hint="Look at each path's first step. How does dividing each coordinate by its own root mean "
+         "square change its direction?",
+    judge=_judge_which_is_rmsprop,
+    choices=("A", "B", "C"),
+)
+
+
+def check_which_is_rmsprop(answer: Any) -> CheckResult:
+    """Check the learner's "A", "B" or "C": which of the three runs on the bowl is RMSprop."""
+    return check_answer(answer, WHICH_IS_RMSPROP)

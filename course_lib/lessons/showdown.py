@@ -1,19 +1,21 @@
 """Notebook 07, the optimizer showdown: the explorer of a finished sweep on the two moons (the three
 optimizers' cost curves at one learning rate, the picked run's decision boundary), and the
-exercises (the output layer's backward pass, mini-batches). The network itself, shared equipment,
-is ``course_lib.lab.nets``.
+exercises (the output layer's backward pass, mini-batches, and which curve is which optimizer).
+The network itself, shared equipment, is ``course_lib.lab.nets``.
 
     from course_lib.lessons import showdown as lesson
     lesson.ShowdownExplorer(training, optimizer="Adam", lr=0.01)   # training: a nets.Training
+    lesson.mystery_figure()                                        # three unnamed curves, A, B, C
 """
 
+import functools
 from typing import Any, Callable
 
 import ipywidgets
 import numpy as np
 
 from course_lib.interactive.checking import (
-    check_function, CheckResult, describe_value, Exercise, Mistake, UnusableAnswer,
+    check_answer, check_function, CheckResult, describe_value, Exercise, Mistake, Question, UnusableAnswer,
 )
 from course_lib.interactive.explorer import Explorer, status_text
 from course_lib.lab import nets, plots
@@ -143,21 +145,21 @@ OUTPUT_LAYER_EXERCISE = Exercise(
     expected=output_layer_backward,
     outputs=("dW3", "db3"),
     success="dZ3 = (A3 − Y)/m, then dW3 = dZ3·A2ᵀ and db3 = dZ3 summed over the examples.",
+    hint="start from dZ3, the gradient of the mean cost at the sigmoid's input (see \"The equations\"); "
+         "m is the number of columns of Y.",
     mistakes=[
         Mistake(_output_layer_with(lambda A3, Y, m: A3 - Y),
-                "you left out the 1/m: the cost is the mean over the m examples of the batch, so "
-                "dZ3 = (A3 − Y)/m. Without it the step grows with the batch size (64 times too "
-                "long here; the last batch of 44 gets a different rate from the others)."),
+                "you left out the 1/m: the cost is the mean over the batch, so dZ3 = (A3 − Y)/m. "
+                "Without it the step grows with the batch size, and the last batch of 44 gets another rate."),
         Mistake(_output_layer_with(lambda A3, Y, m: (Y - A3) / m),
-                "the sign is flipped: the derivative of the cross-entropy through the sigmoid is "
-                "dZ3 = (A3 − Y)/m (prediction minus label); with Y − A3 gradient descent climbs."),
+                "the sign is flipped: through the sigmoid the cross-entropy gives dZ3 = (A3 − Y)/m, "
+                "prediction minus label; with Y − A3 gradient descent climbs."),
         Mistake(_output_layer_with(lambda A3, Y, m: (A3 - Y) / m**2),
                 "you divided by m twice: once in dZ3 = (A3 − Y)/m is enough; dW3 = dZ3·A2ᵀ "
                 "already sums over the examples."),
         Mistake(_output_layer_with(lambda A3, Y, m: (A3 - Y) * A3 * (1 - A3) / m),
-                "you multiplied by the sigmoid's derivative A3(1 − A3) again: with the "
-                "cross-entropy it cancels, and dZ3 = (A3 − Y)/m. That extra factor is the "
-                "gradient of the squared error, which stalls where A3 is near 0 or 1."),
+                "you multiplied by the sigmoid's derivative A3(1 − A3) again: with the cross-entropy it "
+                "cancels, so dZ3 = (A3 − Y)/m. The extra factor belongs to the squared error."),
         Mistake(lambda A3, Y, A2: output_layer_backward(A3, Y, A2)[::-1],
                 "the values are right but in the wrong order: return (dW3, db3)."),
     ],
@@ -195,6 +197,12 @@ def _batch_cases(seed: int = 23) -> list[dict[str, Any]]:
             for m, size in ((10, 4), (300, 64), (12, 5))]
 
 
+def _labels_not_shuffled(X, Y, batch_size, permutation):
+    """X's columns reordered, Y's left in their stored order."""
+    in_order = mini_batches(X, Y, batch_size, np.arange(X.shape[1]))
+    return [(xb, yb) for (xb, _), (_, yb) in zip(mini_batches(X, Y, batch_size, permutation), in_order)]
+
+
 MINI_BATCH_EXERCISE = Exercise(
     name="mini_batches",
     cases=_batch_cases(),
@@ -202,17 +210,16 @@ MINI_BATCH_EXERCISE = Exercise(
     run=_batches_as_numbers,
     outputs=("the batch sizes and contents",),
     success="shuffled, cut into full batches, the remainder kept as a smaller last batch.",
+    hint="reorder the columns of X and of Y by the permutation, then slice off batch_size columns at a "
+         "time, up to the end.",
     mistakes=[
         Mistake(lambda X, Y, b, p: mini_batches(X, Y, b, p)[:X.shape[1] // b],
-                "you dropped the last, partial batch: with 300 examples and batches of 64, 44 "
-                "examples (15 %) are never trained on in that epoch. Keep the remainder as a "
-                "smaller last batch."),
+                "you dropped the last, partial batch: with 300 examples and batches of 64, 44 examples "
+                "(15 %) are never trained on. Keep the remainder as a smaller last batch."),
         Mistake(lambda X, Y, b, p: mini_batches(X, Y, b, np.arange(X.shape[1])),
-                "the batches are not shuffled: you cut X in its stored order. Reorder the columns "
-                "by the permutation first (X[:, permutation], and Y the same way)."),
-        Mistake(lambda X, Y, b, p: mini_batches(X, Y[:, ::1], b, p) and
-                [(xb, yb) for (xb, _), (_, yb) in zip(mini_batches(X, Y, b, p),
-                                                      mini_batches(X, Y, b, np.arange(X.shape[1])))],
+                "the batches are not shuffled: you cut X in its stored order. Reorder the columns by "
+                "the permutation first (X[:, permutation], and Y the same way)."),
+        Mistake(_labels_not_shuffled,
                 "X is shuffled but Y is not: the labels no longer belong to their examples. Apply "
                 "the same permutation to both."),
     ],
@@ -223,3 +230,94 @@ def check_mini_batches(fn: Callable) -> CheckResult:
     """Check ``fn(X, Y, batch_size, permutation)`` -> list of (X_batch, Y_batch), the last one
     possibly smaller."""
     return check_function(fn, MINI_BATCH_EXERCISE)
+
+
+# --------------------------------------------------------------------------------------------------
+# Interpret: which curve is which optimizer?
+# --------------------------------------------------------------------------------------------------
+
+MYSTERY_LR, MYSTERY_EPOCHS = 0.3, 1000
+"""The runs behind the three unnamed curves: the assignment's draw, one shared rate, no decay."""
+MYSTERY_ORDER = ("momentum", "Adam", "GD")
+"""Which optimizer drew curve A, B and C (a fixed shuffle: the figure must not give it away)."""
+MYSTERY_LABELS = ("A", "B", "C")
+_NEUTRAL_COLORS = ("#882255", "#117733", "#332288")  # none of them an optimizer's colour
+
+
+@functools.cache
+def mystery_runs() -> nets.Training:
+    """GD, momentum and Adam at lr = 0.3 for 1000 epochs on the assignment's draw, the cost of every
+    epoch recorded, in the order of ``MYSTERY_ORDER`` (curves A, B, C). Computed once, about 0.3 s."""
+    return nets.train([nets.Setting(name, MYSTERY_LR) for name in MYSTERY_ORDER], epochs=MYSTERY_EPOCHS,
+                      record_every=1)
+
+
+def mystery_features(training: nets.Training | None = None) -> dict[str, dict[str, float]]:
+    """What tells the curves apart, measured on ``mystery_runs``: per label, the cost at epoch 10
+    (how fast it falls at first) and the jitter over the last 500 epochs (the mean change of log
+    cost from one epoch to the next)."""
+    training = mystery_runs() if training is None else training
+    late = training.epochs >= MYSTERY_EPOCHS // 2
+    features = {}
+    for label, costs in zip(MYSTERY_LABELS, training.costs):
+        features[label] = {"early": float(costs[np.flatnonzero(training.epochs == 10)[0]]),
+                           "jitter": float(np.mean(np.abs(np.diff(np.log(costs[late])))))}
+    return features
+
+
+def mystery_figure():
+    """The three runs of ``mystery_runs`` as curves A, B and C in neutral colours: the first 100
+    epochs, and all 1000 on a log scale."""
+    training = mystery_runs()
+    figure, (start, whole) = plots.new_figure(2)
+    for label, color, costs in zip(MYSTERY_LABELS, _NEUTRAL_COLORS, training.costs):
+        for ax in (start, whole):
+            ax.plot(training.epochs, costs, color=color, linewidth=1.0, label=label)
+    start.set(xlim=(0, 100), xlabel="epoch", ylabel="cost", title="the first 100 epochs")
+    whole.set(xlim=(0, MYSTERY_EPOCHS), yscale="log", xlabel="epoch", title=f"all {MYSTERY_EPOCHS} epochs")
+    start.legend(loc="upper right")
+    return figure
+
+
+def _judge_mystery_curves(**named) -> CheckResult:
+    """Right when every curve is named after its optimizer; otherwise the feature that tells the
+    misnamed curves apart, measured on the real runs."""
+    truth = dict(zip(MYSTERY_LABELS, (name.lower() for name in MYSTERY_ORDER)))
+    named = {label: named[label] for label in MYSTERY_LABELS}
+    repeated = sorted({name for name in named.values() if list(named.values()).count(name) > 1})
+    if repeated:
+        return CheckResult(False, f'you named two curves "{repeated[0]}": each optimizer drew one curve, so '
+                                  f'use "gd", "momentum" and "adam" once each.')
+    features = mystery_features()
+    adam, momentum, gd = (next(label for label, name in truth.items() if name == wanted)
+                          for wanted in ("adam", "momentum", "gd"))
+    early = ", ".join(f"{label} {features[label]['early']:.1f}" for label in (adam, momentum, gd))
+    smoother = "less" if features[momentum]["jitter"] < features[gd]["jitter"] else "more"
+    if named == truth:
+        return CheckResult(True, f"{adam} is Adam, whose steps are about lr whatever the gradient: it falls "
+                                 f"fastest (epoch 10: {early}). {momentum}, momentum, jitters {smoother} than "
+                                 f"{gd}, GD: it averages the gradients.")
+    theirs = {name: label for label, name in named.items()}
+    if named[adam] != "adam":
+        return CheckResult(False, f"your Adam, {theirs['adam']}, is at {features[theirs['adam']]['early']:.1f} by "
+                                  f"epoch 10. Adam's steps are about lr whatever the gradient's size: at lr = 0.3, "
+                                  f"which curve falls fastest, then rattles?")
+    calmer = "less" if features[theirs["momentum"]]["jitter"] < features[theirs["gd"]]["jitter"] else "more"
+    return CheckResult(False, f"Adam is right; your momentum, {theirs['momentum']}, jitters {calmer} than your GD. "
+                              f"Momentum steps along an average of the last gradients: it follows GD a little "
+                              f"late, and jitters less.")
+
+
+MYSTERY_QUESTION = Question(
+    name="my_labels",
+    fields=MYSTERY_LABELS,
+    hint='name each curve "gd", "momentum" or "adam". Look at the first epochs, then at the jitter late on.',
+    judge=_judge_mystery_curves,
+    choices=("gd", "momentum", "adam"),
+)
+
+
+def check_mystery_curves(answer) -> CheckResult:
+    """Check ``{"A": ..., "B": ..., "C": ...}``: which optimizer drew each curve of ``mystery_figure``.
+    The check measures the real runs and explains what tells the curves apart."""
+    return check_answer(answer, MYSTERY_QUESTION)

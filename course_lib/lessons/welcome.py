@@ -135,7 +135,11 @@ GD_STEP_EXERCISE = Exercise(
                 "you returned the step −lr·g; return the new parameters θ − lr·g."),
         Mistake(lambda theta, grad, lr: theta - lr,
                 "you subtracted lr alone; the step is lr times the gradient g."),
+        Mistake(lambda theta, grad, lr: theta - lr * theta,
+                "you multiplied lr by θ itself; the step is lr times the gradient g."),
     ],
+    hint="replace the line `raise NotImplementedError` with a `return` of the new θ: one step of "
+         "lr·g against the gradient g.",
 )
 
 

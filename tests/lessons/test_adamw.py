@@ -1,5 +1,5 @@
 """Notebook 08 (AdamW): the lesson course_lib.lessons.adamw against torch, the scale invariances
-the lr × λ grid shows, the WeightDecayExplorer, and the AdamW checkers."""
+the lr × λ grid shows, the WeightDecayExplorer, the AdamW checkers and the choice of an lr × λ pair."""
 
 import matplotlib
 import numpy as np
@@ -288,8 +288,138 @@ def test_the_grid_panels_label_lambda_once():
     assert [ax.get_title().split("\n")[1] for ax in panels] == ["constant along lr²·λ", "constant along λ"]
 
 
-def test_a_placeholder_and_a_crash_are_reported():
-    def placeholder(*arguments):
+def test_the_stub_is_not_attempted_and_a_missing_return_is_reported():
+    def stub(*arguments):
         raise NotImplementedError
-    assert "Replace the placeholder" in lesson.check_adamw_step(placeholder).message
+
+    result = lesson.check_adamw_step(stub)
+    assert not result.attempted and result.message == lesson.ADAMW_EXERCISE.hint
     assert "returned None" in lesson.check_weight_decay_conversion(lambda paper_decay, alpha: None).message
+
+
+# --- the notebook's solutions, and the mistakes its Pitfalls name --------------------------------------
+
+def adamw_step_solution(w, m, v, grad, t, lr, weight_decay, beta1, beta2, eps):
+    m_new = beta1 * m + (1 - beta1) * grad
+    v_new = beta2 * v + (1 - beta2) * grad**2
+    m_hat, v_hat = m_new / (1 - beta1**t), v_new / (1 - beta2**t)
+    w_new = w * (1 - lr * weight_decay) - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return w_new, m_new, v_new
+
+
+def test_the_notebook_s_solutions_pass():
+    assert str(lesson.check_adamw_step(adamw_step_solution)).startswith("Correct!")
+    assert str(lesson.check_weight_decay_conversion(lambda paper_decay, alpha: paper_decay / alpha)).startswith(
+        "Correct!")
+
+
+def test_a_step_that_updates_w_m_and_v_in_place_as_torch_does_passes():
+    def in_place(w, m, v, grad, t, lr, weight_decay, beta1, beta2, eps):
+        w *= 1 - lr * weight_decay
+        m *= beta1
+        m += (1 - beta1) * grad
+        v *= beta2
+        v += (1 - beta2) * grad * grad
+        w -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+        return w, m, v
+
+    assert lesson.check_adamw_step(in_place).passed
+
+
+def test_a_step_that_changes_the_gradient_in_place_is_told():
+    def clips_the_gradient(w, m, v, grad, t, lr, weight_decay, beta1, beta2, eps):
+        np.clip(grad, -0.5, 0.5, out=grad)
+        return lesson.torch_adamw_step(w, m, v, grad, t, lr, weight_decay, beta1, beta2, eps)
+
+    assert lesson.check_adamw_step(clips_the_gradient).message.startswith(
+        "your function changed its argument `grad` in place")
+
+
+def decay_inside_the_fraction(w, m, v, grad, t, lr, weight_decay, beta1, beta2, eps):
+    """As a learner writes it: λ·θ put next to m̂, so √v̂ + ε divides it."""
+    m_new = beta1 * m + (1 - beta1) * grad
+    v_new = beta2 * v + (1 - beta2) * grad**2
+    m_hat, v_hat = m_new / (1 - beta1**t), v_new / (1 - beta2**t)
+    return w - lr * (m_hat + weight_decay * w) / (np.sqrt(v_hat) + eps), m_new, v_new
+
+
+def l2_and_decoupled(w, m, v, grad, t, lr, weight_decay, beta1, beta2, eps):
+    """As a learner writes it: Adam(weight_decay=λ)'s L2 and AdamW's decay, both."""
+    grad = grad + weight_decay * w
+    w = w * (1 - lr * weight_decay)
+    m_new = beta1 * m + (1 - beta1) * grad
+    v_new = beta2 * v + (1 - beta2) * grad**2
+    m_hat, v_hat = m_new / (1 - beta1**t), v_new / (1 - beta2**t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m_new, v_new
+
+
+@pytest.mark.parametrize("answer, message", [
+    (decay_inside_the_fraction, "your decay λ·θ sits inside Adam's fraction, so √v̂ + ε divides it, as in Adam + L2. "
+                                "AdamW keeps it outside: θ·(1 − lr·λ), then the Adam step."),
+    (l2_and_decoupled, "you decayed twice: λ·θ added to the gradient (L2) and θ·(1 − lr·λ). AdamW keeps only "
+                       "the second and feeds m and v the bare gradient."),
+])
+def test_the_pitfalls_new_mistakes_get_their_own_message(answer, message):
+    result = lesson.check_adamw_step(answer)
+    assert not result.passed and result.message == message
+
+
+# --- exercise 3: an lr × λ pair in torch's AdamW's good region ---------------------------------------------
+
+def test_the_check_trains_the_grid_s_own_cell_to_the_last_bit():
+    for lr, decay in ((2.0**-3, 2.0**-4), (2.0, 4.0)):   # a cell that trains, and one that blows up
+        grid = lesson.decay_grids(DATA, [lr], [decay], seeds=(1, 2, 3), names=("AdamW (torch's λ)",), steps=300)
+        np.testing.assert_array_equal(lesson.seed_errors(DATA, lr, decay, seeds=(1, 2, 3), steps=300),
+                                      grid["AdamW (torch's λ)"][:, 0, 0])
+    assert lesson.GRID_SEEDS == tuple(range(1, 9))          # the notebook's seeds = range(1, 9)
+
+
+def pair(lr, weight_decay):
+    return lesson.check_adamw_pair({"lr": lr, "weight_decay": weight_decay})
+
+
+def text(result):
+    """The message with its no-break spaces (which keep "7.7 %" on one line) as plain spaces."""
+    return result.message.replace("\u00a0", " ")
+
+
+@pytest.mark.parametrize("lr, weight_decay", [
+    (2.0**-9, 2.0**-4),    # the notebook's solution, lr·λ = 2⁻¹³: 7.1 % over the 8 seeds
+    (1e-3, 1e-2),          # torch's defaults, lr·λ = 1e-5: 7.0 %
+    (2.0**-6, 2.0**-8),    # lr·λ = 2⁻¹⁴ at a larger lr: 7.4 %
+])
+def test_pairs_across_the_good_region_pass(lr, weight_decay):
+    result = pair(lr, weight_decay)
+    assert result.passed, result.message
+    assert "the test error averages under 7.7 % over the 8 seeds" in text(result)
+    assert len(str(result).splitlines()) <= 2
+
+
+def test_the_notebook_s_answer_is_reported_in_powers_of_two():
+    assert pair(2.0**-9, 2.0**-4).message.startswith("lr = 2⁻⁹, λ = 2⁻⁴, lr·λ = 2⁻¹³: the test error")
+
+
+def test_sixteen_times_the_decay_crosses_the_outline():
+    """At lr = 2⁻⁷ the judge's verdict flips between λ = 2⁻⁷ (7.3 %) and 2⁻³ (8.0 %, lr·λ = 2⁻¹⁰):
+    the check runs the cell, it does not look the answer up."""
+    assert pair(2.0**-7, 2.0**-7).passed
+    result = pair(2.0**-7, 2.0**-3)
+    assert not result.passed
+    assert text(result) == ("lr = 2⁻⁷, λ = 2⁻³, lr·λ = 2⁻¹⁰: the test error averages 8 % over the 8 seeds, "
+                              "not under 7.7 %. Each step turns w too far: lower lr·λ (it keeps ‖w‖ small) or lr.")
+
+
+@pytest.mark.parametrize("lr, weight_decay, words", [
+    (2.0**-12, 0.0, "averages 30 % over the 8 seeds, not under 7.7 %. In 2000 steps w has hardly turned"),
+    (1.5, 1.0, "1 − lr·λ ≤ 0 zeroes or flips the weights every step."),
+    (2.0, 4.0, "the weights blew up in 8 of the 8 seeds: 1 − lr·λ = −7 is below −1"),
+])
+def test_each_kind_of_bad_pair_gets_its_explanation(lr, weight_decay, words):
+    result = pair(lr, weight_decay)
+    assert not result.passed and words in text(result), result.message
+    assert len(str(result).splitlines()) <= 2
+
+
+def test_a_pair_the_optimizer_refuses_is_reported():
+    assert pair(-1e-3, 0.1).message == "that answer cannot be run: Invalid learning rate: lr=-0.001 (must be >= 0)"
+    assert "Invalid weight_decay value" in pair(1e-3, -0.1).message

@@ -1,13 +1,16 @@
-"""Notebook 05: course_lib.decay (noisy regression, vectorised SGD, schedules), the
-ScheduleExplorer and the learning-rate-decay checkers."""
+"""Notebook 05: course_lib.lessons.decay (noisy regression, vectorised SGD, schedules), the
+ScheduleExplorer, the learning-rate-decay checkers and the design-a-schedule question."""
 
 import math
+import time
 
 import numpy as np
 import pytest
 import torch
+from learner_answers import failure, passes
 
 from course_lib import schedules
+from course_lib.interactive.checking import check_function
 from course_lib.lessons import decay as lesson
 
 
@@ -156,16 +159,167 @@ def test_published_values_pass_through_the_checkers():
     assert lesson.check_schedule_lr_decay(lambda lr0, e, k, t: schedules.staircase_decay(lr0, e, k, t)).passed
 
 
-def test_fixed_interval_lambda_unusable_answers():
-    assert "return a function" in lesson.check_fixed_interval_lambda(lambda k, t: 0.5).message
-    assert "LambdaLR could not use" in lesson.check_fixed_interval_lambda(lambda k, t: (lambda e: "x")).message
+# ------------------------------------------------------------------------- the notebook's exercises
+
+def update_lr_solution(lr0, epoch, decay_rate):
+    return lr0 / (1 + decay_rate * epoch)
 
 
-def test_the_lectures_staircase_is_steplr_and_fixed_interval_is_not():
-    """The lecture's discrete staircase (halve every T epochs) is StepLR(gamma=0.5); the assignment's
-    fixed-interval scheduling equals it on the first stair only."""
-    halving = lesson.scheduler_lrs(lambda m, o: m.StepLR(o, step_size=10, gamma=0.5), 40, 0.4, use_torch=True)
-    np.testing.assert_allclose(halving, lesson.schedule_lrs("StepLR", 0.4, 40, gamma=0.5, interval=10), rtol=1e-15)
-    fixed = lesson.schedule_lrs("fixed interval", 0.4, 40, decay_rate=1.0, interval=10)
-    np.testing.assert_array_equal(fixed[:20], halving[:20])
-    assert fixed[20] == pytest.approx(0.4 / 3) and halving[20] == pytest.approx(0.1)
+def schedule_lr_decay_solution(lr0, epoch, decay_rate, time_interval):
+    return lr0 / (1 + decay_rate * np.floor(epoch / time_interval))
+
+
+def fixed_interval_lambda_solution(decay_rate, time_interval):
+    return lambda epoch: 1 / (1 + decay_rate * (epoch // time_interval))
+
+
+def test_the_notebook_s_solutions_pass():
+    passes(lesson.check_update_lr, update_lr_solution)
+    passes(lesson.check_schedule_lr_decay, schedule_lr_decay_solution)
+    passes(lesson.check_fixed_interval_lambda, fixed_interval_lambda_solution)
+    passes(lesson.check_schedule, {"lr0": 0.5, "decay_rate": 5.0})
+
+
+def test_stubs_are_not_attempted_and_get_their_hint():
+    def update_lr(lr0, epoch, decay_rate):
+        raise NotImplementedError
+
+    result = lesson.check_update_lr(update_lr)
+    assert not result.attempted and result.message == lesson.UPDATE_LR_EXERCISE.hint
+    result = lesson.check_fixed_interval_lambda(lambda decay_rate, time_interval: ...)
+    assert not result.attempted and result.message == lesson.FIXED_INTERVAL_LAMBDA_EXERCISE.hint
+    result = lesson.check_schedule({"lr0": ..., "decay_rate": ...})
+    assert not result.attempted and result.message == lesson.SCHEDULE_QUESTION.hint
+
+
+def test_update_lr_written_as_the_lecture_s_exponential_decay():
+    message = failure(lesson.check_update_lr, lambda lr0, epoch, decay_rate: 0.95**epoch * lr0)
+    assert message.startswith("you wrote the lecture's exponential decay, 0.95^epoch·lr0")
+    message = failure(lesson.check_update_lr, lambda lr0, epoch, decay_rate: decay_rate**epoch * lr0)
+    assert message.startswith("you computed decay_rate^epoch·lr0, exponential decay")
+
+
+def test_the_lecture_s_discrete_staircase_is_named_in_both_fixed_interval_exercises():
+    message = failure(lesson.check_schedule_lr_decay,
+                      lambda lr0, epoch, decay_rate, time_interval: lr0 * 0.5 ** (epoch // time_interval))
+    assert message.startswith("you wrote the lecture's discrete staircase")
+    message = failure(lesson.check_fixed_interval_lambda,
+                      lambda k, interval: (lambda epoch: 0.5 ** (epoch // interval)))
+    assert message.startswith("0.5^(epoch // interval) is the lecture's discrete staircase")
+
+
+@pytest.mark.parametrize("lr0", [0.5, 0.1, 0.2, 0.01, 3.0])
+def test_a_lambda_that_returns_the_rate_is_named_whatever_its_lr0(lr0):
+    """The learner's lambda cannot know the optimizer's base lr (0.1): with the notebook's own lr0 = 0.5,
+    or any other, LambdaLR's rates are all the same multiple of the right ones."""
+    def fixed_interval_lambda(decay_rate, time_interval):
+        return lambda epoch: lr0 / (1 + decay_rate * (epoch // time_interval))
+
+    assert failure(lesson.check_fixed_interval_lambda, fixed_interval_lambda) == lesson.RATE_NOT_FACTOR
+
+
+def test_only_a_constant_multiple_is_called_a_rate():
+    inverse_time = failure(lesson.check_fixed_interval_lambda,
+                           lambda k, interval: (lambda epoch: 0.5 / (1 + k * epoch)))
+    assert inverse_time != lesson.RATE_NOT_FACTOR
+    stair_scale = failure(lesson.check_fixed_interval_lambda,
+                          lambda k, interval: (lambda epoch: (1 + (epoch >= interval)) / (1 + k * (epoch // interval))))
+    assert stair_scale.startswith("the learning rates of epochs 0 … 59 (base lr 0.1) is wrong at index")
+    raising = failure(lesson.check_fixed_interval_lambda, lambda k, interval: (lambda epoch: 1 / 0))
+    assert raising.startswith("LambdaLR could not use your lambda: ZeroDivisionError")
+
+
+def test_messages_name_the_test_case_not_the_arguments():
+    message = failure(lesson.check_update_lr, lambda lr0, epoch, decay_rate: lr0 + 1)
+    assert message == ("the learning rate is wrong: expected 0.166667, got 1.5 "
+                       "(test case 1 of 5: lr0=0.5, epoch=2, decay_rate=1).")
+    message = failure(lesson.check_schedule_lr_decay, lambda lr0, epoch, decay_rate, time_interval: lr0 + 1)
+    assert message.endswith("(test case 1 of 8).")
+
+
+# ------------------------------------------------------------------- design a schedule for a budget
+
+def final_excess(lr0, decay_rate):
+    """The budget's experiment computed here without the lesson's helpers: 64 runs of SGD, 10 epochs."""
+    problem = lesson.noisy_regression()
+    lrs = schedules.inverse_time_decay(lr0, np.arange(10), decay_rate)
+    return lesson.run_sgd(problem, np.tile(lrs[:, None], (1, 64)), seed=0).excess_loss[-1].mean()
+
+
+def test_the_solution_s_message_and_that_the_judge_runs_the_experiment():
+    result = lesson.check_schedule({"lr0": 0.5, "decay_rate": 5.0})
+    assert result.message == ("With lr0 = 0.5, k = 5, F − F* is 9.6e-04 after 500 steps (mean of 64 seeds), "
+                              "below the target 1.5e-03. The rate fell from 0.5 to 0.011.")
+    assert f"{final_excess(0.5, 5.0):.1e}" == "9.6e-04"
+    assert f"{final_excess(0.5, 15.0):.2e}" in lesson.check_schedule({"lr0": 0.5, "decay_rate": 15.0}).message
+
+
+@pytest.mark.parametrize("lr0", [0.3, 0.5, 0.7, 1.0, 1.4])
+@pytest.mark.parametrize("ratio", [5, 7, 10])
+def test_the_good_region_passes(lr0, ratio):
+    """Any lr0 from 0.3 to 1.4 with k from 5·lr0 to 10·lr0, as the solution says."""
+    assert lesson.check_schedule({"lr0": lr0, "decay_rate": ratio * lr0}).passed
+
+
+@pytest.mark.parametrize("lr0", [0.02, 0.05, 0.1, 0.2, 0.5])
+def test_no_constant_rate_reaches_the_target(lr0):
+    result = lesson.check_schedule({"lr0": lr0, "decay_rate": 0})
+    assert not result.passed and result.attempted
+
+
+@pytest.mark.parametrize("answer, verdict", [
+    ((0.2, 1.0), "stalled at the noise floor"),     # the first plot's schedule: close, but not there
+    ((0.5, 2.0), "stalled at the noise floor"),     # just outside the region: the last rate is too large ...
+    ((0.5, 3.0), "Correct"),                        # ... just inside it
+    ((0.5, 10.0), "Correct"),                       # the other edge ...
+    ((0.5, 15.0), "froze"),                         # ... and just past it: the rate fell too fast
+    ((0.3, 10.0), "too slow"),                      # the rates add up to too little
+    ((0.05, 1.0), "too slow"),
+    ((0.0, 1.0), "too slow"),
+    ((1.5, 0.0), "stalled at the noise floor"),     # below the stability limit 2/h_max ≈ 1.9 ...
+    ((1.95, 0.0), "diverged"),                      # ... and above it: F − F* grows
+    ((2.5, 10.0), "diverged"),                      # far above: the runs blow up in the first epoch
+])
+def test_each_wrong_schedule_gets_its_explanation(answer, verdict):
+    lr0, decay_rate = answer
+    result = lesson.check_schedule({"lr0": lr0, "decay_rate": decay_rate})
+    expected = "Correct!" if verdict == "Correct" else f"Not yet: {verdict}: with lr0 = "
+    assert str(result).startswith(expected), str(result)
+    assert len(str(result).splitlines()) <= 2 and all(len(line) <= 100 for line in str(result).splitlines())
+
+
+def test_the_diagnosis_names_the_cause():
+    assert "raise k" in lesson.check_schedule({"lr0": 0.2, "decay_rate": 1.0}).message
+    assert "raise lr0 or lower k" in lesson.check_schedule({"lr0": 0.3, "decay_rate": 10.0}).message
+    assert "lower k or lr0" in lesson.check_schedule({"lr0": 0.5, "decay_rate": 15.0}).message
+    assert "SGD diverged at epoch 1" in lesson.check_schedule({"lr0": 2.5, "decay_rate": 10.0}).message
+    assert "F − F* grew from 2.7 to" in lesson.check_schedule({"lr0": 1.95, "decay_rate": 0.0}).message
+
+
+def test_answers_the_computation_refuses_and_a_bare_number():
+    assert lesson.check_schedule({"lr0": -0.1, "decay_rate": 1.0}).message == \
+        "that answer cannot be run: lr0 must be >= 0, got -0.1"
+    assert "decay_rate must be >= 0" in lesson.check_schedule({"lr0": 0.5, "decay_rate": -1}).message
+    assert "should be a dict" in lesson.check_schedule(0.5).message
+
+
+def test_noise_free_excess_is_full_batch_gradient_descent(problem):
+    lrs = np.array([0.5, 0.25, 0.1])
+    w = np.zeros(problem.X.shape[1])
+    for lr in np.repeat(lrs, problem.steps_per_epoch):
+        w = w - lr * problem.X.T @ (problem.X @ w - problem.y) / len(problem.y)
+    assert lesson.noise_free_excess(problem, lrs) == pytest.approx(problem.excess_loss(w), rel=1e-9)
+
+
+def test_the_judge_is_cheap():
+    lesson.check_schedule({"lr0": 0.5, "decay_rate": 5.0})  # builds the problem once
+    start = time.perf_counter()
+    lesson.check_schedule({"lr0": 0.7, "decay_rate": 5.0})
+    assert time.perf_counter() - start < 0.5
+
+
+def test_the_rate_not_factor_post_check_leaves_other_results_alone():
+    exercise = lesson.FIXED_INTERVAL_LAMBDA_EXERCISE
+    for mistake in exercise.mistakes:
+        expected = check_function(mistake.answer, exercise).message
+        assert lesson.check_fixed_interval_lambda(mistake.answer).message == expected

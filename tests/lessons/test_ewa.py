@@ -15,7 +15,7 @@ from course_lib import averages
 from course_lib.lab import data
 from course_lib.lessons import ewa as lesson
 from course_lib.lessons.ewa import (BIAS_CORRECTION_EXERCISE, EWA_EXERCISE, check_bias_correction,
-                                    check_effective_window, check_ewa)
+                                    check_effective_window, check_ewa, check_ninety_percent)
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,29 @@ def ewa_explorer():
     return lesson.EWAExplorer()
 
 
+# The notebook's collapsed solutions, written as its cells write them.
+
+def ewa_solution(values, beta):
+    v, history = 0.0, []
+    for theta in values:
+        v = beta * v + (1 - beta) * theta
+        history.append(v)
+    return np.array(history)
+
+
+def bias_corrected_solution(v, beta):
+    t = np.arange(1, len(v) + 1)
+    return np.asarray(v) / (1 - beta**t)
+
+
+def window_solution(beta):
+    return 1 / (1 - beta)
+
+
 @pytest.mark.parametrize("checker, answer", [
+    (check_ewa, ewa_solution),
+    (check_bias_correction, bias_corrected_solution),
+    (check_effective_window, window_solution),
     (check_ewa, ewa_loop),
     (check_ewa, lambda values, beta: np.array(ewa_loop(values, beta), dtype=np.float32)),
     (check_bias_correction, bias_corrected_loop),
@@ -82,6 +104,9 @@ def test_ewa_references_agree_with_torch(values, beta):
     (lambda values, beta: [0.0] + ewa_loop(values, beta), ["off by one", "one entry too many"]),
     (lambda values, beta: [0.0] + ewa_loop(values, beta)[:-1], ["off by one step", "v_(t−1)"]),
     (lambda values, beta: bias_corrected_loop(ewa_loop(values, beta), beta), ["bias correction"]),
+    (lambda values, beta: [sum(beta ** (t - k) * theta for k, theta in enumerate(values[:t], 1))
+                           for t in range(1, len(values) + 1)],   # v_t = β·v_(t−1) + θ_t
+     ["without its weight (1−β)"]),
 ])
 def test_ewa_mistakes(answer, key_words):
     message = failure(check_ewa, answer)
@@ -94,6 +119,7 @@ def test_ewa_mistakes(answer, key_words):
     (lambda v, beta: [v_t / beta ** t for t, v_t in enumerate(v, 1)], ["divided by β^t"]),
     (lambda v, beta: [v_t * (1 - beta ** t) for t, v_t in enumerate(v, 1)], ["multiplied"]),
     (lambda v, beta: v, ["unchanged"]),
+    (lambda v, beta: [v_t / (1 - beta ** len(v)) for v_t in v], ["same factor 1−β^T", "its own factor"]),
 ])
 def test_bias_correction_mistakes(answer, key_words):
     message = failure(check_bias_correction, answer)
@@ -110,8 +136,90 @@ def test_bias_correction_counted_from_zero_with_python_floats_gets_a_hint():
     (lambda beta: 1 - beta, ["1−β, the weight of the newest value"]),
     (lambda beta: 1 / beta, ["divided by β"]),
     (lambda beta: 1 / math.log(beta), ["negative", "−1/ln β"]),
+    (lambda beta: beta / (1 - beta), ["β/(1−β), the lag"]),
     (lambda beta: int(1 / (1 - beta)), ["expected 50, got 49", "beta=0.98"]),
 ])
 def test_window_mistakes(answer, key_words):
     message = failure(check_effective_window, answer)
     assert all(word in message for word in key_words), message
+
+
+def test_a_correction_computed_in_place_is_reported():
+    def bias_corrected(v, beta):
+        v /= 1 - beta ** np.arange(1, len(v) + 1)
+        return v
+
+    assert failure(check_bias_correction, bias_corrected).startswith("your function changed its argument `v` in place")
+
+
+# --------------------------------------------------------------------------------------------------
+# Predict, then run: the first step at which the uncorrected EWA of θ_t = 1 reaches 0.9
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("answer", [22, 22.0, np.int64(22), {"t": 22}])
+def test_the_right_prediction_passes_and_says_what_the_run_did(answer):
+    result = check_ninety_percent(answer)
+    assert result and str(result) == (
+        "Correct! the real run (β = 0.9) first reaches v_t ≥ 0.9 at step 22: v_21 = 0.891, v_22 = 0.902.\n"
+        "With bias correction, v̂_t ≥ 0.9 from step 1 on.")
+
+
+def test_the_notebook_s_solution_is_the_first_whole_step_past_the_continuous_crossing():
+    t_solution = 22
+    assert t_solution == math.ceil(math.log(0.1) / math.log(0.9))   # 21.85…
+    assert check_ninety_percent(t_solution)
+
+
+@pytest.mark.parametrize("answer, message", [
+    (21, "off by one: the real run gives v_21 = 0.891, still just below 0.9 (β^21 = 0.109 > 0.1)."),
+    (23, "off by one: the real run was already at v_22 = 0.902 one step earlier (β^22 = 0.098 ≤ 0.1)."),
+    (10, "10 is the window 1/(1−β), but the real run gives v_10 = 0.651: after one window it is still "
+         "35 % low (β^10 ≈ 1/e)."),
+    (9, "9 is the lag β/(1−β), but the real run gives v_9 = 0.613: the weights of v_t sum to 1−β^t, "
+        "far below 1 here."),
+    (1, "that holds for the bias-corrected v̂_t, right from step 1; the uncorrected v_1 = 0.100 starts far "
+        "too low."),
+    (0, "the steps count from t = 1 (v_1 is the first average), so t = 0 never comes; the real run starts "
+        "at v_1 = 0.100."),
+    (21.85, "t counts updates, so it is a whole number, not 21.85: give the first whole step with v_t ≥ 0.9."),
+    (15, "too early: the real run gives v_15 = 0.794, still below 0.9. Its weights sum to 1−β^t."),
+    (24, "too late: the real run gives v_24 = 0.920; it passed 0.9 earlier. Find the first step with "
+         "1−β^t ≥ 0.9."),
+    (5000, "too late: the real run gives v_1000 = 1.000 by step 1000; it passed 0.9 earlier. Find the first "
+           "step with 1−β^t ≥ 0.9."),
+])
+def test_wrong_predictions_are_explained(answer, message):
+    assert failure(check_ninety_percent, answer) == message
+
+
+@pytest.mark.parametrize("answer", [-3, 2, 8, 11, 20, 25, 100, 999, 1000, 1001, 1e9, 21.5, 22.5])
+def test_every_other_prediction_is_wrong_and_fits_two_lines(answer):
+    result = check_ninety_percent(answer)
+    assert not result and result.attempted
+    assert len(str(result).splitlines()) <= 2 and all(len(line) <= 100 for line in str(result).splitlines())
+
+
+@pytest.mark.parametrize("beta, step", [(0.5, 4), (0.8, 11), (0.9, 22), (0.95, 45), (0.99, 230)])
+def test_the_measured_step_is_the_first_t_with_one_minus_beta_to_the_t_at_least_0_9(beta, step):
+    assert step == math.ceil(math.log(0.1) / math.log(beta))
+    run = lesson.constant_series_run(beta)
+    assert lesson.first_step_reaching(run) == step
+    assert run[step - 2] < 0.9 <= run[step - 1]
+    assert lesson.first_step_reaching(lesson.constant_series_run(beta, bias_correction=True)) == 1
+
+
+def test_the_judge_runs_the_course_s_average(monkeypatch):
+    """Were the course's average bias-corrected, 22 would be too late and 1 right: the verdict comes
+    from the run, not from a stored answer."""
+    uncorrected = averages.ewa
+    monkeypatch.setattr(averages, "ewa", lambda values, beta, bias_correction=False:
+                        uncorrected(values, beta, bias_correction=True))
+    assert failure(check_ninety_percent, 22).startswith("too late: the real run gives v_22 = 1.000")
+    assert check_ninety_percent(1)
+
+
+def test_the_question_s_placeholder_gets_the_first_hint():
+    result = check_ninety_percent(...)
+    assert not result.attempted and str(result) == (
+        'Not attempted yet: for θ_t = 1, v_t is the sum of its weights (see "The equations"): when does that\n'
+        'sum first reach 0.9?')

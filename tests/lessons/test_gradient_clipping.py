@@ -1,5 +1,6 @@
 """Notebook 09's lesson: the ClippingExplorer and the checkers (clipping by global norm, finding
-non-finite gradients, unscaling before clipping)."""
+non-finite gradients, unscaling before clipping) and the question (a clipping threshold that
+survives the cliff, judged by running the cliff)."""
 
 import base64
 
@@ -72,12 +73,70 @@ def test_reference_passes_and_each_mistake_gets_its_message(check, exercise, ref
         assert not result.passed and result.message == mistake.explanation
 
 
+# The notebook's solutions, written as its solution cells write them.
+
+def clip_by_global_norm_solution(grads, max_norm):
+    total = np.sqrt(sum(np.sum(g**2) for g in grads))
+    factor = min(1.0, max_norm / (total + 1e-6))
+    return [g * factor for g in grads], total
+
+
+def find_nonfinite_solution(named_grads):
+    found = {"nan": [], "inf": []}
+    for name, g in named_grads.items():
+        if np.isnan(g).any():
+            found["nan"].append(name)
+        if np.isinf(g).any():
+            found["inf"].append(name)
+    return found
+
+
+def unscale_then_clip_solution(scaled_grads, scale, max_norm):
+    grads = [g / scale for g in scaled_grads]
+    clipping.clip_grad_norm_(grads, max_norm)
+    return grads
+
+
+def test_the_notebook_s_solutions_pass():
+    assert str(lesson.check_clip_by_global_norm(clip_by_global_norm_solution)).startswith("Correct!")
+    assert str(lesson.check_find_nonfinite(find_nonfinite_solution)).startswith("Correct!")
+    assert str(lesson.check_unscale_then_clip(unscale_then_clip_solution)).startswith("Correct!")
+    assert str(lesson.check_cliff_threshold(0.5)).startswith("Correct!")
+
+
+def stub(*arguments):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("check, exercise", [(check, exercise) for check, exercise, _ in CHECKERS],
+                         ids=lambda x: getattr(x, "__name__", ""))
+def test_the_stub_is_not_attempted_and_gets_the_first_hint(check, exercise):
+    for placeholder in (stub, lambda *arguments: ...):
+        result = check(placeholder)
+        assert not result.attempted and result.message == exercise.hint
+        assert str(result).startswith("Not attempted yet: ")
+
+
 def test_checkers_explain_unusable_answers():
     assert "return the pair (clipped_grads, total_norm)" in lesson.check_clip_by_global_norm(lambda g, c: 1.0).message
     assert "Add 1e-6" in lesson.check_clip_by_global_norm(lambda g, c: 1 / 0).message
-    message = lesson.check_find_nonfinite(lambda named: ["x"]).message
-    assert "return a dict" in message and "embedding.weight: NaN" in message
+    assert lesson.check_find_nonfinite(lambda named: ["x"]).message == (
+        "your function returned a value of type list; return a dict {'nan': [names], 'inf': [names]} "
+        "(test case 1 of 4).")
+    assert lesson.check_find_nonfinite(lambda named: {"NaN": [], "inf": []}).message.startswith(
+        "your dict has the keys 'NaN', 'inf'; return a dict")
+    message = lesson.check_find_nonfinite(lambda named: {"nan": "embedding.weight", "inf": []}).message
+    assert message.startswith("found['nan'] should be a list of the parameter names")
     assert "forget `return`" in lesson.check_unscale_then_clip(lambda g, s, c: None).message
+
+
+def test_clipping_the_caller_s_gradients_in_place_is_reported():
+    def clips_in_place(grads, max_norm):
+        total = clipping.clip_grad_norm_(grads, max_norm)     # clips the caller's arrays
+        return grads, total
+
+    message = lesson.check_clip_by_global_norm(clips_in_place).message
+    assert message.startswith("your function changed its argument `grads` in place")
 
 
 def test_the_swapped_check_is_diagnosed():
@@ -94,11 +153,96 @@ def test_the_swapped_check_is_diagnosed():
     assert not result.passed and "the swapped check from above" in result.message and "seed" not in result.message
 
 
+def test_the_new_mistakes_are_named():
+    def no_square_root(grads, max_norm):
+        total = sum(np.sum(g**2) for g in grads)
+        return [g * min(1.0, max_norm / (total + 1e-6)) for g in grads], total
+
+    assert lesson.check_clip_by_global_norm(no_square_root).message == (
+        "your total is Σ g², the squared norm: take its square root, √(Σ_i ‖g_i‖²).")
+
+    def unscale_then_clip_each(scaled_grads, scale, max_norm):
+        grads = [g / scale for g in scaled_grads]
+        for g in grads:
+            clipping.clip_grad_norm_(g, max_norm)
+        return grads
+
+    assert lesson.check_unscale_then_clip(unscale_then_clip_each).message.startswith(
+        "you clipped each gradient by its own norm")
+
+    def unscale_then_clip_by_value(scaled_grads, scale, max_norm):
+        grads = [g / scale for g in scaled_grads]
+        clipping.clip_grad_value_(grads, max_norm)
+        return grads
+
+    assert lesson.check_unscale_then_clip(unscale_then_clip_by_value).message.startswith("you clipped by value")
+
+
 def test_no_check_message_names_material_the_learner_does_not_have():
     for exercise in (lesson.GLOBAL_NORM_EXERCISE, lesson.NONFINITE_EXERCISE, lesson.UNSCALE_EXERCISE):
-        for text in [exercise.success] + [mistake.explanation for mistake in exercise.mistakes]:
+        for text in [exercise.success, exercise.hint] + [mistake.explanation for mistake in exercise.mistakes]:
             assert "seed" not in text.lower(), text
         assert len(f"Correct! {exercise.success}") <= 100, "the saved success line must fit a slide"
+
+
+# --------------------------------------------------------------------------------------------------
+# Choose: a clipping threshold that survives the cliff
+# --------------------------------------------------------------------------------------------------
+
+def survives(max_norm):
+    """The notebook's cliff experiment run here on its own: E below 1e-3 over the last 100 steps."""
+    cliff = landscapes.cliff()
+    result = runner.run(cliff, clipping.clipped(runner.named_optimizer("GD", 1.0), "norm", max_norm),
+                        start=cliff.start, steps=400)
+    return bool(np.all(result.losses[-100:] < 1e-3))
+
+
+@pytest.mark.parametrize("max_norm", [0.15, 0.3, 0.5, 1.0, 2.0, 2.5])
+def test_thresholds_across_the_good_region_pass(max_norm):
+    result = lesson.check_cliff_threshold(max_norm)
+    assert result.passed, result.message
+    assert result.message == (f"clipped at {max_norm:g}, no step was longer than {max_norm:g}: the run crossed the "
+                              f"wall into the valley, E below 1e-3 over its last 100 of 400 steps.")
+
+
+def test_the_solution_s_threshold_is_well_inside_the_good_region():
+    """0.5 passes, and so does every threshold from a third of it to four times it."""
+    assert all(lesson.check_cliff_threshold(c).passed for c in np.geomspace(0.5 / 3, 2.0, 7))
+
+
+@pytest.mark.parametrize("max_norm, clipping_acts", [(3.5, True), (5.0, True), (20.0, False), (1e6, False)])
+def test_a_threshold_too_large_is_thrown_onto_the_plateau(max_norm, clipping_acts):
+    result = lesson.check_cliff_threshold(max_norm)
+    assert not result.passed and result.message.startswith(f"too large: at max_norm = {max_norm:g} ")
+    assert "threw the run onto the plateau" in result.message and result.message.endswith("Lower it.")
+    assert ("clipping never acts: the step at the wall was 10.4 long" in result.message) != clipping_acts
+
+
+@pytest.mark.parametrize("max_norm, where", [(0.001, "the run has not even crossed the wall"),
+                                             (0.03, "it still zig-zags down the valley")])
+def test_a_threshold_too_small_leaves_the_run_crawling(max_norm, where):
+    result = lesson.check_cliff_threshold(max_norm)
+    assert result.message == (f"too small: at max_norm = {max_norm:g} every step is at most {max_norm:g} long, and "
+                              f"{where}: E is not below 1e-3 over the last 100 of 400 steps. Raise it.")
+
+
+def test_thresholds_that_cannot_move_or_cannot_be_run():
+    assert lesson.check_cliff_threshold(0).message.startswith("max_norm = 0 cuts every step to length 0")
+    assert lesson.check_cliff_threshold(-1.0).message == "that answer cannot be run: threshold must be >= 0, got -1.0"
+    assert not lesson.check_cliff_threshold(...).attempted
+    assert lesson.check_cliff_threshold({"max_norm": 0.5}).passed
+
+
+@pytest.mark.parametrize("max_norm", np.geomspace(0.02, 8.0, 9))
+def test_the_judge_runs_the_cliff(max_norm):
+    """Its verdict is the run's own, across the range and both edges of the good region."""
+    assert lesson.check_cliff_threshold(max_norm).passed == survives(max_norm)
+
+
+def test_just_inside_and_just_outside_the_edges():
+    """Far from the chaotic edges of the range (about 0.1 and 2.8), a step either way flips the verdict."""
+    assert lesson.check_cliff_threshold(0.15).passed and not lesson.check_cliff_threshold(0.05).passed
+    assert lesson.check_cliff_threshold(2.5).passed and not lesson.check_cliff_threshold(3.3).passed
 
 
 def test_plot_cliff_runs_draws_the_three_runs_and_marks_the_jump():

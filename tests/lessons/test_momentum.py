@@ -1,5 +1,6 @@
 """Notebook 02's lesson: the momentum explorer, the exercises (their references agree with torch,
-right answers pass, each known mistake is named), and the analysis (the 2×2 iteration's factor is the
+right answers pass, each known mistake is named), the two questions (a predicted stability limit and a
+choice of lr and β, both judged by real runs), and the analysis (the 2×2 iteration's factor is the
 measured rate, Sutskever et al.'s look-ahead points are torch's Nesterov iterates, momentum on noisy
 gradients is SGD with lr/(1−β))."""
 
@@ -11,8 +12,9 @@ from learner_answers import failure, passes
 from course_lib import optim
 from course_lib.lab import landscapes, plots, runner
 from course_lib.lessons import momentum as lesson
-from course_lib.lessons.momentum import (MOMENTUM_EXERCISE, TORCH_MAPPING_EXERCISE, check_momentum_step,
-                                         check_nesterov_step, check_torch_mapping, textbook_momentum_step,
+from course_lib.lessons.momentum import (MOMENTUM_EXERCISE, NESTEROV_EXERCISE, TORCH_MAPPING_EXERCISE,
+                                         check_alpha_limit, check_momentum_step, check_nesterov_step,
+                                         check_settings, check_torch_mapping, textbook_momentum_step,
                                          torch_nesterov_step)
 
 
@@ -25,15 +27,51 @@ def status_texts(explorer):
     return [text.get_text() for text in explorer.axes[-1].texts]
 
 
+# The notebook's solutions, written as its solution cells write them.
+
+def momentum_step_solution(w, v, grad, lr, beta):
+    v_new = beta * v + (1 - beta) * grad
+    w_new = w - lr * v_new
+    return w_new, v_new
+
+
+def torch_sgd_args_solution(alpha, beta):
+    return {"lr": alpha * (1 - beta), "momentum": beta}
+
+
+def nesterov_step_solution(w, b, grad, lr, momentum):
+    b_new = momentum * b + grad
+    w_new = w - lr * (grad + momentum * b_new)
+    return w_new, b_new
+
+
+ALPHA_LIMIT_SOLUTION = 2 * (1 + 0.9) / ((1 - 0.9) * 50)
+SETTINGS_SOLUTION = {"lr": 0.007, "beta": 0.85}
+
+
 @pytest.mark.parametrize("checker, answer", [
+    (check_momentum_step, momentum_step_solution),
     (check_momentum_step, textbook_momentum_step),
-    (check_torch_mapping, lambda alpha, beta: {"lr": alpha * (1 - beta), "momentum": beta}),
+    (check_torch_mapping, torch_sgd_args_solution),
     (check_torch_mapping, lambda alpha, beta: dict(lr=alpha - alpha * beta, momentum=beta,
                                                    dampening=0, nesterov=False)),
+    (check_nesterov_step, nesterov_step_solution),
     (check_nesterov_step, torch_nesterov_step),
+    (check_alpha_limit, ALPHA_LIMIT_SOLUTION),
+    (check_alpha_limit, {"alpha": ALPHA_LIMIT_SOLUTION}),
+    (check_settings, SETTINGS_SOLUTION),
 ])
 def test_right_answers_pass(checker, answer):
     passes(checker, answer)
+
+
+def test_the_solutions_messages():
+    assert str(check_alpha_limit(ALPHA_LIMIT_SOLUTION)) == (
+        "Correct! the run at 0.98 × your α: loss 1e-6 at step 157; at 1.02 ×: diverged at step 54.\n"
+        "The limit is 2(1+β)/((1−β)κ) = 0.76, 19 times GD's 2/κ.")
+    assert str(check_settings(SETTINGS_SOLUTION)) == (
+        "Correct! with lr = 0.007, β = 0.85 the loss reached 1e-6 at step 88 of 200; gradient descent at its\n"
+        "best lr needs 1916 steps.")
 
 
 def test_momentum_explorer_compares_gd_with_momentum_and_nesterov(momentum_explorer):
@@ -131,11 +169,51 @@ def test_momentum_step_that_updates_in_place_passes_and_leaves_the_cases_alone()
         w -= lr * v
         return w, v
 
+    def scales_the_gradient_in_place(w, v, grad, lr, beta):
+        grad *= 1 - beta
+        return in_place(w, v, grad / (1 - beta), lr, beta)
+
     assert check_momentum_step(in_place).passed
     assert check_momentum_step(in_place).passed
+    assert failure(check_momentum_step, scales_the_gradient_in_place).startswith(
+        "your function changed its argument `grad` in place; the caller still needs it.")
     for before, after in zip(cases_before, MOMENTUM_EXERCISE.cases):
         for key in before:
             np.testing.assert_array_equal(before[key], after[key])
+
+
+def test_nesterov_step_may_update_w_and_its_buffer_in_place_but_not_the_gradient():
+    assert NESTEROV_EXERCISE.updates == ("w", "b") and MOMENTUM_EXERCISE.updates == ("w", "v")
+
+    def in_place(w, b, grad, lr, momentum):
+        b *= momentum
+        b += grad
+        w -= lr * (grad + momentum * b)
+        return w, b
+
+    passes(check_nesterov_step, in_place)
+
+    def clobbers_the_gradient(w, b, grad, lr, momentum):
+        w_new, b_new = torch_nesterov_step(w, b, grad.copy(), lr, momentum)
+        grad[...] = 0
+        return w_new, b_new
+
+    assert failure(check_nesterov_step, clobbers_the_gradient).startswith(
+        "your function changed its argument `grad` in place")
+
+
+def test_stubs_are_not_attempted_and_give_their_hint():
+    def stub(*arguments):
+        raise NotImplementedError
+
+    for checker, exercise in ((check_momentum_step, MOMENTUM_EXERCISE), (check_torch_mapping, TORCH_MAPPING_EXERCISE),
+                              (check_nesterov_step, NESTEROV_EXERCISE)):
+        result = checker(stub)
+        assert not result.attempted and result.message == exercise.hint
+    for checker in (check_alpha_limit, check_settings):
+        result = checker(...)
+        assert not result.attempted and str(result).startswith("Not attempted yet: ")
+    assert not check_settings({"lr": 0.01, "beta": ...}).attempted
 
 
 @pytest.mark.parametrize("answer, key_words", [
@@ -148,6 +226,8 @@ def test_momentum_step_that_updates_in_place_passes_and_leaves_the_cases_alone()
      ["swapped"]),
     (lambda w, v, grad, lr, beta: (w - lr * v, beta * v + (1 - beta) * grad),
      ["updated w before v"]),
+    (lambda w, v, grad, lr, beta: (w - lr * (beta * v + (1 - beta) * w), beta * v + (1 - beta) * w),
+     ["you averaged the weights", "gradients only"]),
     (lambda w, v, grad, lr, beta: textbook_momentum_step(w, v, grad, lr, beta)[::-1],
      ["wrong order"]),
 ])
@@ -158,13 +238,16 @@ def test_momentum_step_mistakes(answer, key_words):
 
 @pytest.mark.parametrize("answer, key_words", [
     (lambda alpha, beta: dict(lr=alpha, momentum=beta, dampening=beta),
-     ["dampening=β", "first buffer is the undamped gradient", "lr = α(1−β)"]),
+     ["dampening=β", "first buffer is still the undamped gradient", "lr = α(1−β)"]),
     (lambda alpha, beta: dict(lr=alpha * (1 - beta), momentum=beta, dampening=beta),
      ["(1−β) twice", "dampening"]),
     (lambda alpha, beta: dict(lr=alpha, momentum=beta), ["lr=α", "1/(1−β) times too long"]),
+    (lambda alpha, beta: dict(lr=alpha / (1 - beta), momentum=beta), ["divided by (1−β)", "multiply"]),
     (lambda alpha, beta: dict(lr=alpha * (1 - beta), momentum=1 - beta), ["momentum is β"]),
     (lambda alpha, beta: dict(lr=alpha * (1 - beta), momentum=beta, nesterov=True),
-     ["path w_1, …, w_50", "index (0, 0)", "alpha=0.1, beta=0.9"]),
+     ["nesterov=True", "leave nesterov False"]),
+    (lambda alpha, beta: dict(lr=alpha * (1 - beta) * 1.01, momentum=beta),  # no known mistake
+     ["path w_1, …, w_50", "index (0, 0)", "(test case 1 of 3: alpha=0.1, beta=0.9)"]),
 ])
 def test_torch_mapping_mistakes(answer, key_words):
     message = failure(check_torch_mapping, answer)
@@ -196,6 +279,125 @@ def test_torch_mapping_unusable_answers_are_reported(answer, key_words):
 def test_nesterov_mistakes(answer, key_words):
     message = failure(check_nesterov_step, answer)
     assert all(word in message for word in key_words), message
+
+
+# --------------------------------------------------------------------------------------------------
+# Predict, then run: the largest stable α of the textbook form (β = 0.9, κ = 50)
+# --------------------------------------------------------------------------------------------------
+
+LIMIT = 2 * (1 + 0.9) / ((1 - 0.9) * 50)  # 0.76
+
+
+def test_the_textbook_form_really_changes_behaviour_at_the_limit():
+    """Just below the limit the real run converges, just above it diverges: the limit is physical."""
+    assert lesson.alpha_limit(0.9, 50) == pytest.approx(0.76)
+    below, above = lesson.textbook_run(0.995 * LIMIT), lesson.textbook_run(1.005 * LIMIT, steps=1000)
+    assert below.diverged_at is None and below.losses[-1] < 1e-6
+    assert above.diverged_at is not None
+    ours = lesson.textbook_run(0.5)
+    w, v, path = np.array(landscapes.ill_conditioned_bowl(50).start), np.zeros(2), []
+    for _ in range(lesson.LIMIT_STEPS):  # the textbook loop itself
+        w, v = textbook_momentum_step(w, v, np.stack(landscapes.ill_conditioned_bowl(50).gradient(*w)), 0.5, 0.9)
+        path.append(w)
+    np.testing.assert_allclose(ours.path[1:], path, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("factor", [0.981, 0.99, 1.0, 1.01, 1.0199])
+def test_alpha_limit_accepts_answers_within_two_percent(factor):
+    passes(check_alpha_limit, factor * LIMIT)
+
+
+@pytest.mark.parametrize("factor, direction", [(0.979, "higher"), (0.95, "higher"), (1.021, "lower"), (1.5, "lower")])
+def test_alpha_limit_rejects_answers_just_outside(factor, direction):
+    assert f"The limit is {direction}" in failure(check_alpha_limit, factor * LIMIT)
+
+
+def test_alpha_limit_reports_what_the_real_runs_did():
+    for alpha in (LIMIT, 0.9 * LIMIT, 1.1 * LIMIT):
+        below, above = lesson.textbook_run(0.98 * alpha), lesson.textbook_run(1.02 * alpha)
+        message = check_alpha_limit(alpha).message
+        for result, where in ((below, "0.98 × your α: "), (above, "1.02 ×: ")):
+            if result.diverged_at is not None:
+                assert f"{where}diverged at step {result.diverged_at}" in message, message
+            else:
+                assert f"{where}loss 1e-6 at step {lesson.first_step_below(result)}" in message, message
+    assert "loss 0.014 at step 300" in check_alpha_limit(0.01).message  # neither diverged nor reached 1e-6
+
+
+@pytest.mark.parametrize("answer, key_words", [
+    (2 / 50, ["0.04 is GD's limit 2/κ"]),
+    (2 * 1.9 / 50, ["limit on torch's lr = α(1−β)", "1/(1−β) times larger"]),
+    (2 / (0.1 * 50), ["scaled GD's 2/κ by 1/(1−β)", "(1+β)"]),
+    (2 * 1.9 / 0.1, ["flat curvature 1", "κ = 50"]),
+    (0.0, ["a positive number, not 0"]),
+    (-0.76, ["a positive number, not -0.76"]),
+])
+def test_alpha_limit_recognises_known_wrong_predictions(answer, key_words):
+    message = failure(check_alpha_limit, answer)
+    assert all(word in message for word in key_words), message
+
+
+def test_alpha_limit_messages_fit_two_lines():
+    for answer in (LIMIT, 0.5, 0.9, 0.04, 0.076, 0.4, 38, 0.01, 1e-9, 1e9, 0.0):
+        text = str(check_alpha_limit(answer))
+        assert len(text.splitlines()) <= 2 and all(len(line) <= 100 for line in text.splitlines()), text
+
+
+# --------------------------------------------------------------------------------------------------
+# Choose: lr and β that reach loss 1e-6 within 200 steps on the κ = 400 bowl
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lr, beta", [
+    (0.007, 0.85), (0.004, 0.9), (0.0085, 0.8), (0.0019, 0.92), (0.009, 0.9),
+    (4 / 21**2, (19 / 21) ** 2),  # the section's best lr and β for κ = 400
+])
+def test_settings_accepts_the_good_region_and_reports_the_step(lr, beta):
+    result = lesson.settings_run(lr, beta)
+    step = lesson.first_step_below(result)
+    assert step is not None and step <= 200
+    message = check_settings({"lr": lr, "beta": beta}).message
+    assert f"reached 1e-6 at step {step} of 200" in message and "needs 1916 steps." in message
+
+
+def test_settings_verdict_is_the_real_run_s_across_the_region():
+    """Passes exactly when SGD(lr, momentum=β) itself gets to 1e-6 within 200 steps."""
+    for lr in np.geomspace(0.001, 0.012, 9):
+        for beta in (0.0, 0.6, 0.8, 0.85, 0.9, 0.95):
+            reached = lesson.first_step_below(lesson.settings_run(lr, beta)) is not None
+            assert check_settings({"lr": lr, "beta": beta}).passed == reached
+    plain = runner.run(landscapes.ill_conditioned_bowl(400), runner.named_optimizer("momentum", 0.007, momentum=0.85),
+                       steps=200)
+    np.testing.assert_array_equal(lesson.settings_run(0.007, 0.85).losses, plain.losses)
+
+
+def test_gradient_descent_steps_is_the_measured_count():
+    assert lesson.gradient_descent_steps() == 1916
+    bowl = landscapes.ill_conditioned_bowl(400)
+    gd = runner.run(bowl, runner.named_optimizer("GD", 2 / 401), steps=1916)
+    assert gd.losses[1915] > 1e-6 >= gd.losses[1916]
+
+
+@pytest.mark.parametrize("lr, beta, key_words", [
+    (0.02, 0.9, ["diverged at step", "lr < 2(1+β)/400 = 0.0095"]),
+    (0.0091, 0.82, ["grew to loss", "lr < 2(1+β)/400 = 0.0091"]),  # on the limit: |z| = 1
+    (0.005, 0.8, ["still 1.1e-04 after 200 steps", "Along the valley (curvature 1)", "0.972", "raise lr or β"]),
+    (0.0049, 0.0, ["Along the valley", "0.995"]),  # gradient descent
+    (0.004, 0.95, ["spiral in at only √β = 0.975", "a smaller β"]),
+    (0.001, 0.99, ["√β = 0.995"]),
+    (0.008991, 0.8, ["Across the valley the error shrinks only by 0.980", "close to the limit 0.009"]),
+    (0.005, 1.0, ["β ≥ 1 never forgets", "below 1"]),
+    (-0.01, 0.9, ["cannot be run", "Invalid learning rate"]),
+    (0.005, -0.5, ["cannot be run", "Invalid momentum value"]),
+])
+def test_settings_explains_what_went_wrong(lr, beta, key_words):
+    message = failure(check_settings, {"lr": lr, "beta": beta})
+    assert all(word in message for word in key_words), message
+    assert len(str(check_settings({"lr": lr, "beta": beta})).splitlines()) <= 2
+
+
+def test_settings_diverged_step_is_the_run_s():
+    result = lesson.settings_run(0.02, 0.9)
+    assert f"diverged at step {result.diverged_at}:" in check_settings({"lr": 0.02, "beta": 0.9}).message
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Notebook 10's additions: the warm-up + cosine schedule (vs torch's schedulers), the batched
-recipe runs (vs single torch runs), the RecipeExplorer and the two checkers."""
+recipe runs (vs single torch runs), the RecipeExplorer, the two checkers (the schedule; gradient
+accumulation with a GradScaler) and the question (a warm-up length for a high peak rate)."""
 
 import base64
 import math
@@ -216,8 +217,17 @@ def test_recipe_explorer_builds_updates_in_place_and_reports():
 # The checkers
 # --------------------------------------------------------------------------------------------------
 
+def warmup_cosine_lr_solution(step, peak_lr, warmup_steps, total_steps, eta_min):
+    """The notebook's solution, as its solution cell writes it."""
+    if step < warmup_steps:
+        return peak_lr * (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / (total_steps - warmup_steps - 1)
+    return eta_min + (peak_lr - eta_min) * (1 + math.cos(math.pi * progress)) / 2
+
+
 def test_warmup_cosine_checker_accepts_the_reference_and_names_each_mistake():
     assert lesson.check_warmup_cosine(lesson.warmup_cosine_reference).passed
+    assert str(lesson.check_warmup_cosine(warmup_cosine_lr_solution)).startswith("Correct!")
     for mistake in lesson.WARMUP_COSINE_EXERCISE.mistakes:
         result = check_function(mistake.answer, lesson.WARMUP_COSINE_EXERCISE)
         assert not result.passed and result.message == mistake.explanation
@@ -245,19 +255,222 @@ def test_warmup_cosine_checker_accepts_the_reference_and_names_each_mistake():
     assert "without calling it" in lesson.check_warmup_cosine(0.1).message
 
 
-def test_amp_step_checker_accepts_the_right_order_and_names_each_mistake():
-    assert lesson.check_amp_step(lesson.amp_step_reference).passed
-    for mistake in lesson.AMP_MISTAKES:
-        result = lesson.check_amp_step(mistake.answer)
-        assert not result.passed and result.message == mistake.explanation, mistake.answer.__name__
+def test_warmup_cosine_new_mistakes_the_schedule_length_and_a_cosine_below_zero():
+    """The pitfall "schedule length ≠ training length" (a cosine as long as the whole run), and a
+    cosine without its (1 + …)/2."""
+    def whole_run_cosine(step, peak_lr, warmup_steps, total_steps, eta_min):
+        if step < warmup_steps:
+            return peak_lr * (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / (total_steps - 1)
+        return eta_min + (peak_lr - eta_min) * (1 + math.cos(math.pi * progress)) / 2
 
-    def only_backward(loss, optimizer, scaler, clip_gradients):
-        scaler.scale(loss).backward()
+    assert lesson.check_warmup_cosine(whole_run_cosine).message.startswith(
+        "your cosine is as long as the whole run, so the last step is still above eta_min.")
 
-    result = lesson.check_amp_step(only_backward)
-    assert not result.passed and "scaler.scale → scaled_loss.backward" in result.message
+    def bare_cosine(step, peak_lr, warmup_steps, total_steps, eta_min):
+        if step < warmup_steps:
+            return peak_lr * (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / (total_steps - warmup_steps - 1)
+        return eta_min + (peak_lr - eta_min) * math.cos(math.pi * progress)
 
-    def placeholder(loss, optimizer, scaler, clip_gradients):
+    assert lesson.check_warmup_cosine(bare_cosine).message.startswith("your decay goes below eta_min")
+
+
+def test_warmup_cosine_stub_and_wrong_signature():
+    def stub(step, peak_lr, warmup_steps, total_steps, eta_min):
         raise NotImplementedError
 
-    assert "placeholder" in lesson.check_amp_step(placeholder).message
+    def returns_placeholder(step, peak_lr, warmup_steps, total_steps, eta_min):
+        return ...
+
+    for placeholder in (stub, returns_placeholder):
+        result = lesson.check_warmup_cosine(placeholder)
+        assert not result.attempted and result.message == lesson.WARMUP_COSINE_EXERCISE.hint
+    assert lesson.check_warmup_cosine(lambda step, peak_lr, warmup_steps, total_steps, eta_min: None).message == (
+        "for step 0 your function returned None (did you forget `return`?); return one number, the rate of that "
+        "step (test case 1 of 4).")
+    assert lesson.check_warmup_cosine(lambda step, peak_lr, warmup_steps, total_steps, eta_min: peak_lr).message == (
+        "the schedule is wrong at index 0: expected 0.02, got 0.1 (test case 1 of 4).")
+    assert lesson.check_warmup_cosine(lambda step, peak_lr, warmup_steps, total_steps: 0.1).message == (
+        "your function does not take the stub's arguments: keep its first line, "
+        "def warmup_cosine_lr(step, peak_lr, warmup_steps, total_steps, eta_min):")
+
+
+# Gradient accumulation with a GradScaler
+
+def accumulation_step_solution(micro_batches, loss_of, optimizer, scaler, clip_gradients):
+    """The notebook's solution, as its solution cell writes it."""
+    for batch in micro_batches:
+        loss = loss_of(batch) / len(micro_batches)
+        scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    clip_gradients()
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad()
+
+
+def zero_grad_first(micro_batches, loss_of, optimizer, scaler, clip_gradients):
+    """Zeroing at the start of the step instead of at its end: the same weights, also right."""
+    optimizer.zero_grad()
+    for batch in micro_batches:
+        scaler.scale(loss_of(batch) / len(micro_batches)).backward()
+    scaler.unscale_(optimizer)
+    clip_gradients()
+    scaler.step(optimizer)
+    scaler.update()
+
+
+def divide_after_scaling(micro_batches, loss_of, optimizer, scaler, clip_gradients):
+    for batch in micro_batches:
+        (scaler.scale(loss_of(batch)) / len(micro_batches)).backward()
+    scaler.unscale_(optimizer)
+    clip_gradients()
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+
+
+@pytest.mark.parametrize("answer", [lesson.accumulation_step_reference, accumulation_step_solution, zero_grad_first,
+                                    divide_after_scaling], ids=lambda answer: answer.__name__)
+def test_accumulation_checker_accepts_right_steps(answer):
+    result = lesson.check_accumulation_step(answer)
+    assert result.passed and str(result).startswith("Correct! a scaled backward of loss/n for each micro-batch")
+
+
+def test_accumulation_checker_names_each_mistake():
+    messages = [mistake.explanation for mistake in lesson.ACCUMULATION_MISTAKES]
+    assert len(set(messages)) == len(messages)
+    for mistake in lesson.ACCUMULATION_MISTAKES:
+        result = lesson.check_accumulation_step(mistake.answer)
+        assert not result.passed and result.message == mistake.explanation, mistake.answer.__name__
+        assert len(str(result).splitlines()) <= 2 and all(len(line) <= 100 for line in str(result).splitlines())
+
+
+@pytest.mark.parametrize("key_words, answer_lines", [
+    # the mistakes of the exercise's text, each written as a learner would
+    ("took a step (unscale_, clip, step, update) after every micro-batch",
+     ["for batch in micro_batches:",
+      "    scaler.scale(loss_of(batch) / len(micro_batches)).backward()",
+      "    scaler.unscale_(optimizer); clip_gradients(); scaler.step(optimizer); scaler.update()",
+      "    optimizer.zero_grad()"]),
+    ("did not divide each micro-batch's loss by their number n",
+     ["for batch in micro_batches:",
+      "    scaler.scale(loss_of(batch)).backward()",
+      "scaler.unscale_(optimizer); clip_gradients(); scaler.step(optimizer); scaler.update()",
+      "optimizer.zero_grad()"]),
+    ("zeroed the gradients between micro-batches",
+     ["for batch in micro_batches:",
+      "    scaler.scale(loss_of(batch) / len(micro_batches)).backward()",
+      "    optimizer.zero_grad()"]),
+    ("clipped before scaler.unscale_",
+     ["for batch in micro_batches:",
+      "    scaler.scale(loss_of(batch) / len(micro_batches)).backward()",
+      "clip_gradients(); scaler.unscale_(optimizer); scaler.step(optimizer); scaler.update()",
+      "optimizer.zero_grad()"]),
+    ("called scaler.unscale_ after every micro-batch",
+     ["for batch in micro_batches:",
+      "    scaler.scale(loss_of(batch) / len(micro_batches)).backward()",
+      "    scaler.unscale_(optimizer)",
+      "    clip_gradients()",
+      "scaler.step(optimizer); scaler.update(); optimizer.zero_grad()"]),
+])
+def test_the_mistakes_people_make_are_recognised_by_what_they_do(key_words, answer_lines):
+    source = "def answer(micro_batches, loss_of, optimizer, scaler, clip_gradients):\n" + "".join(
+        f"    {line}\n" for line in answer_lines)
+    namespace = {}
+    exec(source, namespace)
+    result = lesson.check_accumulation_step(namespace["answer"])
+    assert not result.passed and key_words in result.message, result.message
+
+
+def test_accumulation_checker_stub_wrong_answers_and_exceptions():
+    def stub(micro_batches, loss_of, optimizer, scaler, clip_gradients):
+        raise NotImplementedError
+
+    for placeholder in (stub, lambda micro_batches, loss_of, optimizer, scaler, clip_gradients: ...):
+        result = lesson.check_accumulation_step(placeholder)
+        assert not result.attempted and result.message == lesson.ACCUMULATION_HINT
+    assert "without calling it" in lesson.check_accumulation_step(None).message
+    assert lesson.check_accumulation_step(lambda loss, optimizer, scaler, clip_gradients: None).message == (
+        "your function does not take the stub's arguments: keep its first line, "
+        "def accumulation_step(micro_batches, loss_of, optimizer, scaler, clip_gradients):")
+
+    def raises(micro_batches, loss_of, optimizer, scaler, clip_gradients):
+        scaler.scale(loss_of(micro_batches[0])).backward()
+        raise KeyError("oops")
+
+    assert lesson.check_accumulation_step(raises).message == (
+        "your function raised KeyError: 'oops' (optimizer step 1).\n"
+        "Your calls in the first step: loss_of → scaler.scale → backward → raised KeyError.")
+
+
+def test_accumulation_checker_trains_the_model_and_compares_the_weights():
+    """Right calls, wrong arithmetic: only the weights of the real torch run tell."""
+    def halves_the_loss_again(micro_batches, loss_of, optimizer, scaler, clip_gradients):
+        for batch in micro_batches:
+            scaler.scale(loss_of(batch) / (2 * len(micro_batches))).backward()
+        scaler.unscale_(optimizer)
+        clip_gradients()
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad()
+
+    message = lesson.check_accumulation_step(halves_the_loss_again).message
+    assert message.startswith("the weights differ from those of one step on the whole batch. Your calls in the "
+                              "first step: 4 × (loss_of → scaler.scale → backward) → scaler.unscale_ → "
+                              "clip_gradients → scaler.step → scaler.update → optimizer.zero_grad.")
+
+
+# Choose: a warm-up length for a high peak rate
+
+@pytest.mark.parametrize("warmup", [10, 20, 40])
+def test_warmup_lengths_inside_the_good_region_pass(warmup):
+    result = lesson.check_warmup_length(warmup)
+    assert result.passed, result.message
+    assert result.message.startswith(f"with W = {warmup} no run's loss rose above 3× its start, and the mean test "
+                                     f"error of the 5 runs is ")
+
+
+def test_the_solution_s_warmup_and_what_it_prints():
+    runs = lesson.warmup_runs(20)    # the computation, on its own
+    mean = 100 * runs.test_error.mean()
+    assert str(lesson.check_warmup_length(20)) == (
+        f"Correct! with W = 20 no run's loss rose above 3× its start, and the mean test error of the 5 runs is\n"
+        f"{mean:.1f} %, below 18 %.")
+    assert (runs.losses[:50].max(0) / runs.losses[0]).max() < 2.8 and mean < 17.6   # far from both limits
+
+
+@pytest.mark.parametrize("warmup, spiked", [(0, 4), (2, 4)])
+def test_a_warmup_too_short_lets_the_runs_spike(warmup, spiked):
+    message = lesson.check_warmup_length(warmup).message
+    assert message.startswith(f"too short: with W = {warmup} the rate is at 0.3 ") and \
+        f", and {spiked} of the 5 runs' loss rose above 3× its start in the first 50 steps." in message
+
+
+def test_a_warmup_too_long_leaves_too_little_decay():
+    runs = lesson.warmup_runs(150)
+    assert lesson.check_warmup_length(150).message == (
+        f"too long: the rate reaches 0.3 only at step 149, and the decay gets only the last 50 steps: mean test "
+        f"error {100 * runs.test_error.mean():.1f} % over 5 runs, above 18 %. Shorten the warm-up.")
+
+
+def test_a_short_warmup_that_does_not_spike_but_ends_badly(monkeypatch):
+    """The judge's third explanation, on made-up runs: no spike, one seed thrown off for good."""
+    from course_lib.lessons.recipe import exercises
+
+    real = lesson.warmup_runs(20)
+    errors = real.test_error.copy()
+    errors[1] = 0.40
+    monkeypatch.setattr(exercises, "warmup_runs", lambda W: replace(real, test_error=errors))
+    message = lesson.check_warmup_length(3).message
+    assert message.startswith("too short: no loss tripled, but with the rate at 0.3 by step 2 the worst run "
+                              "ended at 40.0 % error")
+
+
+def test_warmup_lengths_that_cannot_be_run():
+    for answer in (20.5, -1, 199, 250):
+        assert lesson.check_warmup_length(answer).message.startswith(
+            "that answer cannot be run: the warm-up is a whole number of steps from 0 to 198")
+    assert not lesson.check_warmup_length(...).attempted
+    assert lesson.check_warmup_length({"warmup_steps": 20.0}).passed

@@ -14,6 +14,7 @@ from course_lib.lessons.rmsprop import (
     FIRST_STEP_EXERCISE,
     RMSPROP_EXERCISE,
     TORCH_RMSPROP_STEP_EXERCISE,
+    WHICH_IS_RMSPROP,
     adagrad_step,
     check_first_step,
     check_rmsprop,
@@ -134,10 +135,33 @@ def test_adagrads_steps_shrink_like_one_over_root_t_and_rmsprops_settle_at_lr():
 
 # --- the checkers ----------------------------------------------------------------------------------
 
+IN_PLACE = "your function changed its argument `{}` in place; the caller still needs it."
+
+
+def rmsprop_solution(w, grads, lr, alpha, eps):
+    """The notebook's solution."""
+    v, path = np.zeros_like(w), []
+    for g in grads:
+        v = alpha * v + (1 - alpha) * g**2
+        w = w - lr * g / (np.sqrt(v) + eps)
+        path.append(w)
+    return np.array(path)
+
+
+def first_step_solution(lr, alpha):
+    return lr / np.sqrt(1 - alpha)
+
+
+def torch_rmsprop_step_solution(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
+    grad = grad + weight_decay * w
+    v = alpha * v + (1 - alpha) * grad**2
+    b = momentum * b + grad / (np.sqrt(v) + eps)
+    return w - lr * b, v, b
+
+
 def rmsprop_loop(w, grads, lr, alpha, eps):
-    """A learner's answer: a loop, Python lists, w updated in place but copied into the path."""
-    v = np.zeros_like(w)
-    path = []
+    """A loop with Python lists, on its own copy of the start."""
+    w, v, path = w.copy(), np.zeros_like(w), []
     for g in grads:
         v = alpha * v + (1 - alpha) * g**2
         w -= lr * g / (np.sqrt(v) + eps)
@@ -146,6 +170,7 @@ def rmsprop_loop(w, grads, lr, alpha, eps):
 
 
 def rmsprop_with_course_lib(w, grads, lr, alpha, eps):
+    w = w.copy()  # the optimizer updates its parameter in place: not the caller's start
     rmsprop, path = optim.RMSprop([w], lr=lr, alpha=alpha, eps=eps), []
     for g in grads:
         rmsprop.step([g])
@@ -153,41 +178,89 @@ def rmsprop_with_course_lib(w, grads, lr, alpha, eps):
     return np.array(path)
 
 
-def rmsprop_in_place_without_copy(w, grads, lr, alpha, eps):
-    v, path = np.zeros_like(w), []
-    for g in grads:
-        v = alpha * v + (1 - alpha) * g**2
-        w -= lr * g / (np.sqrt(v) + eps)
-        path.append(w)
-    return np.array(path)
+def torch_step_in_place(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
+    """Updates the state it returns in place, as torch does: allowed."""
+    grad = grad + weight_decay * w
+    v *= alpha
+    v += (1 - alpha) * grad**2
+    b *= momentum
+    b += grad / (np.sqrt(v) + eps)
+    w -= lr * b
+    return w, v, b
 
 
 @pytest.mark.parametrize("checker, answer", [
-    (check_rmsprop, rmsprop_path), (check_rmsprop, rmsprop_loop), (check_rmsprop, rmsprop_with_course_lib),
-    (check_first_step, rmsprop_first_step), (check_first_step, lambda lr, alpha: lr * (1 - alpha) ** -0.5),
-    (check_torch_rmsprop_step, torch_rmsprop_step),
+    (check_rmsprop, rmsprop_solution), (check_rmsprop, rmsprop_path), (check_rmsprop, rmsprop_loop),
+    (check_rmsprop, rmsprop_with_course_lib),
+    (check_first_step, first_step_solution), (check_first_step, rmsprop_first_step),
+    (check_first_step, lambda lr, alpha: lr * (1 - alpha) ** -0.5),
+    (check_torch_rmsprop_step, torch_rmsprop_step_solution), (check_torch_rmsprop_step, torch_rmsprop_step),
+    (check_torch_rmsprop_step, torch_step_in_place),
 ])
 def test_right_answers_pass(checker, answer):
     result = checker(answer)
-    assert result.passed, result.message
+    assert result.passed and str(result).startswith("Correct!"), result.message
 
 
 def failure(checker, answer):
     result = checker(answer)
-    assert not result.passed and str(result).startswith("Not yet:")
+    assert not result.passed and result.attempted and str(result).startswith("Not yet:")
     return result.message
 
 
-def test_the_in_place_update_without_a_copy_is_named():
-    assert "w.copy()" in failure(check_rmsprop, rmsprop_in_place_without_copy)
+def rmsprop_updating_the_start(copy_rows):
+    """w -= … on the caller's start: a real bug even when the rows are copies (the path is right)."""
+    def rmsprop(w, grads, lr, alpha, eps):
+        v, path = np.zeros_like(w), []
+        for g in grads:
+            v = alpha * v + (1 - alpha) * g**2
+            w -= lr * g / (np.sqrt(v) + eps)
+            path.append(w.copy() if copy_rows else w)
+        return np.array(path)
+    return rmsprop
 
 
-def learner_variant(eps_inside=False, bias_correction=False, square_of_average=False, no_root=False):
+@pytest.mark.parametrize("copy_rows", [True, False])
+def test_updating_the_callers_start_in_place_is_named(copy_rows):
+    message = failure(check_rmsprop, rmsprop_updating_the_start(copy_rows))
+    assert message.startswith(IN_PLACE.format("w")) and "x = x - …" in message
+
+
+def test_appending_one_array_updated_in_place_is_named():
+    def rmsprop(w, grads, lr, alpha, eps):
+        w, v, path = w.copy(), np.zeros_like(w), []  # the caller's start is safe, the rows are not
+        for g in grads:
+            v = alpha * v + (1 - alpha) * g**2
+            w -= lr * g / (np.sqrt(v) + eps)
+            path.append(w)
+        return path
+
+    assert failure(check_rmsprop, rmsprop).startswith("every row of your path is the final w")
+
+
+def test_the_state_of_the_torch_step_may_be_updated_in_place_but_not_the_gradient():
+    def changes_grad(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
+        grad += weight_decay * w
+        v = alpha * v + (1 - alpha) * grad**2
+        b = momentum * b + grad / (np.sqrt(v) + eps)
+        return w - lr * b, v, b
+
+    assert failure(check_torch_rmsprop_step, changes_grad).startswith(IN_PLACE.format("grad"))
+    assert TORCH_RMSPROP_STEP_EXERCISE.updates == ("w", "v", "b") and RMSPROP_EXERCISE.updates == ()
+
+
+def learner_variant(eps_inside=False, bias_correction=False, square_of_average=False, no_root=False,
+                    adagrad_sum=False, no_one_minus_rho=False):
     """The common mistakes, written as a learner would."""
     def rmsprop(w, grads, lr, alpha, eps):
         v, m, path = np.zeros_like(w), np.zeros_like(w), []
         for t, g in enumerate(grads, start=1):
-            v = alpha * v + (1 - alpha) * g * g
+            if adagrad_sum:
+                v = v + g * g
+            elif no_one_minus_rho:
+                v = alpha * v + g * g
+            else:
+                v = alpha * v + (1 - alpha) * g * g
             m = alpha * m + (1 - alpha) * g
             s = m * m if square_of_average else v / (1 - alpha**t) if bias_correction else v
             denom = s + eps if no_root else np.sqrt(s + eps) if eps_inside else np.sqrt(s) + eps
@@ -198,10 +271,12 @@ def learner_variant(eps_inside=False, bias_correction=False, square_of_average=F
 
 
 @pytest.mark.parametrize("answer, key_words", [
-    (learner_variant(eps_inside=True), ["inside the square root"]),
+    (learner_variant(eps_inside=True), ["inside the root"]),
     (learner_variant(bias_correction=True), ["bias correction", "10·lr"]),
     (learner_variant(square_of_average=True), ["squared the average"]),
     (learner_variant(no_root=True), ["forgot the square root"]),
+    (learner_variant(adagrad_sum=True), ["summed the squared gradients", "Adagrad"]),
+    (learner_variant(no_one_minus_rho=True), ["lacks the factor 1−ρ"]),
 ])
 def test_rmsprop_mistakes(answer, key_words):
     message = failure(check_rmsprop, answer)
@@ -233,32 +308,127 @@ def adam_like_buffer_step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum)
     return w - lr * b / (np.sqrt(v) + eps), v, b
 
 
+def decay_after_the_division_step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
+    v = alpha * v + (1 - alpha) * grad**2
+    b = momentum * b + grad / (np.sqrt(v) + eps) + weight_decay * w
+    return w - lr * b, v, b
+
+
+def eps_inside_step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
+    grad = grad + weight_decay * w
+    v = alpha * v + (1 - alpha) * grad**2
+    b = momentum * b + grad / np.sqrt(v + eps)
+    return w - lr * b, v, b
+
+
 @pytest.mark.parametrize("answer, key_words", [
     (decoupled_step, ["AdamW", "L2"]),
     (adam_like_buffer_step, ["scaled steps"]),
+    (decay_after_the_division_step, ["after dividing", "L2"]),
+    (eps_inside_step, ["inside the root"]),
 ])
 def test_torch_rmsprop_step_mistakes(answer, key_words):
     message = failure(check_torch_rmsprop_step, answer)
     assert all(word in message for word in key_words), message
 
 
+@pytest.mark.parametrize("exercise, checker", [(RMSPROP_EXERCISE, check_rmsprop),
+                                               (FIRST_STEP_EXERCISE, check_first_step),
+                                               (TORCH_RMSPROP_STEP_EXERCISE, check_torch_rmsprop_step)],
+                         ids=lambda value: getattr(value, "name", ""))
+def test_the_stub_is_not_attempted_and_nothing_returned_is_reported(exercise, checker):
+    def stub(*arguments):
+        raise NotImplementedError  # your code here
 
-
-
-@pytest.mark.parametrize("checker", [check_rmsprop, check_first_step, check_torch_rmsprop_step])
-def test_a_placeholder_or_nothing_returned_is_reported_not_raised(checker):
-    def placeholder(*arguments):
-        raise NotImplementedError
-
-    assert "Replace the placeholder" in failure(checker, placeholder)
+    result = checker(stub)
+    assert not result.attempted and result.message == exercise.hint
+    assert str(result).startswith(f"Not attempted yet: {exercise.hint[:40]}")
     assert "forget `return`" in failure(checker, lambda *arguments: None)
 
 
 @pytest.mark.parametrize("exercise", [RMSPROP_EXERCISE, FIRST_STEP_EXERCISE, TORCH_RMSPROP_STEP_EXERCISE],
                          ids=lambda exercise: exercise.name)
 def test_the_messages_name_only_what_a_learner_has(exercise):
-    messages = [exercise.success] + [mistake.explanation for mistake in exercise.mistakes]
+    messages = [exercise.success, exercise.hint] + [mistake.explanation for mistake in exercise.mistakes]
     assert not [message for message in messages if "seed" in message.lower() or "α" in message], messages
+
+
+# --- which of three runs is RMSprop ------------------------------------------------------------------
+
+def first_step_text(result):
+    step = result.path[1] - result.path[0]
+    return "(" + ", ".join(f"{value:+.2f}".replace("-", "−") for value in step) + ")"
+
+
+@pytest.fixture(scope="module")
+def torch_runs():
+    """The three runs the figure claims to show, each made by torch.optim on the κ = 100 bowl."""
+    bowl = landscapes.ill_conditioned_bowl(100.0)
+    return {"A": torch_bridge.side_by_side(bowl, "momentum", lr=0.01, momentum=0.9).theirs,
+            "B": torch_bridge.side_by_side(bowl, "RMSprop", lr=0.05).theirs,
+            "C": torch_bridge.side_by_side(bowl, "GD", lr=2 / 101).theirs}
+
+
+def test_the_three_runs_are_momentum_rmsprop_and_gd_as_torch_runs_them(torch_runs):
+    runs = lesson.three_runs()
+    assert list(runs) == ["A", "B", "C"]
+    for label, result in runs.items():
+        assert result.diverged_at is None
+        np.testing.assert_allclose(result.path, torch_runs[label].path, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("answer", ["B", "b", " B ", {"run": "b"}])
+def test_rmsprop_s_run_passes_and_the_message_says_why(answer, torch_runs):
+    result = lesson.check_which_is_rmsprop(answer)
+    assert result.passed and str(result).startswith("Correct! B is RMSprop")
+    assert first_step_text(torch_runs["B"]) == "(+0.50, −0.50)" and "(+0.50, −0.50)" in result.message
+    assert "as long along x as along y" in result.message and "25 times larger along y" in result.message
+
+
+@pytest.mark.parametrize("answer, name", [("A", "momentum (lr = 0.01, β = 0.9)"), ("c", "GD at its best lr")])
+def test_the_other_runs_are_named_with_their_first_steps(answer, name, torch_runs):
+    message = failure(lesson.check_which_is_rmsprop, answer)
+    label = answer.upper()
+    # the numbers are those of the real run: momentum lands on y = 0 (lr·κ = 1), GD overshoots to −0.98
+    assert message.startswith(f"{label} is {name}")
+    assert first_step_text(torch_runs[label]) in message and "25 times longer along y" in message
+    assert "like the gradient" in message
+
+
+def test_the_question_s_messages_name_only_what_a_learner_has():
+    messages = [lesson.check_which_is_rmsprop(run).message for run in "abc"] + [WHICH_IS_RMSPROP.hint]
+    assert not [message for message in messages if "seed" in message.lower() or "α" in message], messages
+    result = lesson.check_which_is_rmsprop(...)
+    assert not result.attempted and result.message == WHICH_IS_RMSPROP.hint
+
+
+def test_the_judge_runs_the_optimizers(monkeypatch):
+    """Give run B another lr: the message reports the first step of that run, 10·lr along each axis."""
+    name, described, settings = lesson._THREE_RUNS["b"]
+    monkeypatch.setitem(lesson._THREE_RUNS, "b", (name, described, {**settings, "lr": 0.02}))
+    assert "(+0.20, −0.20)" in lesson.check_which_is_rmsprop("b").message
+
+
+def test_the_loss_curves_alone_would_not_settle_it():
+    """The solution's remark: momentum at its best lr and β on κ = 100 (notebook 02) ends below B."""
+    bowl = landscapes.ill_conditioned_bowl(100.0)
+    best = runner.run(bowl, runner.named_optimizer("momentum", 4 / 11**2, momentum=(9 / 11) ** 2), steps=100)
+    assert best.losses[-1] < 1e-3 * lesson.three_runs()["B"].losses[-1]
+
+
+def test_the_figure_shows_the_judged_runs_and_reveals_nothing():
+    figure = lesson.plot_three_runs()
+    *path_axes, loss_axes = figure.axes
+    runs = lesson.three_runs()
+    course_colors = {color.lower() for color in plots.OPTIMIZER_COLORS.values()}
+    for ax, (label, result) in zip(path_axes, runs.items()):
+        assert ax.get_title() == f"run {label}: 100 steps from (-4, 1)"
+        path_line = ax.get_lines()[-2]
+        np.testing.assert_array_equal(path_line.get_xydata(), result.path)
+        assert path_line.get_color().lower() not in course_colors
+    assert [text.get_text() for text in loss_axes.get_legend().get_texts()] == ["A", "B", "C"]
+    words = " ".join(ax.get_title() + ax.get_xlabel() + ax.get_ylabel() for ax in figure.axes).lower()
+    assert not any(name in words for name in ("rmsprop", "momentum", "gd", "gradient descent", "adam"))
 
 
 # --- the explorer ----------------------------------------------------------------------------------

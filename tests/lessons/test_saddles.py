@@ -1,6 +1,6 @@
 """Notebook 06: course_lib.saddles (classification, random matrices, escape from the double well's
 saddle with and without noise, critical points of the tiny network) against torch where it applies,
-the SaddleExplorer, and the notebook's two checkers.
+the SaddleExplorer, and the notebook's three exercises (two functions to write, one prediction).
 
 The escape counts measured from (1e-6, 1) are checked in tests/lab/test_runner.py; not repeated here.
 """
@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from course_lib.lab import landscapes, plots, runner, torch_bridge
 from course_lib.interactive.checking import check_function
 from course_lib.lessons import saddles as lesson
-from course_lib.lessons.saddles import (CRITICAL_POINT_EXERCISE, ESCAPE_PREDICTION_EXERCISE, check_classify_critical_point,
-                                  check_escape_prediction)
+from course_lib.lessons.saddles import (CRITICAL_POINT_EXERCISE, ESCAPE_PREDICTION_EXERCISE,
+                                        check_classify_critical_point, check_escape_from_closer,
+                                        check_escape_prediction)
 
 NAMES = ("GD", "momentum", "Nesterov", "RMSprop", "Adam")
 
@@ -418,9 +419,50 @@ def test_classification_mistakes_are_named(answer, key_words):
 
 
 def test_an_unexplained_wrong_classification_names_the_hessian_and_the_right_kind():
+    message = failure(check_classify_critical_point, lambda h: "saddle")
+    assert message == ("for the Hessian [[2, 0], [0, 1]] (eigenvalues 1, 2) your function returned "
+                       "'saddle'; it is a minimum.")
+
+
+def test_zero_gradient_so_a_minimum_the_first_pitfall_is_named():
     message = failure(check_classify_critical_point, lambda h: "minimum")
-    assert message == ("for the Hessian [[-1, 0], [0, 1]] (eigenvalues -1, 1) your function returned "
-                       "'minimum'; it is a saddle.")
+    assert message.startswith("your function always answers 'minimum', but a zero gradient does not make a minimum")
+
+
+def classify_solution(hessian):
+    """As the notebook's collapsed solution writes it."""
+    eigenvalues = np.linalg.eigvalsh(hessian)
+    positive, negative = eigenvalues > 1e-9, eigenvalues < -1e-9
+    if positive.any() and negative.any():
+        return "saddle"
+    if positive.all():
+        return "minimum"
+    if negative.all():
+        return "maximum"
+    return "degenerate"
+
+
+def predict_escape_steps_solution(x0, lr):
+    """As the notebook's collapsed solution writes it."""
+    return np.log(0.5 / abs(x0)) / np.log(1 + lr)
+
+
+def test_the_notebook_s_solutions_pass():
+    assert check_classify_critical_point(classify_solution).passed
+    assert check_escape_prediction(predict_escape_steps_solution).passed
+
+
+def stub(*arguments):
+    raise NotImplementedError  # your code here
+
+
+@pytest.mark.parametrize("checker, first_words", [(check_classify_critical_point, "look at the signs"),
+                                                  (check_escape_prediction, "near the saddle one GD step")])
+def test_the_stubs_are_not_attempted_yet_with_a_first_hint(checker, first_words):
+    for placeholder in (stub, lambda *arguments: ...):
+        result = checker(placeholder)
+        assert not result.passed and not result.attempted and result.message.startswith(first_words)
+        assert str(result).startswith("Not attempted yet: ")
 
 
 @pytest.mark.parametrize("returned, key_words", [
@@ -494,3 +536,88 @@ def test_the_explorer_shows_exactly_the_run_made_on_its_own():
         np.testing.assert_array_equal(explorer.result.path, alone.path)
         np.testing.assert_array_equal(explorer.result.losses, alone.losses)
         assert explorer.result.diverged_at == alone.diverged_at
+
+
+# --------------------------------------------------------------------------------------------------
+# The question: the escape step from 1e-9, knowing the one from 1e-6
+# --------------------------------------------------------------------------------------------------
+
+def gd_escape(x0, lr=0.01):
+    return lesson.escape_step(runner.run(landscapes.double_well(), runner.named_optimizer("GD", lr), start=(x0, 1.0),
+                                         steps=4000).path)
+
+
+@pytest.fixture(scope="module")
+def measured():
+    """GD's escape steps at lr = 0.01 from 1e-6 and from 1e-9, each from its own run."""
+    return gd_escape(1e-6), gd_escape(1e-9)
+
+
+def test_the_escape_counts_are_integers_a_perturbation_of_the_start_does_not_move(measured):
+    far, close = measured
+    assert (far, close) == (1334, 2028)                      # the notebook prints both
+    for x0, count in ((1e-6, far), (1e-9, close)):
+        assert gd_escape(x0 * (1 + 1e-12)) == gd_escape(x0 * (1 - 1e-12)) == count
+        path = runner.run(landscapes.double_well(), runner.named_optimizer("GD", 0.01), start=(x0, 1.0),
+                          steps=count).path
+        assert abs(path[-2, 0]) < 0.4999 and abs(path[-1, 0]) > 0.5001  # 1e-4 from the line: rounding cannot move it
+    assert lesson.closer_escape_steps() == measured          # the judge's batched run counts the same
+
+
+def test_the_notebook_s_solution_is_right_and_says_what_the_runs_did(measured):
+    far, close = measured
+    result = check_escape_from_closer(far + np.log(1000) / np.log(1 + 0.01))
+    assert result.passed and result.message == (
+        f"from x0 = 1e-9 GD (lr = 0.01) escaped at step {close}, from 1e-6 at {far}; you said 2028.\n"
+        "within 3 %: x grows by 1 + lr per step, so 1000 times closer adds ln(1000)/ln(1 + lr) ≈ 694 steps.")
+
+
+@pytest.mark.parametrize("answer", [2028, 2028.2, 2001.0, 2036.2, np.int64(2050), 1968, 2088])
+def test_predictions_within_three_percent_pass(answer):
+    """2001 is 1334 × ln(1e9)/ln(1e6) (time ∝ ln(1/x0)), 2036 the same with ln(0.5/x0): both fair."""
+    assert check_escape_from_closer(answer).passed
+
+
+def test_the_boundaries_are_three_percent_of_the_measured_step_after_rounding(measured):
+    close = measured[1]
+    low, high = math.ceil(0.97 * close), math.floor(1.03 * close)
+    assert check_escape_from_closer(low).passed and check_escape_from_closer(high).passed
+    assert check_escape_from_closer(low - 0.4).passed and not check_escape_from_closer(low - 0.6).passed
+    assert "too few, by more than 3 %" in failure(check_escape_from_closer, low - 1)
+    assert "too many, by more than 3 %" in failure(check_escape_from_closer, high + 1)
+
+
+@pytest.mark.parametrize("answer, key_words", [
+    (1334 * 1000, ["you said 1334000", "1000 × as many", "1/x0", "geometrically"]),
+    (2028 * 1000, ["far too many", "ln(1/x0)"]),
+    (20_000, ["far too many"]),
+    (1334, ["the same count?", "1000 times more"]),
+    (1300, ["the same count?"]),
+    (1000, ["fewer steps?", "takes longer"]),
+    (-5, ["fewer steps?"]),
+    (1334 + 3 / math.log(1.01), ["mixed logarithms"]),         # log10(1000) over ln(1 + lr)
+    (1334 + math.log(1000) / math.log10(1.01), ["mixed logarithms"]),
+    (1800, ["too few, by more than 3 %", "1000 times larger"]),
+    (2500, ["too many, by more than 3 %", "1000 times larger"]),
+])
+def test_wrong_predictions_get_their_explanation_and_the_measured_counts(answer, key_words, measured):
+    message = failure(check_escape_from_closer, answer)
+    far, close = measured
+    assert message.startswith(f"from x0 = 1e-9 GD (lr = 0.01) escaped at step {close}, from 1e-6 at {far};")
+    assert all(word in message for word in key_words), message
+
+
+def test_the_judge_runs_gd_at_the_lr_it_is_given():
+    """At lr = 0.02 the real runs decide: the answer right at 0.01 is too many there."""
+    far, close = gd_escape(1e-6, 0.02), gd_escape(1e-9, 0.02)
+    assert close - far == pytest.approx(math.log(1000) / math.log(1.02), abs=2)
+    right = lesson.judge_closer_escape(far + math.log(1000) / math.log(1.02), lr=0.02)
+    assert right.passed and f"escaped at step {close}, from 1e-6 at {far}" in right.message
+    assert "too many" in lesson.judge_closer_escape(2028, lr=0.02).message
+    with pytest.raises(ValueError, match="does not escape"):
+        lesson.judge_closer_escape(5000, lr=0.001)
+
+
+def test_the_question_s_placeholder_and_wrong_kinds():
+    assert not check_escape_from_closer(...).attempted
+    assert "`steps_from_1e9` should be a number" in failure(check_escape_from_closer, "2028")

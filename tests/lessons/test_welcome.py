@@ -81,12 +81,41 @@ def test_the_loss_axis_stays_while_it_still_fits(landscape_explorer):
     assert high >= np.nanmax(explorer._losses.get_ydata())
 
 
+def gd_step_solution(theta, grad, lr):
+    return theta - lr * grad          # as the notebook's collapsed solution writes it
+
+
 @pytest.mark.parametrize("answer", [
-    lambda theta, grad, lr: theta - lr * grad,
+    gd_step_solution,
     lambda theta, grad, lr: [t - lr * g for t, g in zip(theta, grad)],
 ])
 def test_right_gd_steps_pass(answer):
     passes(lesson.check_gd_step, answer)
+
+
+def test_the_untouched_gd_step_is_not_attempted_and_gets_the_first_hint():
+    def gd_step(theta, grad, lr):
+        """Return the new parameters after one step of gradient descent: θ ← θ − lr·g, g = grad."""
+        raise NotImplementedError  # your code here
+
+    result = lesson.check_gd_step(gd_step)
+    assert not result and not result.attempted
+    assert str(result) == ("Not attempted yet: replace the line `raise NotImplementedError` with a `return` of "
+                           "the new θ: one\nstep of lr·g against the gradient g.")
+
+
+def test_the_demonstrated_slip_says_not_yet():
+    """The notebook shows what a wrong answer looks like before the learner's turn."""
+    assert str(lesson.check_gd_step(lambda theta, grad, lr: theta + lr * grad)) == \
+        "Not yet: you moved along the gradient, which is uphill: subtract lr·g."
+
+
+def test_a_step_taken_in_place_is_reported():
+    def gd_step(theta, grad, lr):
+        theta -= lr * grad
+        return theta
+
+    assert failure(lesson.check_gd_step, gd_step).startswith("your function changed its argument `theta` in place")
 
 
 @pytest.mark.parametrize("answer, key_words", [
@@ -94,6 +123,7 @@ def test_right_gd_steps_pass(answer):
     (lambda theta, grad, lr: theta - grad, ["learning rate is missing"]),
     (lambda theta, grad, lr: -lr * grad, ["returned the step", "new parameters"]),
     (lambda theta, grad, lr: theta - lr, ["lr alone"]),
+    (lambda theta, grad, lr: theta - lr * theta, ["multiplied lr by θ itself"]),
     (lambda theta, grad, lr: None, ["forget `return`"]),
 ])
 def test_gd_step_mistakes_are_named(answer, key_words):

@@ -28,6 +28,7 @@ RELATIVE = 1e-12
 DATA_SOURCES = [
     ("course_lib.lessons.adam", "reddi_gradients"),
     ("course_lib.lessons.adam", "reddi_stochastic_gradients"),
+    ("course_lib.lessons.adam.explorer", "reddi_gradients"),
 ]
 """Functions that build an experiment's input series from constants, not from a random draw."""
 

@@ -294,6 +294,54 @@ def test_notebook_runs_renders_and_its_explorers_react(notebook, lab, page_for):
         "\n\nbrowser console:\n" + "\n".join(view.console[-30:]) if view.console else "")
 
 
+# ------------------------------------------------------------------------------------ solutions
+
+
+DEFINED = re.compile(r"^(?:def (\w+)|(\w+)\s*=)", re.M)
+
+
+def solutions(path: Path) -> list[tuple[int, str]]:
+    """(cell index, the first name the cell defines) of each solution cell (tagged 'solution')."""
+    notebook = nbformat.read(path, as_version=4)
+    return [(index, next(name for name in DEFINED.search(cell.source).groups() if name))
+            for index, cell in enumerate(notebook.cells) if "solution" in cell.metadata.get("tags", [])]
+
+
+@pytest.fixture(scope="session")
+def exercise_notebook() -> Path:
+    with_solutions = [path for path in NOTEBOOKS if solutions(path)]
+    if not with_solutions:
+        pytest.skip("no notebook has a solution cell")
+    return with_solutions[0]
+
+
+JS_CELL_NODE = """([index, id]) => {
+  const notebook = window.jupyterapp.shell.currentWidget.content;
+  notebook.activeCellIndex = index;
+  notebook.scrollToItem(index);
+  const cell = notebook.widgets[index];
+  cell.node.id = id;
+  return cell.inputHidden;
+}"""
+
+
+def test_solutions_show_collapsed_and_open_on_click(lab, page_for, exercise_notebook):
+    page = page_for(f"solutions-{exercise_notebook.stem}").page
+    page.goto(lab.page_url(f"lab/workspaces/solutions-{exercise_notebook.stem}/tree/{exercise_notebook.name}"))
+    page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=250)
+    for number, (index, name) in enumerate(solutions(exercise_notebook)):
+        assert page.evaluate(JS_CELL_NODE, [index, f"solution-{number}"]), f"cell {index} shows its source"
+        cell = page.locator(f"#solution-{number}")
+        placeholder = cell.locator(".jp-InputPlaceholder .jp-Placeholder-content")
+        placeholder.wait_for(state="visible")
+        assert "Solution" in placeholder.inner_text() and name not in cell.inner_text()
+        if number == 0:  # a click opens it
+            placeholder.click()
+            page.wait_for_function(f"() => !window.jupyterapp.shell.currentWidget.content.widgets[{index}].inputHidden")
+            cell.locator(".jp-InputArea-editor").wait_for(state="visible")
+            assert name in cell.inner_text()
+
+
 # --------------------------------------------------------------------------------------- slides
 
 
@@ -338,6 +386,9 @@ def test_live_slideshow_with_rise_opens_and_navigates_offline(lab, page_for, dec
     page.wait_for_function(
         "t => document.querySelector('.reveal .slides > section.present')?.innerText.replace(/\\s+/g, ' ').toLowerCase().includes(t)",
         arg=plain(titles[1]), timeout=10_000)
+    # The solutions are not in the slideshow (they are skipped, like the import cells).
+    shown = page.evaluate("() => document.querySelector('.reveal .slides').textContent")
+    assert not [name for _, name in solutions(deck_notebook) if name in shown], "a solution shows in the slides"
     # What the slideshow tried to fetch from outside (RISE's reveal theme asks for web fonts) was
     # refused, and the slides above rendered all the same.
     print("blocked:", sorted(set(view.blocked)))
@@ -367,6 +418,8 @@ def test_exported_deck_opens_offline_from_a_file(browser, page_for, deck_noteboo
     deck = load_export_slides().export(deck_notebook, tmp_path)
     html = deck.read_text(encoding="utf-8")
     assert not re.search(r"""<(script|link)[^>]+(src|href)=["']?https?:""", html), "the deck loads something from the web"
+    assert solutions(deck_notebook) and not [name for _, name in solutions(deck_notebook) if name in html], \
+        "a solution is in the deck"
 
     view = page_for(f"deck-{deck_notebook.stem}")
     page = view.page

@@ -57,6 +57,13 @@ def test_saved_as_executed_top_to_bottom_without_errors(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_has_a_unique_id(path):
+    """nbformat 4.5: without ids, JupyterLab and nbformat warn and invent new ones on every save."""
+    ids = [cell.get("id") for cell in load(path)["cells"]]
+    assert None not in ids and len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_cell_has_slide_metadata(path):
     for number, cell in enumerate(load(path)["cells"]):
         slide_type = cell["metadata"].get("slideshow", {}).get("slide_type")

@@ -31,15 +31,16 @@ SANITIZERS = sanitizers()
 
 
 def printed_text(cell):
-    """What a cell prints for a reader: streams, errors and plain-text results, sanitized like nbval."""
+    """What a cell prints for a reader: streams, errors, plain-text results and the verdicts of checks
+    (Markdown with a plain-text twin), sanitized like nbval."""
     parts = []
     for output in cell.get("outputs", []):
         if output["output_type"] == "stream":
             parts.append(output["text"])
         elif output["output_type"] == "error":
             parts.append(f"{output['ename']}: {output['evalue']}")
-        elif set(output.get("data", {})) == {"text/plain"}:
-            parts.append(output["data"]["text/plain"])
+        elif set(output.get("data", {})) in ({"text/plain"}, {"text/plain", "text/markdown"}):
+            parts.append(output["data"]["text/plain"])  # a result, or a check's verdict; not a figure's repr
     text = "".join(parts)
     for pattern, replacement in SANITIZERS:
         text = pattern.sub(replacement, text)
