@@ -91,7 +91,8 @@ class Exercise:
     outputs:  names of the returned values, for messages; more than one means a tuple is expected.
     run:      turns what a function returns into what is compared (default: the value itself);
               it raises :class:`UnusableAnswer` when the returned value cannot be used at all.
-    hints:    exception type -> advice added when the learner's function raises it.
+    hints:    exception type, or (type, text, …) matched on the error's message too -> the advice
+              given instead of the error's text when the learner's function raises it.
     hint:     the first hint, shown while the learner's function is still the stub.
     updates:  the arguments the function may update in place, the state it returns (as torch's
               optimizers do); any other argument changed in place is reported.
@@ -105,7 +106,7 @@ class Exercise:
     accepted: list[Callable] = field(default_factory=list)
     outputs: tuple[str, ...] = ("the result",)
     run: Callable | None = None
-    hints: dict[type, str] = field(default_factory=dict)
+    hints: dict[type | tuple, str] = field(default_factory=dict)
     hint: str = ""
     updates: tuple[str, ...] = ()
 
@@ -125,10 +126,8 @@ def check_function(fn: Callable, exercise: Exercise) -> CheckResult:
     if not callable(fn):
         return CheckResult(False, f"expected your function `{exercise.name}` itself but got "
                                   f"{describe_value(fn)}: pass the function without calling it.")
-    wanted = f"`{exercise.name}({', '.join(exercise.cases[0])})`"
-    if not _accepts(fn, len(exercise.cases[0])):
-        return CheckResult(False, f"your function does not take the arguments of {wanted}: "
-                                  f"keep the stub's first line, def {wanted[1:-1]}:")
+    if not accepts_arguments(fn, len(exercise.cases[0])):
+        return wrong_signature(f"{exercise.name}({', '.join(exercise.cases[0])})")
     results = []
     for number, case in enumerate(exercise.cases):
         where = _describe_case(case, number, len(exercise.cases))
@@ -162,7 +161,7 @@ def check_function(fn: Callable, exercise: Exercise) -> CheckResult:
     return CheckResult(False, f"{difference} ({where}).")
 
 
-def _accepts(fn: Callable, count: int) -> bool:
+def accepts_arguments(fn: Callable, count: int) -> bool:
     """Whether ``fn`` can be called with ``count`` positional arguments (True when unknowable)."""
     try:
         inspect.signature(fn).bind(*range(count))
@@ -171,6 +170,12 @@ def _accepts(fn: Callable, count: int) -> bool:
     except ValueError:  # a built-in without a signature
         pass
     return True
+
+
+def wrong_signature(call: str) -> CheckResult:
+    """The answer to a function that cannot take the exercise's arguments, ``call`` = "name(a, b)"."""
+    return CheckResult(False, f"your function does not take the arguments of `{call}`: "
+                              f"keep the exercise's first line, def {call}:")
 
 
 def _agrees(results: list, answer: Callable, exercise: Exercise) -> bool:
@@ -194,10 +199,20 @@ def _run(exercise: Exercise, returned: Any) -> Any:
 
 
 def _explain_exception(error: Exception, exercise: Exercise, where: str) -> str:
-    text = str(error) if len(str(error)) <= 80 else str(error)[:77] + "..."
+    """The error's type and text (cut short), and the exercise's advice for it if it has some."""
+    hint = next((text for kind, text in exercise.hints.items() if _matches(error, kind)), None)
+    room = 40 if hint else 80  # an error's own text can be long (NumPy's); the advice says more
+    text = str(error) if len(str(error)) <= room else str(error)[:room - 3] + "..."
     message = f"your function raised {type(error).__name__}: {text} ({where})."
-    hint = next((text for kind, text in exercise.hints.items() if isinstance(error, kind)), None)
     return f"{message} {hint}" if hint else message
+
+
+def _matches(error: Exception, kind: type | tuple) -> bool:
+    """Whether ``error`` is of ``kind``: an exception type, or (type, text, …) when its message
+    must also contain one of the texts."""
+    if isinstance(kind, tuple):
+        return isinstance(error, kind[0]) and any(text in str(error) for text in kind[1:])
+    return isinstance(error, kind)
 
 
 def _difference(got: Any, want: Any, outputs: tuple[str, ...]) -> str | None:
@@ -242,6 +257,8 @@ def describe_value(value: Any) -> str:
     if value is None:
         return "None (did you forget `return`?)"
     numbers = _as_numbers(value)
+    if numbers is None and isinstance(value, (tuple, list, dict)):
+        return f"a {type(value).__name__} of {len(value)} item{'' if len(value) == 1 else 's'}"
     if numbers is None:
         return f"a value of type {type(value).__name__}"
     if numbers.ndim == 0:
@@ -325,10 +342,13 @@ def check_answer(answer: Any, question: Question) -> CheckResult:
         return not_attempted(question.hint)
     if len(question.fields) == 1 and not isinstance(answer, dict):
         answer = {question.fields[0]: answer}
-    if not isinstance(answer, dict) or set(answer) != set(question.fields):
-        keys = ", ".join(f'"{name}"' for name in question.fields)
+    keys = ", ".join(f'"{name}"' for name in question.fields)
+    if not isinstance(answer, dict):
         return CheckResult(False, f"`{question.name}` should be a dict with the keys {keys}; "
                                   f"it is {_describe_answer(answer)}.")
+    if set(answer) != set(question.fields):
+        has = ", ".join(f'"{name}"' if isinstance(name, str) else repr(name) for name in answer) or "none"
+        return CheckResult(False, f"`{question.name}` should have the keys {keys}; it has {has}.")
     values = {}
     for name in question.fields:
         value, problem = _read_value(answer[name], question.choices)

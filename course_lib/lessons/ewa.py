@@ -1,10 +1,12 @@
 """Notebook 01, exponentially weighted averages: the explorer of β and bias correction, and the
-exercises (the average, its bias correction, its effective window, and a prediction: the step at
-which the uncorrected average of a constant series first reaches 90 % of it).
+exercises (the average, its bias correction, its effective window; a choice: a β that leaves little
+noise and lags little; and a prediction: the step at which the uncorrected average of a constant
+series first reaches 90 % of it).
 
     from course_lib.lessons import ewa as lesson
     lesson.EWAExplorer(beta=0.9)
     lesson.check_ewa(my_ewa)
+    lesson.check_noise_and_lag(my_beta)
     lesson.check_ninety_percent(my_t)
 
 The averages themselves are part of the mirror (``course_lib.averages``).
@@ -111,6 +113,9 @@ EWA_EXERCISE = Exercise(
         Mistake(lambda values, beta: ewa(values, beta) / (1 - beta),
                 "you added θ_t without its weight (1−β): v_t = β·v_(t−1) + (1−β)·θ_t, so that "
                 "the weights of an average sum to (almost) 1."),
+        Mistake(lambda values, beta: (1 - beta) * np.asarray(values),
+                "each of your v_t is (1−β)·θ_t alone: the term β·v_(t−1) is missing, and it is what "
+                "carries the past into the average."),
     ],
     hint="keep one number v, starting at 0; for each θ_t, update it by the recursion and store "
          "the new v_t.",
@@ -158,10 +163,16 @@ BIAS_CORRECTION_EXERCISE = Exercise(
         Mistake(lambda v, beta: np.asarray(v) / (1 - beta ** len(v)),
                 "you divided every v_t by the same factor 1−β^T of the last step; each v_t has "
                 "its own factor 1−β^t."),
+        Mistake(lambda v, beta: np.asarray(v) / (1 - beta),
+                "you divided every v_t by 1−β, the factor of the first step only; each v_t has its "
+                "own factor 1−β^t."),
+        Mistake(_divide_by(lambda beta, t: 1 - beta * t),
+                "you divided by 1−β·t: in Python the power β^t is written `beta ** t`."),
     ],
     hint="each v_t gets its own factor 1−β^t, and t counts from 1: the first average is v_1.",
     hints={ZeroDivisionError: "Did you count t from 0? The first average is v_1, divided by "
-                              "1−β¹ = 1−β."},
+                              "1−β¹ = 1−β.",
+           (TypeError, "^", "bitwise_xor"): "In Python the power β^t is written `beta ** t`: `^` is not a power."},
 )
 
 
@@ -189,6 +200,15 @@ WINDOW_EXERCISE = Exercise(
         Mistake(lambda beta: beta / (1 - beta),
                 "you returned β/(1−β), the lag (the mean age of the weights); the window is "
                 "1/(1−β), one more."),
+        Mistake(lambda beta: round(1 / (1 - beta)),
+                "you rounded the window to a whole number; return it as it is: β = 0.6 averages "
+                "over about 2.5 values."),
+        Mistake(lambda beta: int(1 / (1 - beta)),
+                "you cut the window down to a whole number, and 1/(1−0.98) = 49.99… became 49; "
+                "return it as it is."),
+        Mistake(lambda beta: np.log(0.5) / np.log(beta),
+                "that is the half-life, after which a weight has halved; the window counts the steps "
+                "until it has shrunk to 1/e."),
     ],
     hint='after how many steps n has a weight shrunk to 1/e of the newest, β^n = 1/e? '
          'See "The equations".',
@@ -236,9 +256,9 @@ def _judge_ninety_percent(t: float) -> CheckResult:
         return CheckResult(False, f"the steps count from t = 1 (v_1 is the first average), so t = {t} never "
                                   f"comes; the real run starts at v_1 = {run[0]:.3f}.")
     v = run[min(t, len(run)) - 1]
-    if t == step:
-        return CheckResult(True, f"the real run (β = {beta:g}) first reaches v_t ≥ {level:g} at step {step}: "
-                                 f"v_{step - 1} = {run[step - 2]:.3f}, v_{step} = {run[step - 1]:.3f}.\n"
+    if t == step:  # the step itself is not printed: the solution's output shows under the question
+        return CheckResult(True, f"the real run (β = {beta:g}) first reaches {level:g} at your step t: "
+                                 f"v_(t−1) = {run[step - 2]:.3f}, v_t = {run[step - 1]:.3f}.\n"
                                  f"With bias correction, v̂_t ≥ {level:g} from step {corrected_step} on.")
     if t == corrected_step:
         return CheckResult(False, f"that holds for the bias-corrected v̂_t, right from step {t}; the "
@@ -275,5 +295,65 @@ NINETY_PERCENT_QUESTION = Question(
 
 def check_ninety_percent(answer) -> CheckResult:
     """Check a prediction: the first step t at which the uncorrected EWA (β = 0.9) of the constant
-    series θ_t = 1 reaches 0.9. The check runs the average and reports the step it measured."""
+    series θ_t = 1 reaches 0.9. The check runs the average and says what it measured."""
     return check_answer(answer, NINETY_PERCENT_QUESTION)
+
+
+# --------------------------------------------------------------------------------------------------
+# Choose: a β that leaves little noise and lags little ("Noise against lag")
+# --------------------------------------------------------------------------------------------------
+
+NOISE_SIGMA = 4.0
+"""The day-to-day noise of the notebook's year, in °C."""
+NOISE_TARGET = 0.8
+"""At most this much noise (°C) may be left in the average, as measured to three decimals."""
+LAG_TARGET = 18.0
+"""The average may trail a steady rise by at most this many days, as measured to two decimals."""
+
+
+def noise_left(beta: float) -> float:
+    """The standard deviation of the EWA of pure noise (σ = 4 °C, 100 000 seeded days, the first
+    1000 left out): the notebook's measurement in "Noise against lag"."""
+    noise = np.random.default_rng(2).normal(0.0, NOISE_SIGMA, size=100_000)
+    return float(averages.ewa(noise, beta)[1000:].std())
+
+
+def ramp_lag(beta: float) -> float:
+    """How far the EWA trails a ramp rising by 1 per day, after 2000 days: the notebook's lag."""
+    ramp = np.arange(1.0, 2001.0)
+    return float(ramp[-1] - averages.ewa(ramp, beta)[-1])
+
+
+def _judge_noise_and_lag(beta: float) -> CheckResult:
+    """Run the learner's β on the notebook's noise and ramp, and compare both measurements with
+    their targets at the precision printed (noise to 0.001 °C, lag to 0.01 day)."""
+    if beta > 1:
+        return CheckResult(False, "β is a weight between 0 and 1, not a number of days: about n days "
+                                  "means β = 1 − 1/n.")
+    if beta == 1:
+        return CheckResult(False, "with β = 1 the average never moves from v_0 = 0: it ignores every "
+                                  "value. Choose β below 1.")
+    noise, lag = round(noise_left(beta), 3), round(ramp_lag(beta), 2)
+    if noise > NOISE_TARGET:
+        return CheckResult(False, f"too noisy: that β leaves {noise:.3f} °C of the noise (at most {NOISE_TARGET:g}); "
+                                  f"its lag is {lag:.2f} days.\nA larger β averages over more days.")
+    if lag > LAG_TARGET:
+        return CheckResult(False, f"too late: that β lags a steady rise by {lag:.2f} days (at most {LAG_TARGET:g}); "
+                                  f"its noise is {noise:.3f} °C.\nA smaller β forgets old days sooner.")
+    return CheckResult(True, f"that β leaves {noise:.3f} °C of the noise (at most {NOISE_TARGET:g}) and lags a "
+                             f"steady rise by {lag:.2f} days (at most {LAG_TARGET:g}).")
+
+
+NOISE_AND_LAG_QUESTION = Question(
+    name="my_beta",
+    fields=("beta",),
+    hint='a larger β leaves less noise but lags more, so each target bounds β from one side (see '
+         '"Noise against lag").',
+    judge=_judge_noise_and_lag,
+)
+
+
+def check_noise_and_lag(answer) -> CheckResult:
+    """Check a choice of β: on the notebook's noise (σ = 4 °C) and ramp, the EWA must keep at most
+    0.8 °C of the noise and trail the ramp by at most 18 days. The check measures both."""
+    return check_answer(answer, NOISE_AND_LAG_QUESTION)

@@ -208,7 +208,29 @@ def _clipped_and_total(returned: Any) -> tuple:
         raise UnusableAnswer(f"your function returned {describe_value(returned)}; return the pair "
                              f"(clipped_grads, total_norm)")
     grads, total = returned
+    if _is_one_number(grads) and isinstance(total, (list, tuple)):
+        raise UnusableAnswer("you returned (total_norm, clipped_grads); return them the other way round, "
+                             "(clipped_grads, total_norm)")
     return _flat_gradients(grads, "clipped_grads"), total
+
+
+def _is_one_number(value: Any) -> bool:
+    try:
+        return np.ndim(value) == 0 and np.asarray(value).dtype.kind in "iuf"
+    except (TypeError, ValueError):
+        return False
+
+
+def _unscaled_gradients(returned: Any) -> np.ndarray:
+    """What ``unscale_then_clip`` returned as one flat vector, or UnusableAnswer (also for the norm
+    that clip_grad_norm_ returns, or a pair with it, in place of the list)."""
+    if _is_one_number(returned):
+        raise UnusableAnswer("your function returned a single number, perhaps the norm that clip_grad_norm_ "
+                             "returns; it clips the list in place: return the list")
+    if isinstance(returned, tuple) and len(returned) == 2 and isinstance(returned[0], list) and \
+            _is_one_number(returned[1]):
+        raise UnusableAnswer("you returned a pair (gradients, norm); return only the list of gradients")
+    return _flat_gradients(returned)
 
 
 def clip_by_global_norm_reference(grads, max_norm):
@@ -313,9 +335,16 @@ def _which(found: Any) -> np.ndarray:
         keys = ", ".join(repr(key) for key in sorted(map(str, found))) or "none"
         raise UnusableAnswer(f"your dict has the keys {keys}; return a dict {{'nan': [names], 'inf': [names]}}")
     for kind in ("nan", "inf"):
-        if not isinstance(found[kind], (list, tuple, set)) or not set(found[kind]) <= set(NONFINITE_NAMES):
+        if not isinstance(found[kind], (list, tuple, set)):
             raise UnusableAnswer(f"found['{kind}'] should be a list of the parameter names (the dict's keys); "
                                  f"got {describe_value(found[kind])}")
+        other = next((item for item in found[kind] if not isinstance(item, str)), None)
+        if other is not None:
+            raise UnusableAnswer(f"found['{kind}'] should hold the parameter names (the dict's keys), not "
+                                 f"{describe_value(other)}")
+        unknown = sorted(set(found[kind]) - set(NONFINITE_NAMES))
+        if unknown:
+            raise UnusableAnswer(f"found['{kind}'] holds {unknown[0]!r}, which is not one of the dict's keys")
     return np.array([[name in found[kind] for name in NONFINITE_NAMES] for kind in ("nan", "inf")], dtype=float)
 
 
@@ -376,7 +405,18 @@ NONFINITE_EXERCISE = Exercise(
                 "appear under 'nan' too; use isnan."),
         Mistake(_finder(lambda g: not np.isnan(g).any(), lambda g: not np.isinf(g).any()),
                 "you listed the gradients WITHOUT NaN / inf: keep the names where .any() is true."),
+        Mistake(_finder(lambda g: np.isnan(g).any(), lambda g: not np.isfinite(g).all()),
+                "you tested inf with ~isfinite, which is also true for NaN, so gradients holding NaN "
+                "appear under 'inf' too; use isinf."),
+        Mistake(_finder(lambda g: (g == np.nan).any(), lambda g: np.isinf(g).any()),
+                "g == nan is never true: NaN is not equal to anything, not even to itself. Test with "
+                "np.isnan(g)."),
+        Mistake(_finder(lambda g: np.isnan(g).all(), lambda g: np.isinf(g).all()),
+                "with .all() a gradient is listed only if every entry is NaN (or inf); one such entry "
+                "is enough: use .any()."),
     ],
+    hints={ValueError: "Test np.isnan(g).any(), not np.isnan(g).",
+           TypeError: "The gradients are NumPy arrays: use np.isnan and np.isinf."},
     hint="loop over named_grads.items() and test each gradient twice, once for NaN and once for ±inf, "
          "each under its own label.",
 )
@@ -411,7 +451,7 @@ UNSCALE_EXERCISE = Exercise(
     cases=_UNSCALE_CASES,
     expected=lambda scaled_grads, scale, max_norm: _flat_gradients(unscale_then_clip_reference(scaled_grads, scale,
                                                                                                max_norm)),
-    run=_flat_gradients,
+    run=_unscaled_gradients,
     outputs=("the gradients for the optimizer (all entries in a row)",),
     success="unscale first, then clip: the threshold applies to the true gradients.",
     mistakes=[

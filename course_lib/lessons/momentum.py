@@ -17,6 +17,7 @@ from typing import Any, Callable
 import ipywidgets
 import numpy as np
 
+from course_lib import optim
 from course_lib.interactive.checking import (
     check_answer, check_function, CheckResult, describe_value, Exercise, Mistake, Question, UnusableAnswer,
 )
@@ -222,6 +223,11 @@ MOMENTUM_EXERCISE = Exercise(
         Mistake(lambda w, v, grad, lr, beta: (w - lr * (beta * v + (1 - beta) * w), beta * v + (1 - beta) * w),
                 "you averaged the weights: momentum averages the gradients only, v = β·v + (1−β)·grad; "
                 "w enters only through the gradient."),
+        Mistake(lambda w, v, grad, lr, beta: (w + lr * (beta * v + (1 - beta) * grad), beta * v + (1 - beta) * grad),
+                "v_new is right, but w moved uphill: the step goes against the velocity, w_new = w − lr·v_new."),
+        Mistake(lambda w, v, grad, lr, beta: (w + beta * v - lr * grad, beta * v - lr * grad),
+                "that is Sutskever et al.'s form (v = β·v − lr·g, then w + v). The textbook form averages the "
+                "gradients, v = β·v + (1−β)·g, then steps to w − lr·v."),
         Mistake(_swapped(textbook_momentum_step),
                 "the values are right but in the wrong order: return (w_new, v_new)."),
     ],
@@ -302,6 +308,8 @@ TORCH_MAPPING_EXERCISE = Exercise(
         Mistake(lambda alpha, beta: {"lr": alpha / (1 - beta), "momentum": beta},
                 "you divided by (1−β): torch's buffer is already 1/(1−β) times the textbook v, so "
                 "multiply instead, lr = α(1−β)."),
+        Mistake(lambda alpha, beta: {"lr": alpha * (1 - beta)},
+                "without momentum=β, SGD is plain gradient descent: add momentum=β to lr = α(1−β)."),
         Mistake(lambda alpha, beta: {"lr": alpha * (1 - beta), "momentum": 1 - beta},
                 "momentum is β, the weight that keeps the old buffer, not 1−β: use "
                 "lr = α(1−β), momentum = β."),
@@ -378,39 +386,54 @@ def first_step_below(result: runner.RunResult, target: float = TARGET_LOSS) -> i
 
 
 def _what_it_did(result: runner.RunResult) -> str:
-    """'loss 1e-6 at step k', 'diverged at step k', or the loss at the last step."""
+    """'loss 1e-6 at step k', 'diverged at step k', or the loss at the last step (and whether it grew)."""
     if result.diverged_at is not None:
         return f"diverged at step {result.diverged_at}"
     reached = first_step_below(result)
     if reached is not None:
         return f"loss 1e-6 at step {reached}"
+    if result.losses[-1] > result.losses[0]:
+        return f"loss grew to {result.losses[-1]:.2g} by step {len(result.losses) - 1}"
     return f"loss {result.losses[-1]:.2g} at step {len(result.losses) - 1}"
+
+
+def _converges(result: runner.RunResult) -> bool:
+    """Whether the run's loss went down: it did not diverge and ends no higher than it started.
+
+    Just below the limit the steep direction's two real roots are close and the loss first grows
+    for a while, so a 300-step run counts as converging up to about 0.9997 times the limit."""
+    return result.diverged_at is None and result.losses[-1] <= result.losses[0]
 
 
 def _judge_alpha_limit(alpha: float) -> CheckResult:
     """Run the textbook form at 0.98 and 1.02 times the learner's α on the κ = 50 bowl; right when the
-    true limit lies between the two (the learner's α within about 2 % of it)."""
+    first run converges and the second does not (the learner's α within about 2 % of the limit)."""
     beta, kappa = LIMIT_BETA, LIMIT_CONDITION
     if alpha <= 0:
         return CheckResult(False, f"α is a step size, a positive number, not {alpha:g}: how large can it "
                                   f"get before the run on the κ = {kappa:g} bowl diverges?")
     limit = alpha_limit(beta, kappa)
-    below, above = _what_it_did(textbook_run(0.98 * alpha)), _what_it_did(textbook_run(1.02 * alpha))
-    runs = f"the run at 0.98 × your α: {below}; at 1.02 ×: {above}.\n"
-    if 0.98 * alpha <= limit <= 1.02 * alpha:
+    below, above = textbook_run(0.98 * alpha), textbook_run(1.02 * alpha)
+    runs = f"at 0.98 × your α: {_what_it_did(below)}; at 1.02 ×: {_what_it_did(above)}.\n"
+    if _converges(below) and not _converges(above):
         return CheckResult(True, f"{runs}The limit is 2(1+β)/((1−β)κ) = {limit:.3g}, "
                                  f"{limit * kappa / 2:.0f} times GD's 2/κ.")
+    nesterov = 2 * (1 + beta) / ((1 + 2 * beta) * (1 - beta) * kappa)
     known = [(2 / kappa, f"{2 / kappa:g} is GD's limit 2/κ; momentum's averaged steps can be longer."),
              (limit * (1 - beta), "that is the limit on torch's lr = α(1−β); α itself is 1/(1−β) times "
                                   "larger."),
+             (limit * (1 - beta) ** 2, "you multiplied torch's limit on lr by (1−β); since lr = α(1−β), "
+                                       "α = lr/(1−β): divide instead."),
              (2 / ((1 - beta) * kappa), "you scaled GD's 2/κ by 1/(1−β), but the heavy ball's limit on lr "
                                         "has a factor (1+β) too."),
+             (nesterov, "that is Nesterov's limit; the textbook form is the heavy ball, whose limit on lr "
+                        "is 2(1+β)/κ."),
              (alpha_limit(beta, 1.0), f"you used the flat curvature 1; the steep one, κ = {kappa:g}, sets "
                                       f"the limit.")]
     for value, explanation in known:
         if 0.98 * alpha <= value <= 1.02 * alpha:
             return CheckResult(False, runs + explanation[0].upper() + explanation[1:])
-    direction = "higher" if alpha < limit else "lower"
+    direction = "higher" if _converges(above) else "lower"
     return CheckResult(False, f"{runs}The limit is {direction}: turn α into torch's lr, then use the heavy "
                               f"ball's limit (Pitfalls).")
 
@@ -435,6 +458,7 @@ def check_alpha_limit(answer) -> CheckResult:
 # --------------------------------------------------------------------------------------------------
 
 SETTINGS_CONDITION, SETTINGS_STEPS = 400.0, 200
+ADVICE_HOLD, ADVICE_CEILING = 20, 1e-5  # a suggested change keeps its loss below 1e-5 over the last 20 steps
 
 
 def settings_run(lr: float, beta: float, steps: int = SETTINGS_STEPS) -> runner.RunResult:
@@ -454,8 +478,55 @@ def gradient_descent_steps(condition: float = SETTINGS_CONDITION) -> int:
     return first_step_below(result)
 
 
+def _settings_limit(beta: float) -> float:
+    """The heavy ball's largest stable lr on the κ = 400 bowl: 2(1+β)/κ (z = −1 across the valley)."""
+    return 2 * (1 + beta) / SETTINGS_CONDITION
+
+
+def settings_losses(lr, beta, steps: int = SETTINGS_STEPS) -> np.ndarray:
+    """The losses of many runs of SGD(lr, momentum=β) on the κ = 400 bowl at once (lr and β broadcast
+    together): shape (*pairs, steps + 1). It is SGD's own step, ``optim.momentum_buffer_`` and
+    ``optim.descend_`` applied to arrays of lr and β; the lesson's tests check it against ``settings_run``."""
+    lrs, betas = np.broadcast_arrays(np.asarray(lr, dtype=float), np.asarray(beta, dtype=float))
+    shape, lrs, betas = lrs.shape, lrs.reshape(-1, 1), betas.reshape(-1, 1)
+    bowl = ill_conditioned_bowl(SETTINGS_CONDITION)
+    theta = np.tile(np.array(bowl.start, dtype=float), (lrs.size, 1))
+    buffer, losses = None, np.empty((lrs.size, steps + 1))
+    with np.errstate(all="ignore"):
+        losses[:, 0] = bowl.value(theta[:, 0], theta[:, 1])
+        for step in range(1, steps + 1):
+            grad = np.stack(bowl.gradient(theta[:, 0], theta[:, 1]), axis=1)
+            # torch's first buffer is the gradient itself, b₁ = g₁, as in SGD
+            buffer = grad.copy() if buffer is None else optim.momentum_buffer_(buffer, grad, betas, 0)
+            optim.descend_(theta, buffer, lrs)
+            losses[:, step] = bowl.value(theta[:, 0], theta[:, 1])
+    return losses.reshape(shape + (steps + 1,))
+
+
+def _what_would_work(lr: float, beta: float) -> str:
+    """Which single change of lr or β gets there with a margin, found by running them (80 lrs up to the
+    limit at this β; β = 0, 0.01, …, 0.98 at this lr). A change counts when its run reaches 1e-6 and
+    stays below 1e-5 over the last 20 of the 200 steps: a spiralling run whose loss only dips below 1e-6
+    by luck of its phase (β ≈ 0.92) is not suggested."""
+    lrs = np.geomspace(1e-4, _settings_limit(beta), 80, endpoint=False)
+    betas = np.round(np.arange(0.0, 0.985, 0.01), 2)
+    losses = settings_losses(np.concatenate([lrs, np.full(betas.size, lr)]),
+                             np.concatenate([np.full(lrs.size, beta), betas]))
+    settled = (losses <= TARGET_LOSS).any(axis=1) & (losses[:, -ADVICE_HOLD:] <= ADVICE_CEILING).all(axis=1)
+    by_lr, by_beta = settled[:lrs.size], settled[lrs.size:]
+    changes = {"a larger lr": (by_lr & (lrs > lr)).any(), "a smaller lr": (by_lr & (lrs < lr)).any(),
+               "a larger β": (by_beta & (betas > beta)).any(), "a smaller β": (by_beta & (betas < beta)).any()}
+    if changes["a larger lr"] and changes["a smaller lr"]:
+        changes = {"another lr": True, "a larger β": changes["a larger β"], "a smaller β": changes["a smaller β"]}
+    found = [name for name, works in changes.items() if works]
+    if not found:
+        return "Change lr and β together (the section on κ)."
+    return "Try " + " or ".join(found) + "."
+
+
 def _judge_settings(lr: float, beta: float) -> CheckResult:
-    """Run the learner's (lr, β) for 200 steps on the κ = 400 bowl and say how far it got, and why."""
+    """Run the learner's (lr, β) for 200 steps on the κ = 400 bowl and say how far it got, why, and
+    which single change of lr or β would get there (found by running those too)."""
     kappa, steps = SETTINGS_CONDITION, SETTINGS_STEPS
     result = settings_run(lr, beta)
     chosen = f"with lr = {lr:g}, β = {beta:g}"
@@ -464,24 +535,24 @@ def _judge_settings(lr: float, beta: float) -> CheckResult:
         return CheckResult(True, f"{chosen} the loss reached 1e-6 at step {reached} of {steps}; "
                                  f"gradient descent at its best lr needs {gradient_descent_steps()} steps.")
     if beta >= 1:
-        return CheckResult(False, f"{chosen} the run never settles: β ≥ 1 never forgets a gradient. "
+        return CheckResult(False, f"with β = {beta:g} the run never settles: β ≥ 1 never forgets a gradient. "
                                   f"Pick β below 1.")
-    limit = 2 * (1 + beta) / kappa
-    if result.diverged_at is not None or lr >= limit:
+    limit, start, final = _settings_limit(beta), result.losses[0], result.losses[-1]
+    if result.diverged_at is not None or lr >= limit * (1 - 1e-9):  # on the limit itself, |z| = 1
         what = (f"diverged at step {result.diverged_at}" if result.diverged_at is not None
-                else f"grew to loss {result.losses[-1]:.1e}")
-        return CheckResult(False, f"{chosen} the run {what}: across the valley (curvature {kappa:g}) "
-                                  f"it needs lr < 2(1+β)/{kappa:g} = {limit:.3g}.")
+                else f"grew to loss {final:.1e}" if final > start else f"is still at loss {final:.1e}")
+        return CheckResult(False, f"the run {what}: across the valley (curvature {kappa:g}) it needs "
+                                  f"lr < 2(1+β)/{kappa:g} = {limit:.3g}.")
     along, across = contraction_factor(lr, beta, [1.0, kappa])
-    where = f"{chosen} the loss is still {result.losses[-1]:.1e} after {steps} steps."
+    where = (f"the loss grew to {final:.1e} in {steps} steps" if final > start
+             else f"the loss is still {final:.1e} after {steps} steps")
     if beta > 0 and np.allclose([along, across], np.sqrt(beta), rtol=1e-9):
-        return CheckResult(False, f"{where} Both directions spiral in at only √β = {along:.3f} per step: "
-                                  f"a smaller β is faster.")
-    if along >= across:
-        return CheckResult(False, f"{where} Along the valley (curvature 1) the error shrinks only by "
-                                  f"{along:.3f} per step: raise lr or β.")
-    return CheckResult(False, f"{where} Across the valley the error shrinks only by {across:.3f} per step: "
-                              f"lr is close to the limit {limit:.3g}.")
+        why = f"both directions spiral in at only √β = {along:.3f} per step"
+    elif along >= across:
+        why = f"along the valley (curvature 1) the error shrinks only by {along:.3f} per step"
+    else:
+        why = f"across the valley the error shrinks only by {across:.3f} per step (lr is near its limit {limit:.3g})"
+    return CheckResult(False, f"{where}: {why}. {_what_would_work(lr, beta)}")
 
 
 SETTINGS_QUESTION = Question(

@@ -1,14 +1,15 @@
 """Notebook 03, RMSprop: Adagrad, its ancestor (the step of ``torch.optim.Adagrad`` in NumPy), the
 step lengths of both on a stream of gradients, the explorer of GD beside RMSprop on the
-ill-conditioned bowl (with each coordinate's effective rate), and the exercises (the loop, the
-first step, which of three runs is RMSprop, torch's full step). RMSprop's decay ρ is torch's
-argument ``alpha``.
+ill-conditioned bowl (with each coordinate's effective rate), and the exercises (the loop, when
+the long first steps settle, which of three runs is RMSprop, torch's full step). RMSprop's decay ρ
+is torch's argument ``alpha``.
 
     from course_lib.lessons import rmsprop as lesson
     lesson.Adagrad([w], lr=0.1).step([grad])
     lesson.RMSpropExplorer(lr=0.05, alpha=0.99)
     lesson.check_rmsprop(my_rmsprop)
-    lesson.plot_three_runs(); lesson.check_which_is_rmsprop("A")
+    lesson.check_settling_step(175)
+    lesson.plot_three_runs(); lesson.check_which_is_rmsprop("C")
 """
 
 from typing import Any, Callable
@@ -216,6 +217,17 @@ def _rmsprop_variant(average=None, denominator=None, first=None):
     return path
 
 
+def _rmsprop_stepping_before_the_average(w, grads, lr, alpha, eps):
+    """The loop that steps with the previous v and only then adds g² to it."""
+    w = np.array(w, dtype=float)
+    v, rows = np.zeros_like(w), []
+    for g in np.asarray(grads, dtype=float):
+        w = w - lr * g / (np.sqrt(v) + eps)
+        v = alpha * v + (1 - alpha) * g * g
+        rows.append(w)
+    return np.array(rows)
+
+
 def _scaled_gradients(seed: int, steps: int, scales) -> np.ndarray:
     """Seeded noisy gradients whose coordinates differ in size by orders of magnitude."""
     rng = np.random.default_rng(seed)
@@ -273,6 +285,15 @@ RMSPROP_EXERCISE = Exercise(
                                                            len(grads), axis=0),
                 "every row of your path is the final w: you updated one array in place (w -= …) and "
                 "appended it at every step. Append w.copy(), or write w = w - …"),
+        Mistake(_rmsprop_stepping_before_the_average,
+                "you stepped before updating v: divide by √v_t + ε, with this step's g² already in v. "
+                "From v_0 = 0 your first step divided by ε alone."),
+        Mistake(_rmsprop_variant(average=lambda v, g, alpha, t: alpha * v + (1 - alpha) * np.sum(g * g)),
+                "your v is one number, the squared norm of g. RMSprop keeps one v per coordinate, "
+                "v ← ρ·v + (1−ρ)·g² element by element, so each coordinate gets its own scale."),
+        Mistake(_rmsprop_variant(average=lambda v, g, alpha, t: alpha * v + (1 - alpha) * np.mean(g * g)),
+                "your v is one number, the mean of g² over the coordinates. RMSprop keeps one v per "
+                "coordinate, v ← ρ·v + (1−ρ)·g² element by element, so each gets its own scale."),
         Mistake(lambda w, grads, lr, alpha, eps: rmsprop_path(w, grads, lr, alpha, eps)[-1],
                 "your function returned only the last w; return the whole path, one row per step."),
         Mistake(lambda w, grads, lr, alpha, eps: np.vstack([w, rmsprop_path(w, grads, lr, alpha, eps)[:-1]]),
@@ -287,42 +308,62 @@ def check_rmsprop(fn: Callable) -> CheckResult:
     return check_function(fn, RMSPROP_EXERCISE)
 
 
-def rmsprop_first_step(lr, alpha):
-    """The length of torch's first RMSprop step along a coordinate with |g| ≫ ε: lr/√(1−ρ), ρ = ``alpha``."""
-    return lr / np.sqrt(1 - alpha)
+# --------------------------------------------------------------------------------------------------
+# Predict, then run: when do the long first steps settle?
+# --------------------------------------------------------------------------------------------------
+
+SETTLE_ALPHA = 0.99
+SETTLE_WITHIN = 1.1
+"""The question: the first step t at which RMSprop's step on a steady gradient is at most 1.1·lr."""
+SETTLE_TOLERANCE = 2
+"""A prediction within 2 steps of the measured t counts, once rounded to a whole step (the exact
+root of the inequality is 174.3)."""
+SETTLE_HORIZON = 1000
 
 
-FIRST_STEP_EXERCISE = Exercise(
-    name="first_step",
-    cases=[{"lr": lr, "alpha": alpha} for lr, alpha in [(0.01, 0.99), (0.001, 0.9), (0.1, 0.999), (0.5, 0.5)]],
-    expected=rmsprop_first_step,
-    outputs=("the first step",),
-    hint="v starts at 0: what is v_1 after one gradient g? Then simplify lr·|g|/√v_1.",
-    success="v_1 = (1−ρ)·g², so the first step is lr·|g|/(√(1−ρ)·|g|) = lr/√(1−ρ), whatever g: "
-            "10·lr for ρ = 0.99, 3.16·lr for ρ = 0.9.",
-    mistakes=[
-        Mistake(lambda lr, alpha: 10 * lr,
-                "10·lr is right for ρ = 0.99 only: the factor is 1/√(1−ρ), 3.16 for ρ = 0.9 and 31.6 for "
-                "ρ = 0.999."),
-        Mistake(lambda lr, alpha: lr,
-                "that is the first step with bias correction (or with v_1 = g²). torch starts at v_0 = 0 "
-                "without a correction: v_1 = (1−ρ)·g², and the step is longer than lr."),
-        Mistake(lambda lr, alpha: lr / (1 - alpha),
-                "you left out the square root: the denominator is √v_1 = √(1−ρ)·|g|."),
-        Mistake(lambda lr, alpha: lr * np.sqrt(1 - alpha),
-                "upside down: √v_1 = √(1−ρ)·|g| is *smaller* than |g|, so dividing by it makes the step "
-                "longer than lr, not shorter."),
-        Mistake(lambda lr, alpha: lr / np.sqrt(alpha),
-                "ρ and 1−ρ are swapped: the new squared gradient enters with weight 1−ρ, so "
-                "v_1 = (1−ρ)·g²."),
-    ],
-    hints={ZeroDivisionError: "ρ < 1, so 1−ρ is never 0; did you divide by something else?"},
+def settling_steps(alpha: float | None = None, steps: int = SETTLE_HORIZON) -> np.ndarray:
+    """The step lengths / lr of torch's RMSprop (ρ = ``alpha``, default ``SETTLE_ALPHA``) at
+    t = 1..steps, fed the gradient 1 at every step."""
+    return step_lengths(np.ones(steps), alpha=SETTLE_ALPHA if alpha is None else alpha)
+
+
+def _judge_settling_step(steps: float) -> CheckResult:
+    """Run RMSprop on a steady gradient and compare the learner's t with the first step ≤ 1.1·lr."""
+    lengths = settling_steps()
+    settled = int(np.argmax(lengths <= SETTLE_WITHIN)) + 1
+    t = int(round(steps))
+    if abs(t - settled) <= SETTLE_TOLERANCE:
+        return CheckResult(True, f"The run's step is first at most 1.1·lr at t = {settled}: {lengths[settled - 1]:.4f}·lr, "
+                                 f"after {lengths[settled - 2]:.4f}·lr. lr/√(1−ρ^t) ≤ 1.1·lr once ρ^t ≤ 1 − 1/1.21.")
+    if t < 1:
+        return CheckResult(False, f"t counts the steps from 1, and at t = 1 the step is {lengths[0]:.0f}·lr.")
+    if abs(t - round(1 / (1 - SETTLE_ALPHA))) <= SETTLE_TOLERANCE:
+        return CheckResult(False, f"1/(1−ρ) = 100 steps is the memory of the average, but at t = {t} the step is "
+                                  f"still {lengths[t - 1]:.3f}·lr. Solve lr/√(1−ρ^t) ≤ 1.1·lr for t.")
+    without_root = int(np.ceil(np.log(1 - 1 / SETTLE_WITHIN) / np.log(SETTLE_ALPHA)))
+    if abs(t - without_root) <= SETTLE_TOLERANCE:
+        return CheckResult(False, f"that is where 1/(1−ρ^t) falls to 1.1. The step is lr/√(1−ρ^t), its root, "
+                                  f"which gets there sooner: at t = {t} it is {lengths[t - 1]:.3f}·lr.")
+    if t < settled:
+        return CheckResult(False, f"too early: at t = {t} the step is still {lengths[t - 1]:.3f}·lr, above 1.1·lr.")
+    if t <= SETTLE_HORIZON:
+        return CheckResult(False, f"too late: at t = {t} the step is {lengths[t - 1]:.4f}·lr, and it was at most "
+                                  f"1.1·lr earlier.")
+    return CheckResult(False, f"far too late: by t = {SETTLE_HORIZON} the step is already {lengths[-1]:.5f}·lr.")
+
+
+SETTLING_QUESTION = Question(
+    name="my_steps",
+    fields=("steps",),
+    hint="With the same gradient g at every step, what is v_t? Then solve lr·|g|/√v_t ≤ 1.1·lr for t.",
+    judge=_judge_settling_step,
 )
 
 
-def check_first_step(fn: Callable) -> CheckResult:
-    """Check ``fn(lr, alpha)`` -> the length of torch's first RMSprop step, lr/√(1−ρ), ρ = ``alpha``."""
-    return check_function(fn, FIRST_STEP_EXERCISE)
+def check_settling_step(answer: Any) -> CheckResult:
+    """Check the learner's t: the first step at which RMSprop's step (ρ = 0.99, steady gradient) is
+    at most 1.1·lr."""
+    return check_answer(answer, SETTLING_QUESTION)
 
 
 def torch_rmsprop_step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
@@ -335,18 +376,21 @@ def torch_rmsprop_step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
 
 
 def _rmsprop_step_variant(decay_in_average=True, decoupled=False, buffer=None, along_buffer=True,
-                          root=lambda v, eps: np.sqrt(v) + eps, decay_after_division=False):
-    """torch's RMSprop step with one part changed: where the decay goes, what the buffer holds,
-    where ε goes."""
+                          root=lambda v, eps: np.sqrt(v) + eps, decay_after_division=False, decoupled_factor=1.0,
+                          old_average=False, old_buffer=False):
+    """torch's RMSprop step with one part changed: where the decay goes (``decoupled_factor`` = 0
+    with ``decoupled``: no decay at all), what the buffer holds, where ε goes, or the old v or the
+    old b used where the new one belongs."""
     def step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
         decayed = grad + weight_decay * w
         g = grad if decoupled or decay_after_division else decayed
         v_new = alpha * v + (1 - alpha) * (g if decay_in_average else grad) ** 2
-        denom = root(v_new, eps)
+        denom = root(v if old_average else v_new, eps)
         scaled = g / denom + (weight_decay * w if decay_after_division else 0.0)
         b_new = buffer(b, g, denom, momentum) if buffer else momentum * b + scaled
-        w_start = w * (1 - lr * weight_decay) if decoupled else w
-        w_new = w_start - lr * (b_new if along_buffer else (g / denom if buffer is None else b_new / denom))
+        w_start = w * (1 - decoupled_factor * lr * weight_decay) if decoupled else w
+        along = b if old_buffer else b_new
+        w_new = w_start - lr * (along if along_buffer else (g / denom if buffer is None else b_new / denom))
         return w_new, v_new, b_new
     return step
 
@@ -394,6 +438,13 @@ TORCH_RMSPROP_STEP_EXERCISE = Exercise(
         Mistake(_rmsprop_step_variant(along_buffer=False),
                 "you updated the buffer but stepped along g/(√v + ε); with momentum the step is w − lr·b, "
                 "along the new buffer."),
+        Mistake(_rmsprop_step_variant(decay_in_average=False, decoupled=True, decoupled_factor=0.0),
+                "you left out the weight decay: torch first adds λ·w to the gradient, g ← g + λ·w, "
+                "and uses that g everywhere after."),
+        Mistake(_rmsprop_step_variant(old_average=True),
+                "you divided by the old v: update v with this step's g² first, then divide by √v + ε."),
+        Mistake(_rmsprop_step_variant(old_buffer=True),
+                "you stepped along the old buffer: update b first, then w ← w − lr·b with the new b."),
         Mistake(lambda *arguments: (lambda w, v, b: (w, b, v))(*torch_rmsprop_step(*arguments)),
                 "the values are right but v and b are swapped: return (w_new, v_new, b_new)."),
     ],
@@ -406,49 +457,56 @@ def check_torch_rmsprop_step(fn: Callable) -> CheckResult:
     one step of ``torch.optim.RMSprop`` with weight decay and momentum."""
     return check_function(fn, TORCH_RMSPROP_STEP_EXERCISE)
 
-
 # --------------------------------------------------------------------------------------------------
 # Interpret: which of three runs on the bowl is RMSprop?
 # --------------------------------------------------------------------------------------------------
 
 THREE_RUNS_CONDITION = 100.0
 THREE_RUNS_STEPS = 100
+THREE_RUNS_START = (-1.0, 1.8)
+"""Not the first section's start (−4, 1): from here RMSprop's path looks nothing like the one the
+notebook showed before, so the learner must reason from the first step rather than match a picture."""
 _THREE_RUNS = {  # label -> (optimizer, how a message names it, its settings); a fixed shuffled order
-    "a": ("momentum", "momentum (lr = 0.01, β = 0.9)", {"lr": 0.01, "momentum": 0.9}),
-    "b": ("RMSprop", "RMSprop (lr = 0.05, ρ = 0.99)", {"lr": 0.05, "alpha": 0.99}),
-    "c": ("GD", "GD at its best lr, 2/(1+κ) ≈ 0.0198", {"lr": 2 / (1 + THREE_RUNS_CONDITION)}),
+    "a": ("momentum", "momentum (lr = 0.002, β = 0.9)", {"lr": 0.002, "momentum": 0.9}),
+    "b": ("GD", "GD (lr = 0.005)", {"lr": 0.005}),
+    "c": ("RMSprop", "RMSprop (lr = 0.01, ρ = 0.99)", {"lr": 0.01, "alpha": 0.99}),
 }
 _NEUTRAL = {"a": ("#7b3294", "-"), "b": ("#8c564b", "--"), "c": ("#808000", ":")}
 """Colours and line styles that are none of the course's optimizer colours, so they reveal nothing."""
 
 
 def three_runs() -> dict[str, runner.RunResult]:
-    """The runs A, B, C on the κ = 100 bowl from its start, 100 steps each: GD, momentum and RMSprop
-    in a fixed shuffled order."""
+    """The runs A, B, C on the κ = 100 bowl from (−1, 1.8), 100 steps each: momentum, GD and RMSprop
+    in a fixed shuffled order. RMSprop's settings are not the best of the three: it ends with the
+    highest loss, so neither "the lowest curve" nor "the smooth path" gives it away."""
     bowl = ill_conditioned_bowl(THREE_RUNS_CONDITION)
     runs = {}
     for label, (name, _, settings) in _THREE_RUNS.items():
         lr, others = settings["lr"], {key: value for key, value in settings.items() if key != "lr"}
-        runs[label.upper()] = runner.run(bowl, runner.named_optimizer(name, lr, **others), steps=THREE_RUNS_STEPS)
+        runs[label.upper()] = runner.run(bowl, runner.named_optimizer(name, lr, **others),
+                                         start=np.array(THREE_RUNS_START), steps=THREE_RUNS_STEPS)
     return runs
 
 
 def plot_three_runs():
     """The paths of runs A, B and C on the bowl (one panel each) and their loss curves, labelled only
-    by their letters."""
+    by their letters. The panels show x from −2.5 to 2.5, so that a step as long along x as along y
+    looks diagonal."""
     bowl = ill_conditioned_bowl(THREE_RUNS_CONDITION)
     width, height = plots.figure_size(2)
     figure = plots.NotebookFigure(figsize=(width, 2 * height), layout="constrained")
     *path_axes, loss_axes = figure.subplots(2, 2).ravel()
     results = three_runs()
+    start = ", ".join(f"{value:g}".replace("-", "−") for value in THREE_RUNS_START)
     for ax, (label, result) in zip(path_axes, results.items()):
         color, style = _NEUTRAL[label.lower()]
         plots.landscape_artists(ax, bowl)
         plots.frame_landscape(ax, bowl)
+        ax.set_xlim(-2.5, 2.5)
         ax.plot(result.path[:, 0], result.path[:, 1], "o" + style, color=color,
                 markersize=0.4 * matplotlib.rcParams["lines.markersize"])
-        ax.plot(*bowl.start, "o", color="black", markersize=5)
-        ax.set_title(f"run {label}: {THREE_RUNS_STEPS} steps from ({bowl.start[0]:g}, {bowl.start[1]:g})")
+        ax.plot(*THREE_RUNS_START, "o", color="black", markersize=5)
+        ax.set_title(f"run {label}: {THREE_RUNS_STEPS} steps from ({start})")
         loss_axes.plot(plots.loss_curve(result.losses, bowl.minimum_value), style, color=color, label=label)
     loss_axes.legend(loc="upper right")
     plots.frame_losses(loss_axes, bowl.minimum_value)
@@ -458,13 +516,13 @@ def plot_three_runs():
 
 
 def _numbers(step) -> str:
-    return "(" + ", ".join(f"{value:+.2f}".replace("-", "−") for value in step) + ")"
+    return "(" + ", ".join(f"{value:+.3g}".replace("-", "−") for value in step) + ")"
 
 
 def _judge_which_is_rmsprop(run: str) -> CheckResult:
     """Run the three optimizers and describe the chosen run's first step beside the gradient."""
     bowl = ill_conditioned_bowl(THREE_RUNS_CONDITION)
-    gradient = np.abs(np.stack(bowl.gradient(*bowl.start)))
+    gradient = np.abs(np.stack(bowl.gradient(*THREE_RUNS_START)))
     result = three_runs()[run.upper()]
     step = result.path[1] - result.path[0]
     ratio = abs(step[1] / step[0])
@@ -481,8 +539,8 @@ def _judge_which_is_rmsprop(run: str) -> CheckResult:
 WHICH_IS_RMSPROP = Question(
     name="my_run",
     fields=("run",),
-    hint="Look at each path's first step. How does dividing each coordinate by its own root mean "
-         "square change its direction?",
+    hint="Look at each path's first steps. Which optimizer's step along y does not depend on how steep "
+         "the bowl is along y?",
     judge=_judge_which_is_rmsprop,
     choices=("A", "B", "C"),
 )

@@ -15,7 +15,7 @@ import ipywidgets
 import numpy as np
 
 from course_lib.interactive.checking import (
-    check_answer, check_function, CheckResult, describe_value, Exercise, Mistake, Question, UnusableAnswer,
+    call_on_case, check_answer, check_function, CheckResult, describe_value, Exercise, Mistake, Question, UnusableAnswer,
 )
 from course_lib.interactive.explorer import Explorer, status_text
 from course_lib.lab import nets, plots
@@ -139,6 +139,26 @@ def _output_layer_with(dZ: Callable) -> Callable:
     return wrong
 
 
+def _sigmoid_output_gradient(A3, Y, m):
+    """dA3, the gradient of the mean cost at the sigmoid's output, taken for dZ3 (its input)."""
+    return -(Y / A3 - (1 - Y) / (1 - A3)) / m
+
+
+def _db3_without_one_over_m(A3, Y, A2):
+    m = Y.shape[1]
+    return (A3 - Y) @ A2.T / m, (A3 - Y).sum(axis=1, keepdims=True)
+
+
+def _db3_averaged(A3, Y, A2):
+    dW3, db3 = output_layer_backward(A3, Y, A2)
+    return dW3, db3 / Y.shape[1]
+
+
+def _dW3_transposed(A3, Y, A2):
+    dW3, db3 = output_layer_backward(A3, Y, A2)
+    return dW3.T, db3
+
+
 OUTPUT_LAYER_EXERCISE = Exercise(
     name="output_layer_backward",
     cases=_output_layer_cases(),
@@ -149,8 +169,8 @@ OUTPUT_LAYER_EXERCISE = Exercise(
          "m is the number of columns of Y.",
     mistakes=[
         Mistake(_output_layer_with(lambda A3, Y, m: A3 - Y),
-                "you left out the 1/m: the cost is the mean over the batch, so dZ3 = (A3 − Y)/m. "
-                "Without it the step grows with the batch size, and the last batch of 44 gets another rate."),
+                "dZ3 lacks its 1/m (m = Y.shape[1], the number of examples): without it the step grows "
+                "with the batch size, and the last batch of 44 gets another rate."),
         Mistake(_output_layer_with(lambda A3, Y, m: (Y - A3) / m),
                 "the sign is flipped: through the sigmoid the cross-entropy gives dZ3 = (A3 − Y)/m, "
                 "prediction minus label; with Y − A3 gradient descent climbs."),
@@ -160,8 +180,17 @@ OUTPUT_LAYER_EXERCISE = Exercise(
         Mistake(_output_layer_with(lambda A3, Y, m: (A3 - Y) * A3 * (1 - A3) / m),
                 "you multiplied by the sigmoid's derivative A3(1 − A3) again: with the cross-entropy it "
                 "cancels, so dZ3 = (A3 − Y)/m. The extra factor belongs to the squared error."),
+        Mistake(_output_layer_with(_sigmoid_output_gradient),
+                "you used dA3, the gradient at the sigmoid's output. dZ3 is at its input: "
+                "dZ3 = dA3·A3(1 − A3) = (A3 − Y)/m."),
         Mistake(lambda A3, Y, A2: output_layer_backward(A3, Y, A2)[::-1],
                 "the values are right but in the wrong order: return (dW3, db3)."),
+        Mistake(_dW3_transposed,
+                "your dW3 is transposed: it has W3's shape, 1 × 2, so dW3 = dZ3·A2ᵀ, not A2·dZ3ᵀ."),
+        Mistake(_db3_without_one_over_m,
+                "dW3 is right, but db3 lacks the 1/m: compute dZ3 = (A3 − Y)/m once and use it for both."),
+        Mistake(_db3_averaged,
+                "db3 is the sum of dZ3 over the examples, not its mean: dZ3 = (A3 − Y)/m already holds the 1/m."),
     ],
 )
 
@@ -179,13 +208,31 @@ def mini_batches(X, Y, batch_size, permutation):
             for start in range(0, X.shape[1], batch_size)]
 
 
+def _batch_arrays(returned: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A learner's list of (X_batch, Y_batch) as float arrays, each X_batch 2 × k and Y_batch 1 × k;
+    raises UnusableAnswer, saying why, when it is not that."""
+    if not isinstance(returned, (list, tuple)):
+        raise UnusableAnswer(f"your function returned {describe_value(returned)}; return a list of "
+                             f"(X_batch, Y_batch) pairs, one per batch")
+    if not all(isinstance(b, (list, tuple)) and len(b) == 2 for b in returned):
+        raise UnusableAnswer(f"your function returned a {type(returned).__name__} of {len(returned)} items, "
+                             f"not all of them (X_batch, Y_batch) pairs; return one pair per batch")
+    batches = []
+    for number, (xb, yb) in enumerate(returned, start=1):
+        try:
+            xb, yb = np.asarray(xb, dtype=float), np.asarray(yb, dtype=float)
+        except (TypeError, ValueError):
+            raise UnusableAnswer(f"batch {number} is not two arrays of numbers") from None
+        if xb.ndim != 2 or yb.ndim != 2 or xb.shape[0] != 2 or yb.shape[0] != 1 or xb.shape[1] != yb.shape[1]:
+            raise UnusableAnswer(f"batch {number} holds arrays of shapes {xb.shape} and {yb.shape}; keep the "
+                                 f"examples as columns: X_batch is 2 × k and Y_batch 1 × k")
+        batches.append((xb, yb))
+    return batches
+
+
 def _batches_as_numbers(returned: Any) -> np.ndarray:
     """A list of (X_batch, Y_batch) as one array: the batch sizes, then every batch's columns."""
-    if not isinstance(returned, (list, tuple)) or not all(isinstance(b, (list, tuple)) and len(b) == 2
-                                                          for b in returned):
-        raise UnusableAnswer(f"your function returned {describe_value(returned)}; return a list of "
-                             f"(X_batch, Y_batch) pairs")
-    parts = [np.vstack([np.asarray(xb, dtype=float), np.asarray(yb, dtype=float)]) for xb, yb in returned]
+    parts = [np.vstack([xb, yb]) for xb, yb in _batch_arrays(returned)]
     sizes = [part.shape[1] for part in parts]
     return np.concatenate([[len(parts)], sizes, np.concatenate(parts, axis=1).ravel() if parts else []])
 
@@ -194,7 +241,7 @@ def _batch_cases(seed: int = 23) -> list[dict[str, Any]]:
     rng = np.random.default_rng(seed)
     return [{"X": rng.normal(size=(2, m)), "Y": (rng.random((1, m)) > 0.5).astype(float),
              "batch_size": size, "permutation": rng.permutation(m)}
-            for m, size in ((10, 4), (300, 64), (12, 5))]
+            for m, size in ((10, 4), (300, 64), (12, 5), (12, 4))]
 
 
 def _labels_not_shuffled(X, Y, batch_size, permutation):
@@ -203,15 +250,22 @@ def _labels_not_shuffled(X, Y, batch_size, permutation):
     return [(xb, yb) for (xb, _), (_, yb) in zip(mini_batches(X, Y, batch_size, permutation), in_order)]
 
 
+def _empty_last_batch(X, Y, batch_size, permutation):
+    """One batch too many when batch_size divides m: ``range(m // batch_size + 1)``."""
+    empty = [(X[:, :0], Y[:, :0])] if X.shape[1] % batch_size == 0 else []
+    return mini_batches(X, Y, batch_size, permutation) + empty
+
+
 MINI_BATCH_EXERCISE = Exercise(
     name="mini_batches",
     cases=_batch_cases(),
     expected=lambda X, Y, batch_size, permutation: _batches_as_numbers(mini_batches(X, Y, batch_size, permutation)),
     run=_batches_as_numbers,
-    outputs=("the batch sizes and contents",),
+    outputs=("the batches",),
     success="shuffled, cut into full batches, the remainder kept as a smaller last batch.",
     hint="reorder the columns of X and of Y by the permutation, then slice off batch_size columns at a "
          "time, up to the end.",
+    hints={IndexError: "The examples are the columns: X[:, permutation], not X[permutation]."},
     mistakes=[
         Mistake(lambda X, Y, b, p: mini_batches(X, Y, b, p)[:X.shape[1] // b],
                 "you dropped the last, partial batch: with 300 examples and batches of 64, 44 examples "
@@ -222,22 +276,61 @@ MINI_BATCH_EXERCISE = Exercise(
         Mistake(_labels_not_shuffled,
                 "X is shuffled but Y is not: the labels no longer belong to their examples. Apply "
                 "the same permutation to both."),
+        Mistake(_empty_last_batch,
+                "with 12 examples in batches of 4 your last batch is empty: its mean cost would be 0/0. "
+                "Add a smaller batch only when something is left."),
     ],
 )
 
 
+def _batches_difference(fn: Callable) -> str | None:
+    """What is wrong with ``fn``'s batches, batch by batch (a count, a size, the examples, the labels),
+    for the first case where they differ; None when that cannot be said (the function raises, returns
+    something unusable, or agrees)."""
+    for number, case in enumerate(MINI_BATCH_EXERCISE.cases):
+        m, size = case["X"].shape[1], case["batch_size"]
+        where = f"test case {number + 1} of {len(MINI_BATCH_EXERCISE.cases)}: {m} examples, batches of {size}"
+        try:
+            got = _batch_arrays(call_on_case(fn, case))
+        except Exception:  # the learner's code may raise anything; check_function has reported it
+            return None
+        want = mini_batches(**case)
+        if len(got) != len(want):
+            left = f"one of {m % size}" if m % size else "nothing left over"
+            return (f"you returned {len(got)} batches, not {len(want)}: {m} examples in batches of {size} make "
+                    f"{m // size} full batches and {left} ({where}).")
+        for k, ((xb, yb), (xw, yw)) in enumerate(zip(got, want), start=1):
+            if xb.shape != xw.shape:
+                return (f"batch {k} holds {xb.shape[1]} examples, not {xw.shape[1]}: every batch but the last "
+                        f"has batch_size columns ({where}).")
+            if not np.allclose(xb, xw):
+                return (f"batch {k} holds other examples: reorder the columns with X[:, permutation] "
+                        f"before cutting ({where}).")
+            if not np.allclose(yb, yw):
+                return (f"batch {k}'s labels do not belong to its examples: reorder Y by the same "
+                        f"permutation as X ({where}).")
+    return None
+
+
 def check_mini_batches(fn: Callable) -> CheckResult:
     """Check ``fn(X, Y, batch_size, permutation)`` -> list of (X_batch, Y_batch), the last one
-    possibly smaller."""
-    return check_function(fn, MINI_BATCH_EXERCISE)
+    possibly smaller. A difference no known mistake explains is described batch by batch."""
+    result = check_function(fn, MINI_BATCH_EXERCISE)
+    explained = {mistake.explanation for mistake in MINI_BATCH_EXERCISE.mistakes}
+    if (result.passed or not result.attempted or result.message in explained
+            or result.message.startswith("your function changed its argument")):
+        return result
+    difference = _batches_difference(fn)
+    return CheckResult(False, difference) if difference else result
 
 
 # --------------------------------------------------------------------------------------------------
 # Interpret: which curve is which optimizer?
 # --------------------------------------------------------------------------------------------------
 
-MYSTERY_LR, MYSTERY_EPOCHS = 0.3, 1000
-"""The runs behind the three unnamed curves: the assignment's draw, one shared rate, no decay."""
+MYSTERY_LR, MYSTERY_EPOCHS = 0.2, 1000
+"""The runs behind the three unnamed curves: the assignment's draw, one shared rate, no decay. The
+rate is not one of the sweep's, so the explorer shows the optimizers' habits, not these very curves."""
 MYSTERY_ORDER = ("momentum", "Adam", "GD")
 """Which optimizer drew curve A, B and C (a fixed shuffle: the figure must not give it away)."""
 MYSTERY_LABELS = ("A", "B", "C")
@@ -246,7 +339,7 @@ _NEUTRAL_COLORS = ("#882255", "#117733", "#332288")  # none of them an optimizer
 
 @functools.cache
 def mystery_runs() -> nets.Training:
-    """GD, momentum and Adam at lr = 0.3 for 1000 epochs on the assignment's draw, the cost of every
+    """GD, momentum and Adam at lr = 0.2 for 1000 epochs on the assignment's draw, the cost of every
     epoch recorded, in the order of ``MYSTERY_ORDER`` (curves A, B, C). Computed once, about 0.3 s."""
     return nets.train([nets.Setting(name, MYSTERY_LR) for name in MYSTERY_ORDER], epochs=MYSTERY_EPOCHS,
                       record_every=1)
@@ -300,7 +393,7 @@ def _judge_mystery_curves(**named) -> CheckResult:
     theirs = {name: label for label, name in named.items()}
     if named[adam] != "adam":
         return CheckResult(False, f"your Adam, {theirs['adam']}, is at {features[theirs['adam']]['early']:.1f} by "
-                                  f"epoch 10. Adam's steps are about lr whatever the gradient's size: at lr = 0.3, "
+                                  f"epoch 10. Adam's steps are about lr whatever the gradient's size: at lr = {MYSTERY_LR:g}, "
                                   f"which curve falls fastest, then rattles?")
     calmer = "less" if features[theirs["momentum"]]["jitter"] < features[theirs["gd"]]["jitter"] else "more"
     return CheckResult(False, f"Adam is right; your momentum, {theirs['momentum']}, jitters {calmer} than your GD. "

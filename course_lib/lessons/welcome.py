@@ -133,13 +133,18 @@ GD_STEP_EXERCISE = Exercise(
                 "the learning rate is missing: the step is lr·g, not g."),
         Mistake(lambda theta, grad, lr: -lr * grad,
                 "you returned the step −lr·g; return the new parameters θ − lr·g."),
+        Mistake(lambda theta, grad, lr: lr * grad,
+                "you returned lr·g, the size of the step; return the new parameters θ − lr·g."),
         Mistake(lambda theta, grad, lr: theta - lr,
                 "you subtracted lr alone; the step is lr times the gradient g."),
         Mistake(lambda theta, grad, lr: theta - lr * theta,
                 "you multiplied lr by θ itself; the step is lr times the gradient g."),
+        Mistake(lambda theta, grad, lr: theta - grad / lr,
+                "you divided the gradient by lr; the step is lr times the gradient g."),
     ],
     hint="replace the line `raise NotImplementedError` with a `return` of the new θ: one step of "
          "lr·g against the gradient g.",
+    updates=("theta",),  # the parameters: a step may update them in place, as torch's optimizers do
 )
 
 

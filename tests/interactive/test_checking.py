@@ -67,7 +67,7 @@ def test_a_case_of_a_few_numbers_is_named_by_its_numbers_a_larger_one_by_its_num
 def test_wrong_number_of_parameters_is_reported():
     message = failure(check_ewa, lambda values: values)
     assert message == ("your function does not take the arguments of `ewa(values, beta)`: "
-                       "keep the stub's first line, def ewa(values, beta):")
+                       "keep the exercise's first line, def ewa(values, beta):")
 
 
 def test_wrong_shape_names_both_shapes():
@@ -242,6 +242,8 @@ def test_questions_read_numbers_and_choices():
     assert check_answer({"lr": 0.1, "steps": np.int64(3)}, numbers) and seen == {"lr": 0.1, "steps": 3.0}
     assert "should be a finite number" in check_answer({"lr": float("inf"), "steps": 3}, numbers).message
     assert "should be a number, not True" in check_answer({"lr": True, "steps": 3}, numbers).message
+    assert check_answer({"lr": 0.1, "momentum": 0.9}, numbers).message == \
+        '`my_choice` should have the keys "lr", "steps"; it has "lr", "momentum".'
     names = Question("my_guess", ("curve",), "pick a name", judge, choices=("adam", "sgd"))
     assert check_answer(" Adam ", names) and seen["curve"] == "adam"
     assert check_answer("rmsprop", names).message == '`my_guess` should be one of "adam", "sgd", not \'rmsprop\'.'

@@ -516,20 +516,30 @@ def test_right_answers_pass(checker, answer):
 
 
 def learner_adam(eps_inside=False, correct=True, t_offset=0, b_with_V_dW=False, b_with_S_dW=False,
-                 weights_squared=False):
+                 weights_squared=False, one_minus_beta=True, sign=-1):
     """A learner's Adam update written independently of the checker's mistakes."""
     def adam_update(W, b, dW, db, V_dW, V_db, S_dW, S_db, t, lr, beta1, beta2, eps):
-        V_dW = beta1 * V_dW + (1 - beta1) * dW
-        V_db = beta1 * V_db + (1 - beta1) * db
-        S_dW = beta2 * S_dW + (1 - beta2) * (W**2 if weights_squared else dW**2)
-        S_db = beta2 * S_db + (1 - beta2) * (b**2 if weights_squared else db**2)
+        a1, a2 = (1 - beta1, 1 - beta2) if one_minus_beta else (1, 1)
+        V_dW = beta1 * V_dW + a1 * dW
+        V_db = beta1 * V_db + a1 * db
+        S_dW = beta2 * S_dW + a2 * (W**2 if weights_squared else dW**2)
+        S_db = beta2 * S_db + a2 * (b**2 if weights_squared else db**2)
         step = t + t_offset
         c1, c2 = (1 - beta1**step, 1 - beta2**step) if correct else (1.0, 1.0)
         root = (lambda S: np.sqrt(S / c2 + eps)) if eps_inside else (lambda S: np.sqrt(S / c2) + eps)
-        W = W - lr * (V_dW / c1) / root(S_dW)
-        b = b - lr * ((V_dW if b_with_V_dW else V_db) / c1) / root(S_dW if b_with_S_dW else S_db)
+        W = W + sign * lr * (V_dW / c1) / root(S_dW)
+        b = b + sign * lr * ((V_dW if b_with_V_dW else V_db) / c1) / root(S_dW if b_with_S_dW else S_db)
         return W, b
     return adam_update
+
+
+def adam_along_the_gradient(W, b, dW, db, V_dW, V_db, S_dW, S_db, t, lr, beta1, beta2, eps):
+    """RMSProp with a bias-corrected S: the momentum average is left out of the step."""
+    new = []
+    for param, g, S in ((W, dW, S_dW), (b, db, S_db)):
+        S = beta2 * S + (1 - beta2) * g**2
+        new.append(param - lr * g / (np.sqrt(S / (1 - beta2**t)) + eps))
+    return new
 
 
 def failure(checker, answer):
@@ -547,6 +557,9 @@ def failure(checker, answer):
     (learner_adam(weights_squared=True), ["squared weights", "squared gradients"]),
     (adam_update_efficient(eps_hat_scaled=False), ["folded the corrections", "another optimizer"]),   # new
     (lambda *a: lesson.adam_update_reference(*a)[::-1], ["wrong order"]),
+    (learner_adam(one_minus_beta=False), ["lack the factors 1−β"]),                       # new
+    (adam_along_the_gradient, ["stepped along dW itself", "V̂ = V/(1−β₁ᵗ)"]),             # new
+    (learner_adam(sign=+1), ["uphill"]),                                                  # new
 ])
 def test_adam_update_mistakes(answer, key_words):
     message = failure(lesson.check_adam_update, answer)
@@ -570,6 +583,7 @@ def test_adam_update_may_update_its_state_but_not_the_gradients():
     (lambda n, size, amsgrad: 2 * n * size, ["third array"]),
     (lambda n, size, amsgrad: n * size * (2 if amsgrad else 1), ["one array short"]),
     (lambda n, size, amsgrad: 16 * n * size if not amsgrad else 24 * n * size, ["bits"]),
+    (lambda n, size, amsgrad: (2 + amsgrad) * n * size / 1e9, ["gigabytes"]),              # new
 ])
 def test_adam_state_bytes_mistakes(answer, key_words):
     message = failure(lesson.check_adam_state_bytes, answer)
@@ -651,7 +665,9 @@ def test_predictions_just_outside_10_percent_fail(corrected, uncorrected):
     (1.0, 3.16, "3.16 is the first step for β₂ = 0.999; with 0.9999, √v₁ = √(1−β₂)·|g| is smaller."),
     (1.0, 1000.0, "You divided m₁ = (1−β₁)·g by v₁; the step divides it by the root, √v₁ = √(1−β₂)·|g|."),
     (1.0, 1e5, "You divided m₁ = (1−β₁)·g by v₁; the step divides it by the root, √v₁ = √(1−β₂)·|g|."),
-    (1.0, 0.1, "The step does not grow with g: in m₁/√v₁ = (1−β₁)·g / (√(1−β₂)·|g|), g cancels."),
+    # only m's start at 0 counted (0.1 = 1−β₁), or lr·10·g: both miss that √v₁ is smaller still
+    (1.0, 0.1, "Uncorrected, m₁ = 0.1·g is too small, but √v₁ = 0.01·|g| is smaller still: the step is longer."),
+    (1.0, 100.0, "√v₁ = 0.01·|g| is right, but m₁ = (1−β₁)·g = 0.1·g, not g: m starts at 0 too."),
     (1.0, 1.0, "That is the corrected step. Uncorrected, m₁ = (1−β₁)·g is too small, √v₁ = √(1−β₂)·|g| more so."),
     (1.0, 5.0, "Uncorrected, the step is lr·m₁/√v₁, with m₁ = (1−β₁)·g and √v₁ = √(1−β₂)·|g|."),
     (10.0, 1.0, "The two are swapped: here the correction makes the first step shorter, not longer."),
@@ -671,6 +687,8 @@ def test_the_judge_runs_the_setting_it_states(monkeypatch):
 
     monkeypatch.setitem(exercises.FIRST_STEP_SETTING, "beta2", 0.999)
     assert not lesson.check_first_steps({"corrected": 1.0, "uncorrected": 10.0}).passed
+    # the explanations follow the setting too: 1/√(1−β₂) is 31.6 now, and g = 0.01 makes 10·g·lr = 0.1
+    assert "m₁ = (1−β₁)·g = 0.1·g, not g" in lesson.check_first_steps({"corrected": 1.0, "uncorrected": 31.6}).message
     result = lesson.check_first_steps({"corrected": 1.0, "uncorrected": 3.2})
     assert result.passed and "3.2·lr without" in result.message
 

@@ -224,9 +224,58 @@ def test_only_a_constant_multiple_is_called_a_rate():
     assert inverse_time != lesson.RATE_NOT_FACTOR
     stair_scale = failure(lesson.check_fixed_interval_lambda,
                           lambda k, interval: (lambda epoch: (1 + (epoch >= interval)) / (1 + k * (epoch // interval))))
-    assert stair_scale.startswith("the learning rates of epochs 0 … 59 (base lr 0.1) is wrong at index")
+    assert stair_scale == ("LambdaLR's rate (base lr 0.1, epochs 0 … 59) is wrong at index 10: expected 0.05, got 0.1 "
+                           "(test case 1 of 3: decay_rate=1, time_interval=10).")
     raising = failure(lesson.check_fixed_interval_lambda, lambda k, interval: (lambda epoch: 1 / 0))
     assert raising.startswith("LambdaLR could not use your lambda: ZeroDivisionError")
+
+
+def test_update_lr_that_forgets_lr0_or_misplaces_the_parentheses():
+    message = failure(lesson.check_update_lr, lambda lr0, epoch, decay_rate: 1 / (1 + decay_rate * epoch))
+    assert message == "you returned the factor 1 / (1 + k·epoch) alone; the rate is lr0 times it."
+    message = failure(lesson.check_update_lr, lambda lr0, epoch, decay_rate: lr0 / (1 + decay_rate) * epoch)
+    assert message.startswith("the parentheses are misplaced: lr0 / (1 + k)·epoch multiplies by epoch")
+
+
+@pytest.mark.parametrize("answer", [
+    lambda lr0, epoch, decay_rate, time_interval: lr0 / (1 + decay_rate * epoch // time_interval),
+    lambda lr0, epoch, decay_rate, time_interval: lr0 / (1 + math.floor(decay_rate * epoch / time_interval)),
+])
+def test_schedule_lr_decay_that_floors_k_times_epoch_over_the_interval(answer):
+    """Python's * and // have the same precedence: k * epoch // T is ⌊k·epoch / T⌋, wrong for k = 0.25."""
+    assert failure(lesson.check_schedule_lr_decay, answer).startswith(
+        "you took the floor of k·epoch / time_interval; floor only epoch / time_interval.")
+
+
+def test_schedule_lr_decay_counted_from_epoch_one_or_without_lr0():
+    message = failure(lesson.check_schedule_lr_decay,
+                      lambda lr0, epoch, decay_rate, time_interval: lr0 / (1 + decay_rate * ((epoch + 1) // time_interval)))
+    assert message.startswith("off by one: epochs count from 0 (the lecture counts from 1)")
+    message = failure(lesson.check_schedule_lr_decay,
+                      lambda lr0, epoch, decay_rate, time_interval: 1 / (1 + decay_rate * (epoch // time_interval)))
+    assert message.startswith("you returned the factor 1 / (1 + k·⌊epoch / time_interval⌋) alone")
+
+
+def test_a_lambda_that_floors_k_times_epoch_over_the_interval():
+    message = failure(lesson.check_fixed_interval_lambda,
+                      lambda decay_rate, time_interval: (lambda epoch: 1 / (1 + decay_rate * epoch // time_interval)))
+    assert message.startswith("k * epoch // interval takes the floor of k·epoch / interval")
+
+
+def test_a_division_by_zero_gets_its_hint_and_another_error_keeps_its_text():
+    for answer in (lambda lr0, epoch, decay_rate: lr0 / (decay_rate * epoch),      # "float division by zero"
+                   lambda lr0, epoch, decay_rate: lr0 // (decay_rate * epoch)):    # "float floor division by zero"
+        result = lesson.check_update_lr(answer)
+        assert result.message.startswith("your function raised ZeroDivisionError")
+        assert "(test case 4 of 5: lr0=0.05, epoch=0, decay_rate=0.5)" in result.message
+        assert result.message.endswith("The denominator is 1 + k·epoch, which is never 0 for k ≥ 0.")
+        assert len(str(result).splitlines()) <= 2
+
+    def raising(lr0, epoch, decay_rate):
+        raise ZeroDivisionError("boom")
+
+    message = failure(lesson.check_update_lr, raising)
+    assert "boom" in message and "denominator" not in message
 
 
 def test_messages_name_the_test_case_not_the_arguments():
@@ -273,6 +322,7 @@ def test_no_constant_rate_reaches_the_target(lr0):
     ((0.5, 3.0), "Correct"),                        # ... just inside it
     ((0.5, 10.0), "Correct"),                       # the other edge ...
     ((0.5, 15.0), "froze"),                         # ... and just past it: the rate fell too fast
+    ((1.8, 12.0), "froze"),                         # near the limit: the early cloud is never forgotten
     ((0.3, 10.0), "too slow"),                      # the rates add up to too little
     ((0.05, 1.0), "too slow"),
     ((0.0, 1.0), "too slow"),

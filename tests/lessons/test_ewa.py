@@ -15,7 +15,8 @@ from course_lib import averages
 from course_lib.lab import data
 from course_lib.lessons import ewa as lesson
 from course_lib.lessons.ewa import (BIAS_CORRECTION_EXERCISE, EWA_EXERCISE, check_bias_correction,
-                                    check_effective_window, check_ewa, check_ninety_percent)
+                                    check_effective_window, check_ewa, check_ninety_percent,
+                                    check_noise_and_lag)
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +108,8 @@ def test_ewa_references_agree_with_torch(values, beta):
     (lambda values, beta: [sum(beta ** (t - k) * theta for k, theta in enumerate(values[:t], 1))
                            for t in range(1, len(values) + 1)],   # v_t = β·v_(t−1) + θ_t
      ["without its weight (1−β)"]),
+    (lambda values, beta: [(1 - beta) * theta for theta in values],
+     ["(1−β)·θ_t alone", "β·v_(t−1) is missing"]),
 ])
 def test_ewa_mistakes(answer, key_words):
     message = failure(check_ewa, answer)
@@ -120,10 +123,27 @@ def test_ewa_mistakes(answer, key_words):
     (lambda v, beta: [v_t * (1 - beta ** t) for t, v_t in enumerate(v, 1)], ["multiplied"]),
     (lambda v, beta: v, ["unchanged"]),
     (lambda v, beta: [v_t / (1 - beta ** len(v)) for v_t in v], ["same factor 1−β^T", "its own factor"]),
+    (lambda v, beta: [v_t / (1 - beta) for v_t in v], ["every v_t by 1−β", "first step only"]),
+    (lambda v, beta: [v_t / (1 - beta * t) for t, v_t in enumerate(v, 1)], ["1−β·t", "`beta ** t`"]),
 ])
 def test_bias_correction_mistakes(answer, key_words):
     message = failure(check_bias_correction, answer)
     assert all(word in message for word in key_words), message
+
+
+@pytest.mark.parametrize("answer", [
+    lambda v, beta: [v_t / (1 - beta ^ t) for t, v_t in enumerate(v, 1)],       # Python: float ^ int
+    lambda v, beta: v / (1 - beta ^ np.arange(1, len(v) + 1)),                  # NumPy: bitwise_xor
+])
+def test_a_power_written_with_a_caret_gets_a_hint(answer):
+    message = failure(check_bias_correction, answer)
+    assert message.startswith("your function raised TypeError")
+    assert message.endswith("In Python the power β^t is written `beta ** t`: `^` is not a power."), message
+
+
+def test_another_type_error_gets_no_caret_hint():
+    message = failure(check_bias_correction, lambda v, beta: v / (1 - beta ** list(range(len(v)))))
+    assert message.startswith("your function raised TypeError") and "`^`" not in message, message
 
 
 def test_bias_correction_counted_from_zero_with_python_floats_gets_a_hint():
@@ -137,7 +157,9 @@ def test_bias_correction_counted_from_zero_with_python_floats_gets_a_hint():
     (lambda beta: 1 / beta, ["divided by β"]),
     (lambda beta: 1 / math.log(beta), ["negative", "−1/ln β"]),
     (lambda beta: beta / (1 - beta), ["β/(1−β), the lag"]),
-    (lambda beta: int(1 / (1 - beta)), ["expected 50, got 49", "beta=0.98"]),
+    (lambda beta: int(1 / (1 - beta)), ["cut the window down to a whole number", "49.99… became 49"]),
+    (lambda beta: round(1 / (1 - beta)), ["rounded the window", "β = 0.6 averages over about 2.5 values"]),
+    (lambda beta: math.log(0.5) / math.log(beta), ["half-life", "1/e"]),
 ])
 def test_window_mistakes(answer, key_words):
     message = failure(check_effective_window, answer)
@@ -158,10 +180,12 @@ def test_a_correction_computed_in_place_is_reported():
 
 @pytest.mark.parametrize("answer", [22, 22.0, np.int64(22), {"t": 22}])
 def test_the_right_prediction_passes_and_says_what_the_run_did(answer):
+    """Without printing the step: the solution's output shows right under the question."""
     result = check_ninety_percent(answer)
     assert result and str(result) == (
-        "Correct! the real run (β = 0.9) first reaches v_t ≥ 0.9 at step 22: v_21 = 0.891, v_22 = 0.902.\n"
+        "Correct! the real run (β = 0.9) first reaches 0.9 at your step t: v_(t−1) = 0.891, v_t = 0.902.\n"
         "With bias correction, v̂_t ≥ 0.9 from step 1 on.")
+    assert "22" not in str(result)
 
 
 def test_the_notebook_s_solution_is_the_first_whole_step_past_the_continuous_crossing():
@@ -223,3 +247,78 @@ def test_the_question_s_placeholder_gets_the_first_hint():
     assert not result.attempted and str(result) == (
         'Not attempted yet: for θ_t = 1, v_t is the sum of its weights (see "The equations"): when does that\n'
         'sum first reach 0.9?')
+
+
+# --------------------------------------------------------------------------------------------------
+# Choose: a β that leaves at most 0.8 °C of the noise and lags a steady rise by at most 18 days
+# --------------------------------------------------------------------------------------------------
+
+def test_the_notebook_s_choice_passes_and_says_what_the_run_measured():
+    beta_solution = 0.935
+    assert str(check_noise_and_lag(beta_solution)) == (
+        "Correct! that β leaves 0.732 °C of the noise (at most 0.8) and lags a steady rise by 14.38 days (at\n"
+        "most 18).")
+
+
+def test_the_good_region_is_where_the_two_formulas_say():
+    """σ√((1−β)/(1+β)) ≤ 0.8 from β = 12/13 on, β/(1−β) ≤ 18 up to β = 18/19; measured, the noise
+    of the seeded series meets 0.8 slightly earlier (0.9229 leaves 0.79991 °C)."""
+    assert 4 * math.sqrt((1 - 12 / 13) / (1 + 12 / 13)) == pytest.approx(0.8)
+    assert lesson.noise_left(12 / 13) < 0.8 < lesson.noise_left(0.9225)
+    assert lesson.ramp_lag(18 / 19) == pytest.approx(18.0)
+
+
+@pytest.mark.parametrize("answer", [12 / 13, 0.925, 0.93, 0.935, np.float64(0.94), 0.947, 18 / 19, {"beta": 0.93}])
+def test_every_beta_in_the_good_region_passes(answer):
+    passes(check_noise_and_lag, answer)
+
+
+@pytest.mark.parametrize("answer, message", [
+    (0.9, "too noisy: that β leaves 0.916 °C of the noise (at most 0.8); its lag is 9.00 days.\n"
+          "A larger β averages over more days."),
+    (0.9225, "too noisy: that β leaves 0.802 °C of the noise (at most 0.8); its lag is 11.90 days.\n"
+             "A larger β averages over more days."),
+    (0.9475, "too late: that β lags a steady rise by 18.05 days (at most 18); its noise is 0.656 °C.\n"
+             "A smaller β forgets old days sooner."),
+    (0.95, "too late: that β lags a steady rise by 19.00 days (at most 18); its noise is 0.639 °C.\n"
+           "A smaller β forgets old days sooner."),
+    (0, "too noisy: that β leaves 3.996 °C of the noise (at most 0.8); its lag is 0.00 days.\n"
+        "A larger β averages over more days."),
+    (15, "β is a weight between 0 and 1, not a number of days: about n days means β = 1 − 1/n."),
+    (1, "with β = 1 the average never moves from v_0 = 0: it ignores every value. Choose β below 1."),
+    (-0.1, "that answer cannot be run: beta must be in [0, 1), got -0.1"),
+])
+def test_wrong_choices_are_explained(answer, message):
+    assert failure(check_noise_and_lag, answer) == message
+
+
+def test_the_judge_measures_what_the_notebook_s_table_prints():
+    """The table in "Noise against lag" (seed 2, σ = 4, the first 1000 days left out; a ramp of 2000
+    days): the judge measures the same numbers."""
+    noise = np.random.default_rng(2).normal(0.0, 4.0, size=100_000)
+    ramp = np.arange(1.0, 2001.0)
+    for beta in (0.5, 0.8, 0.9, 0.95, 0.98):
+        assert lesson.noise_left(beta) == averages.ewa(noise, beta)[1000:].std()
+        assert lesson.ramp_lag(beta) == ramp[-1] - averages.ewa(ramp, beta)[-1]
+
+
+def test_the_choice_is_judged_by_running_the_course_s_average(monkeypatch):
+    """Were the course's average twice as smooth (β² in place of β), 0.935 would lag too much: the
+    verdict comes from the run, not from stored bounds."""
+    plain = averages.ewa
+    monkeypatch.setattr(averages, "ewa", lambda values, beta, bias_correction=False: plain(values, beta ** 0.5))
+    assert failure(check_noise_and_lag, 0.935).startswith("too late: that β lags a steady rise by")
+
+
+@pytest.mark.parametrize("answer", [0.05, 0.5, 0.8, 0.92, 0.9226, 0.9476, 0.96, 0.99, 0.999999, 2, 365])
+def test_every_wrong_choice_fits_two_lines(answer):
+    result = check_noise_and_lag(answer)
+    assert not result and result.attempted
+    assert len(str(result).splitlines()) <= 2 and all(len(line) <= 100 for line in str(result).splitlines())
+
+
+def test_the_choice_s_placeholder_gets_the_first_hint():
+    result = check_noise_and_lag(...)
+    assert not result.attempted and str(result) == (
+        "Not attempted yet: a larger β leaves less noise but lags more, so each target bounds β from one side\n"
+        '(see "Noise against lag").')

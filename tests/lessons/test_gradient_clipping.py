@@ -121,7 +121,7 @@ def test_checkers_explain_unusable_answers():
     assert "return the pair (clipped_grads, total_norm)" in lesson.check_clip_by_global_norm(lambda g, c: 1.0).message
     assert "Add 1e-6" in lesson.check_clip_by_global_norm(lambda g, c: 1 / 0).message
     assert lesson.check_find_nonfinite(lambda named: ["x"]).message == (
-        "your function returned a value of type list; return a dict {'nan': [names], 'inf': [names]} "
+        "your function returned a list of 1 item; return a dict {'nan': [names], 'inf': [names]} "
         "(test case 1 of 4).")
     assert lesson.check_find_nonfinite(lambda named: {"NaN": [], "inf": []}).message.startswith(
         "your dict has the keys 'NaN', 'inf'; return a dict")
@@ -183,6 +183,75 @@ def test_no_check_message_names_material_the_learner_does_not_have():
         for text in [exercise.success, exercise.hint] + [mistake.explanation for mistake in exercise.mistakes]:
             assert "seed" not in text.lower(), text
         assert len(f"Correct! {exercise.success}") <= 100, "the saved success line must fit a slide"
+
+
+def test_the_review_s_mistakes_are_named_as_a_learner_writes_them():
+    """Mistakes found by playing the learner, each written as a learner would, with its own message."""
+    def equals_nan(named_grads):
+        return {"nan": [n for n, g in named_grads.items() if (g == np.nan).any()],
+                "inf": [n for n, g in named_grads.items() if np.isinf(g).any()]}
+
+    assert lesson.check_find_nonfinite(equals_nan).message.startswith("g == nan is never true")
+
+    def all_entries(named_grads):
+        return {"nan": [n for n, g in named_grads.items() if np.isnan(g).all()],
+                "inf": [n for n, g in named_grads.items() if np.isinf(g).all()]}
+
+    assert lesson.check_find_nonfinite(all_entries).message.startswith("with .all() a gradient is listed only if")
+
+    def not_finite_for_inf(named_grads):
+        return {"nan": [n for n, g in named_grads.items() if np.isnan(g).any()],
+                "inf": [n for n, g in named_grads.items() if not np.isfinite(g).all()]}
+
+    assert lesson.check_find_nonfinite(not_finite_for_inf).message.startswith(
+        "you tested inf with ~isfinite, which is also true for NaN")
+
+    def without_any(named_grads):
+        return {"nan": [n for n, g in named_grads.items() if np.isnan(g)], "inf": []}
+
+    message = lesson.check_find_nonfinite(without_any).message
+    assert message.startswith("your function raised ValueError: The truth value of an array")
+    assert message.endswith("(test case 1 of 4). Test np.isnan(g).any(), not np.isnan(g).")
+
+    def with_torch(named_grads):
+        import torch
+        return {"nan": [n for n, g in named_grads.items() if torch.isnan(g).any()], "inf": []}
+
+    assert lesson.check_find_nonfinite(with_torch).message.endswith(
+        "The gradients are NumPy arrays: use np.isnan and np.isinf.")
+
+    def the_gradients_not_their_names(named_grads):
+        return {"nan": [g for g in named_grads.values() if np.isnan(g).any()],
+                "inf": [g for g in named_grads.values() if np.isinf(g).any()]}
+
+    assert lesson.check_find_nonfinite(the_gradients_not_their_names).message == (
+        "found['nan'] should hold the parameter names (the dict's keys), not an array of shape (3, 2) "
+        "(test case 1 of 4).")
+    assert lesson.check_find_nonfinite(lambda named: {"nan": ["embedding"], "inf": []}).message == (
+        "found['nan'] holds 'embedding', which is not one of the dict's keys (test case 1 of 4).")
+
+    def total_first(grads, max_norm):
+        clipped, total = clip_by_global_norm_solution(grads, max_norm)
+        return total, clipped
+
+    assert lesson.check_clip_by_global_norm(total_first).message == (
+        "you returned (total_norm, clipped_grads); return them the other way round, (clipped_grads, total_norm) "
+        "(test case 1 of 4).")
+
+    def returns_what_clip_grad_norm_returns(scaled_grads, scale, max_norm):
+        return clipping.clip_grad_norm_([g / scale for g in scaled_grads], max_norm)
+
+    assert lesson.check_unscale_then_clip(returns_what_clip_grad_norm_returns).message.startswith(
+        "your function returned a single number, perhaps the norm that clip_grad_norm_ returns")
+
+    def returns_the_pair(scaled_grads, scale, max_norm):
+        grads = [g / scale for g in scaled_grads]
+        return grads, clipping.clip_grad_norm_(grads, max_norm)
+
+    assert lesson.check_unscale_then_clip(returns_the_pair).message == (
+        "you returned a pair (gradients, norm); return only the list of gradients (test case 1 of 3).")
+    # a right answer returned as a tuple of arrays is still right, even with two parameters
+    assert lesson.check_unscale_then_clip(lambda g, s, c: tuple(unscale_then_clip_solution(g, s, c))).passed
 
 
 # --------------------------------------------------------------------------------------------------

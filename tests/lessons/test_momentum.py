@@ -67,7 +67,7 @@ def test_right_answers_pass(checker, answer):
 
 def test_the_solutions_messages():
     assert str(check_alpha_limit(ALPHA_LIMIT_SOLUTION)) == (
-        "Correct! the run at 0.98 × your α: loss 1e-6 at step 157; at 1.02 ×: diverged at step 54.\n"
+        "Correct! at 0.98 × your α: loss 1e-6 at step 157; at 1.02 ×: diverged at step 54.\n"
         "The limit is 2(1+β)/((1−β)κ) = 0.76, 19 times GD's 2/κ.")
     assert str(check_settings(SETTINGS_SOLUTION)) == (
         "Correct! with lr = 0.007, β = 0.85 the loss reached 1e-6 at step 88 of 200; gradient descent at its\n"
@@ -230,6 +230,10 @@ def test_stubs_are_not_attempted_and_give_their_hint():
      ["you averaged the weights", "gradients only"]),
     (lambda w, v, grad, lr, beta: textbook_momentum_step(w, v, grad, lr, beta)[::-1],
      ["wrong order"]),
+    (lambda w, v, grad, lr, beta: (w + lr * (beta * v + (1 - beta) * grad), beta * v + (1 - beta) * grad),
+     ["v_new is right, but w moved uphill", "w_new = w − lr·v_new"]),
+    (lambda w, v, grad, lr, beta: (w + (beta * v - lr * grad), beta * v - lr * grad),
+     ["Sutskever et al.'s form", "v = β·v + (1−β)·g, then steps to w − lr·v"]),
 ])
 def test_momentum_step_mistakes(answer, key_words):
     message = failure(check_momentum_step, answer)
@@ -244,6 +248,7 @@ def test_momentum_step_mistakes(answer, key_words):
     (lambda alpha, beta: dict(lr=alpha, momentum=beta), ["lr=α", "1/(1−β) times too long"]),
     (lambda alpha, beta: dict(lr=alpha / (1 - beta), momentum=beta), ["divided by (1−β)", "multiply"]),
     (lambda alpha, beta: dict(lr=alpha * (1 - beta), momentum=1 - beta), ["momentum is β"]),
+    (lambda alpha, beta: {"lr": alpha * (1 - beta)}, ["without momentum=β", "plain gradient descent"]),
     (lambda alpha, beta: dict(lr=alpha * (1 - beta), momentum=beta, nesterov=True),
      ["nesterov=True", "leave nesterov False"]),
     (lambda alpha, beta: dict(lr=alpha * (1 - beta) * 1.01, momentum=beta),  # no known mistake
@@ -324,10 +329,33 @@ def test_alpha_limit_reports_what_the_real_runs_did():
     assert "loss 0.014 at step 300" in check_alpha_limit(0.01).message  # neither diverged nor reached 1e-6
 
 
+@pytest.mark.parametrize("alpha, verdict, runs", [
+    # 1.02 × 0.745 = 0.7599 lies just below the limit 0.76, but its steep direction's two real roots
+    # are close: the loss grows for hundreds of steps first. The run does not converge, so the answer
+    # passes, as the exercise says.
+    (0.745, True, "loss 1e-6 at step 158; at 1.02 ×: loss grew to 4.7e+02 by step 300."),
+    (0.744, False, "loss 1e-6 at step 163; at 1.02 ×: loss 1e-6 at step 168."),
+    # 0.98 × 0.7755 = 0.75999 is below the limit too, and its run also grows first: it does not pass.
+    (0.7755, False, "loss grew to 6.8e+03 by step 300; at 1.02 ×: diverged at step 37."),
+    (0.7752, True, "loss 0.33 at step 300; at 1.02 ×: diverged at step 37."),
+])
+def test_alpha_limit_verdict_is_what_the_two_runs_did(alpha, verdict, runs):
+    result = check_alpha_limit(alpha)
+    assert result.passed is verdict and runs in result.message, result.message
+    below, above = lesson.textbook_run(0.98 * alpha), lesson.textbook_run(1.02 * alpha)
+    converged = [run.diverged_at is None and run.losses[-1] <= run.losses[0] for run in (below, above)]
+    assert converged == [True, False] if verdict else converged != [True, False]
+    if not verdict:
+        assert f"The limit is {'lower' if alpha > LIMIT else 'higher'}" in result.message
+
+
 @pytest.mark.parametrize("answer, key_words", [
     (2 / 50, ["0.04 is GD's limit 2/κ"]),
     (2 * 1.9 / 50, ["limit on torch's lr = α(1−β)", "1/(1−β) times larger"]),
+    (2 * 1.9 / 50 * 0.1, ["multiplied torch's limit on lr by (1−β)", "divide instead"]),
     (2 / (0.1 * 50), ["scaled GD's 2/κ by 1/(1−β)", "(1+β)"]),
+    (2 * 1.9 / (2.8 * 0.1 * 50), ["Nesterov's limit", "heavy ball"]),  # 0.271
+    (0.27, ["Nesterov's limit"]),
     (2 * 1.9 / 0.1, ["flat curvature 1", "κ = 50"]),
     (0.0, ["a positive number, not 0"]),
     (-0.76, ["a positive number, not -0.76"]),
@@ -338,7 +366,7 @@ def test_alpha_limit_recognises_known_wrong_predictions(answer, key_words):
 
 
 def test_alpha_limit_messages_fit_two_lines():
-    for answer in (LIMIT, 0.5, 0.9, 0.04, 0.076, 0.4, 38, 0.01, 1e-9, 1e9, 0.0):
+    for answer in (LIMIT, 0.5, 0.9, 0.04, 0.076, 0.0076, 0.27, 0.4, 38, 0.01, 1e-9, 1e9, 0.0, 0.745, 0.7755):
         text = str(check_alpha_limit(answer))
         assert len(text.splitlines()) <= 2 and all(len(line) <= 100 for line in text.splitlines()), text
 
@@ -380,12 +408,22 @@ def test_gradient_descent_steps_is_the_measured_count():
 @pytest.mark.parametrize("lr, beta, key_words", [
     (0.02, 0.9, ["diverged at step", "lr < 2(1+β)/400 = 0.0095"]),
     (0.0091, 0.82, ["grew to loss", "lr < 2(1+β)/400 = 0.0091"]),  # on the limit: |z| = 1
-    (0.005, 0.8, ["still 1.1e-04 after 200 steps", "Along the valley (curvature 1)", "0.972", "raise lr or β"]),
-    (0.0049, 0.0, ["Along the valley", "0.995"]),  # gradient descent
-    (0.004, 0.95, ["spiral in at only √β = 0.975", "a smaller β"]),
-    (0.001, 0.99, ["√β = 0.995"]),
-    (0.008991, 0.8, ["Across the valley the error shrinks only by 0.980", "close to the limit 0.009"]),
-    (0.005, 1.0, ["β ≥ 1 never forgets", "below 1"]),
+    (0.009, 0.8, ["the run grew to loss 1.6e+04", "lr < 2(1+β)/400 = 0.009."]),  # 2(1+0.8)/400 rounds above 0.009
+    (0.005, 0.0, ["the run is still at loss 2.0e+02", "lr < 2(1+β)/400 = 0.005."]),  # GD bouncing on its limit
+    (0.005, 0.8, ["still 1.1e-04 after 200 steps", "along the valley (curvature 1)", "0.972",
+                  "Try a larger lr or a larger β."]),
+    (0.0049, 0.0, ["along the valley", "0.995", "Try a larger β."]),  # gradient descent
+    (0.0085, 0.75, ["along the valley", "0.961", "Try a larger β."]),  # lr is already near its limit 0.00875
+    (0.002, 0.9, ["along the valley", "0.974", "Try a larger lr."]),
+    (0.004, 0.95, ["spiral in at only √β = 0.975", "Try a smaller β."]),
+    (0.001, 0.99, ["√β = 0.995", "Change lr and β together"]),
+    (0.0018, 0.92, ["√β = 0.959", "Change lr and β together"]),  # a smaller β alone leaves curvature 1 behind
+    (0.001, 0.5, ["along the valley", "Change lr and β together"]),
+    (0.008991, 0.8, ["across the valley the error shrinks only by 0.980 per step (lr is near its limit 0.009)",
+                     "Try a smaller lr or a larger β."]),
+    (0.009399, 0.88, ["the loss grew to 1.4e+04 in 200 steps", "0.997", "Try a smaller lr or a larger β."]),
+    (0.001, 0.93, ["along the valley", "0.981", "Change lr and β together"]),  # a larger β is slower still
+    (0.005, 1.0, ["with β = 1 the run never settles", "β ≥ 1 never forgets", "below 1"]),
     (-0.01, 0.9, ["cannot be run", "Invalid learning rate"]),
     (0.005, -0.5, ["cannot be run", "Invalid momentum value"]),
 ])
@@ -393,6 +431,35 @@ def test_settings_explains_what_went_wrong(lr, beta, key_words):
     message = failure(check_settings, {"lr": lr, "beta": beta})
     assert all(word in message for word in key_words), message
     assert len(str(check_settings({"lr": lr, "beta": beta})).splitlines()) <= 2
+
+
+def test_settings_losses_are_sgd_s_runs():
+    """The batched runs behind the advice are SGD's runs, number for number, wherever SGD has not diverged."""
+    lrs, betas = np.meshgrid(np.geomspace(1e-4, 0.0105, 12), [0.0, 0.5, 0.8, 0.85, 0.9, 0.92, 0.99])
+    batched = lesson.settings_losses(lrs, betas)
+    assert batched.shape == lrs.shape + (201,)
+    for i, j in np.ndindex(lrs.shape):
+        losses = lesson.settings_run(lrs[i, j], betas[i, j]).losses
+        kept = np.isfinite(losses)
+        np.testing.assert_array_equal(batched[i, j][kept], losses[kept])
+
+
+@pytest.mark.parametrize("lr, beta", [
+    (0.005, 0.8), (0.0049, 0.0), (0.0085, 0.75), (0.002, 0.9), (0.004, 0.95), (0.008991, 0.8),
+    (0.009399, 0.88), (0.005, 0.7), (0.005, 0.93),
+])
+def test_settings_advice_is_what_real_runs_do(lr, beta):
+    """Each suggested change, made alone, reaches 1e-6 in a real run of SGD."""
+    message = failure(check_settings, {"lr": lr, "beta": beta})
+    advice = message[message.rindex(". ") + 2:]
+    assert advice.startswith("Try "), message
+    limit = 2 * (1 + beta) / 400
+    tries = {"a larger lr": [(other, beta) for other in np.geomspace(lr, limit, 40, endpoint=False)[1:]],
+             "a smaller lr": [(other, beta) for other in np.geomspace(1e-4, lr, 40, endpoint=False)],
+             "a larger β": [(lr, other) for other in np.arange(round(beta + 0.01, 2), 0.985, 0.01)],
+             "a smaller β": [(lr, other) for other in np.arange(0.0, beta - 0.005, 0.01)]}
+    for change in advice[len("Try "):-1].split(" or "):
+        assert any(lesson.first_step_below(lesson.settings_run(*pair)) is not None for pair in tries[change]), change
 
 
 def test_settings_diverged_step_is_the_run_s():

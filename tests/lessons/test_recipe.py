@@ -276,6 +276,31 @@ def test_warmup_cosine_new_mistakes_the_schedule_length_and_a_cosine_below_zero(
     assert lesson.check_warmup_cosine(bare_cosine).message.startswith("your decay goes below eta_min")
 
 
+def test_warmup_cosine_a_warmup_one_step_too_long_and_rates_as_tensors():
+    """`step <= W`, a common off-by-one, gets its own message; a rate computed with torch (a 0-d
+    tensor) is one number and passes."""
+    def through_w(step, peak_lr, warmup_steps, total_steps, eta_min):
+        if warmup_steps and step <= warmup_steps:
+            return peak_lr * (step + 1) / warmup_steps
+        return lesson.warmup_cosine_reference(step, peak_lr, warmup_steps, total_steps, eta_min)
+
+    assert lesson.check_warmup_cosine(through_w).message == (
+        "your warm-up runs one step too long: at step W it gives peak·(W+1)/W, above the peak. The warm-up is "
+        "steps 0 … W − 1: test step < W.")
+
+    def with_torch(step, peak_lr, warmup_steps, total_steps, eta_min):
+        return torch.tensor(warmup_cosine_lr_solution(step, peak_lr, warmup_steps, total_steps, eta_min))
+
+    assert lesson.check_warmup_cosine(with_torch).passed
+    assert lesson.check_warmup_cosine(lambda *arguments: np.float32(0.1)).message.startswith(
+        "the schedule is wrong at index 0")
+    for wrong_kind, described in (("0.1", "a value of type str"), (np.array([0.1]), "an array of shape (1,)"),
+                                  (True, "a value of type bool")):
+        assert lesson.check_warmup_cosine(lambda *arguments, value=wrong_kind: value).message == (
+            f"for step 0 your function returned {described}; return one number, the rate of that step "
+            f"(test case 1 of 4).")
+
+
 def test_warmup_cosine_stub_and_wrong_signature():
     def stub(step, peak_lr, warmup_steps, total_steps, eta_min):
         raise NotImplementedError
@@ -292,8 +317,9 @@ def test_warmup_cosine_stub_and_wrong_signature():
     assert lesson.check_warmup_cosine(lambda step, peak_lr, warmup_steps, total_steps, eta_min: peak_lr).message == (
         "the schedule is wrong at index 0: expected 0.02, got 0.1 (test case 1 of 4).")
     assert lesson.check_warmup_cosine(lambda step, peak_lr, warmup_steps, total_steps: 0.1).message == (
-        "your function does not take the stub's arguments: keep its first line, "
-        "def warmup_cosine_lr(step, peak_lr, warmup_steps, total_steps, eta_min):")
+        "your function does not take the arguments of `warmup_cosine_lr(step, peak_lr, warmup_steps, total_steps, "
+        "eta_min)`: keep the exercise's first line, def warmup_cosine_lr(step, peak_lr, warmup_steps, total_steps, "
+        "eta_min):")
 
 
 # Gradient accumulation with a GradScaler
@@ -368,6 +394,12 @@ def test_accumulation_checker_names_each_mistake():
       "    scaler.scale(loss_of(batch) / len(micro_batches)).backward()",
       "clip_gradients(); scaler.unscale_(optimizer); scaler.step(optimizer); scaler.update()",
       "optimizer.zero_grad()"]),
+    ("zeroed the gradients before scaler.step, so the step had no gradients to follow",
+     ["for batch in micro_batches:",
+      "    scaler.scale(loss_of(batch) / len(micro_batches)).backward()",
+      "scaler.unscale_(optimizer); clip_gradients()",
+      "optimizer.zero_grad()",
+      "scaler.step(optimizer); scaler.update()"]),
     ("called scaler.unscale_ after every micro-batch",
      ["for batch in micro_batches:",
       "    scaler.scale(loss_of(batch) / len(micro_batches)).backward()",
@@ -393,8 +425,9 @@ def test_accumulation_checker_stub_wrong_answers_and_exceptions():
         assert not result.attempted and result.message == lesson.ACCUMULATION_HINT
     assert "without calling it" in lesson.check_accumulation_step(None).message
     assert lesson.check_accumulation_step(lambda loss, optimizer, scaler, clip_gradients: None).message == (
-        "your function does not take the stub's arguments: keep its first line, "
-        "def accumulation_step(micro_batches, loss_of, optimizer, scaler, clip_gradients):")
+        "your function does not take the arguments of `accumulation_step(micro_batches, loss_of, optimizer, scaler, "
+        "clip_gradients)`: keep the exercise's first line, def accumulation_step(micro_batches, loss_of, optimizer, "
+        "scaler, clip_gradients):")
 
     def raises(micro_batches, loss_of, optimizer, scaler, clip_gradients):
         scaler.scale(loss_of(micro_batches[0])).backward()
@@ -416,9 +449,32 @@ def test_accumulation_checker_trains_the_model_and_compares_the_weights():
         scaler.update()
         optimizer.zero_grad()
 
-    message = lesson.check_accumulation_step(halves_the_loss_again).message
+    def divides_by_the_micro_batch_size(micro_batches, loss_of, optimizer, scaler, clip_gradients):
+        for inputs, targets in micro_batches:           # loss_of already returns the mean
+            scaler.scale(loss_of((inputs, targets)) / len(inputs)).backward()
+        scaler.unscale_(optimizer)
+        clip_gradients()
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad()
+
+    for calls_right_weights_wrong in (halves_the_loss_again, divides_by_the_micro_batch_size):
+        assert lesson.check_accumulation_step(calls_right_weights_wrong).message == (
+            "your calls are the right ones, in the right order, but the step is not that of the whole batch's "
+            "mean loss: check what you divide each loss by.")
+
+    def scales_twice(micro_batches, loss_of, optimizer, scaler, clip_gradients):
+        for batch in micro_batches:
+            scaler.scale(scaler.scale(loss_of(batch) / len(micro_batches))).backward()
+        scaler.unscale_(optimizer)
+        clip_gradients()
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad()
+
+    message = lesson.check_accumulation_step(scales_twice).message
     assert message.startswith("the weights differ from those of one step on the whole batch. Your calls in the "
-                              "first step: 4 × (loss_of → scaler.scale → backward) → scaler.unscale_ → "
+                              "first step: 4 × (loss_of → scaler.scale → scaler.scale → backward) → scaler.unscale_ → "
                               "clip_gradients → scaler.step → scaler.update → optimizer.zero_grad.")
 
 
@@ -452,7 +508,15 @@ def test_a_warmup_too_long_leaves_too_little_decay():
     runs = lesson.warmup_runs(150)
     assert lesson.check_warmup_length(150).message == (
         f"too long: the rate reaches 0.3 only at step 149, and the decay gets only the last 50 steps: mean test "
-        f"error {100 * runs.test_error.mean():.1f} % over 5 runs, above 18 %. Shorten the warm-up.")
+        f"error {100 * runs.test_error.mean():.1f} % over 5 runs, not below 18 %. Shorten the warm-up.")
+
+
+def test_a_mean_error_next_to_the_target_never_prints_as_the_target():
+    """17.98 % passes: printed as 18.0 it would contradict "below 18 %"."""
+    from course_lib.lessons.recipe import exercises
+
+    assert [exercises._percent(mean) for mean in (17.94, 17.98, 18.04, 18.0004, 18.0)] == [
+        "17.9", "17.98", "18.04", "18.0004", "18.0000"]
 
 
 def test_a_short_warmup_that_does_not_spike_but_ends_badly(monkeypatch):

@@ -11,15 +11,14 @@ from course_lib.lab import landscapes, plots, runner
 from course_lib.lessons import rmsprop as lesson
 from course_lib.lessons.rmsprop import (
     Adagrad,
-    FIRST_STEP_EXERCISE,
     RMSPROP_EXERCISE,
+    SETTLING_QUESTION,
     TORCH_RMSPROP_STEP_EXERCISE,
     WHICH_IS_RMSPROP,
     adagrad_step,
-    check_first_step,
     check_rmsprop,
+    check_settling_step,
     check_torch_rmsprop_step,
-    rmsprop_first_step,
     rmsprop_path,
     step_lengths,
     torch_rmsprop_step,
@@ -50,12 +49,12 @@ def test_rmsprop_path_is_torch_rmsprop(case):
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("case", FIRST_STEP_EXERCISE.cases, ids=lambda case: f"alpha={case['alpha']}")
-def test_first_step_is_torch_first_step_for_gradients_far_above_eps(case):
-    grads = np.array([[3.0, -2e3, 5e-2]])
-    step = torch_path(np.zeros(3), grads, lr=case["lr"], alpha=case["alpha"])[0]
-    # ε shortens it by the factor 1/(1 + ε/(√(1−α)·|g|)): 2e-6 for |g| = 0.05 and α = 0.99
-    np.testing.assert_allclose(np.abs(step), rmsprop_first_step(**case), rtol=1e-5)
+def test_the_settling_steps_are_torch_s_steps_on_a_steady_gradient():
+    """What the prediction is judged by: torch's step lengths, which follow lr/√(1−ρ^t)."""
+    lengths = lesson.settling_steps(steps=300)
+    theirs = np.abs(np.diff(torch_path(np.zeros(1), np.ones((300, 1)), lr=1.0, alpha=0.99)[:, 0], prepend=0.0))
+    np.testing.assert_allclose(lengths, theirs, rtol=1e-12)
+    np.testing.assert_allclose(lengths, 1 / np.sqrt(1 - 0.99 ** np.arange(1, 301)), rtol=1e-7)
 
 
 @pytest.mark.parametrize("case", TORCH_RMSPROP_STEP_EXERCISE.cases, ids=lambda case: f"mu={case['momentum']}")
@@ -148,10 +147,6 @@ def rmsprop_solution(w, grads, lr, alpha, eps):
     return np.array(path)
 
 
-def first_step_solution(lr, alpha):
-    return lr / np.sqrt(1 - alpha)
-
-
 def torch_rmsprop_step_solution(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
     grad = grad + weight_decay * w
     v = alpha * v + (1 - alpha) * grad**2
@@ -192,8 +187,6 @@ def torch_step_in_place(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
 @pytest.mark.parametrize("checker, answer", [
     (check_rmsprop, rmsprop_solution), (check_rmsprop, rmsprop_path), (check_rmsprop, rmsprop_loop),
     (check_rmsprop, rmsprop_with_course_lib),
-    (check_first_step, first_step_solution), (check_first_step, rmsprop_first_step),
-    (check_first_step, lambda lr, alpha: lr * (1 - alpha) ** -0.5),
     (check_torch_rmsprop_step, torch_rmsprop_step_solution), (check_torch_rmsprop_step, torch_rmsprop_step),
     (check_torch_rmsprop_step, torch_step_in_place),
 ])
@@ -283,14 +276,35 @@ def test_rmsprop_mistakes(answer, key_words):
     assert all(word in message for word in key_words), message
 
 
+def rmsprop_stepping_first(w, grads, lr, alpha, eps):
+    """Steps with the v of the previous step, then updates it."""
+    v, path = np.zeros_like(w), []
+    for g in grads:
+        w = w - lr * g / (np.sqrt(v) + eps)
+        v = alpha * v + (1 - alpha) * g**2
+        path.append(w)
+    return path
+
+
+def rmsprop_one_v(reduce):
+    """One v for all coordinates, from the squared norm (np.sum) or the mean of g²."""
+    def rmsprop(w, grads, lr, alpha, eps):
+        v, path = 0.0, []
+        for g in grads:
+            v = alpha * v + (1 - alpha) * reduce(g**2)
+            w = w - lr * g / (np.sqrt(v) + eps)
+            path.append(w)
+        return path
+    return rmsprop
+
+
 @pytest.mark.parametrize("answer, key_words", [
-    (lambda lr, alpha: 10 * lr, ["ρ = 0.99 only"]),
-    (lambda lr, alpha: lr, ["bias correction"]),
-    (lambda lr, alpha: lr / (1 - alpha), ["square root"]),
-    (lambda lr, alpha: lr * (1 - alpha) ** 0.5, ["upside down"]),
+    (rmsprop_stepping_first, ["stepped before updating v", "ε alone"]),
+    (rmsprop_one_v(np.sum), ["one number, the squared norm", "one v per coordinate"]),
+    (rmsprop_one_v(np.mean), ["one number, the mean of g²", "one v per coordinate"]),
 ])
-def test_first_step_mistakes(answer, key_words):
-    message = failure(check_first_step, answer)
+def test_the_new_rmsprop_mistakes(answer, key_words):
+    message = failure(check_rmsprop, answer)
     assert all(word in message for word in key_words), message
 
 
@@ -321,7 +335,31 @@ def eps_inside_step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
     return w - lr * b, v, b
 
 
+def no_decay_step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
+    v = alpha * v + (1 - alpha) * grad**2
+    b = momentum * b + grad / (np.sqrt(v) + eps)
+    return w - lr * b, v, b
+
+
+def old_v_step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
+    grad = grad + weight_decay * w
+    b = momentum * b + grad / (np.sqrt(v) + eps)
+    v = alpha * v + (1 - alpha) * grad**2
+    return w - lr * b, v, b
+
+
+def old_buffer_step(w, v, b, grad, lr, alpha, eps, weight_decay, momentum):
+    grad = grad + weight_decay * w
+    v = alpha * v + (1 - alpha) * grad**2
+    w_new = w - lr * b
+    b = momentum * b + grad / (np.sqrt(v) + eps)
+    return w_new, v, b
+
+
 @pytest.mark.parametrize("answer, key_words", [
+    (no_decay_step, ["left out the weight decay"]),
+    (old_v_step, ["divided by the old v"]),
+    (old_buffer_step, ["stepped along the old buffer"]),
     (decoupled_step, ["AdamW", "L2"]),
     (adam_like_buffer_step, ["scaled steps"]),
     (decay_after_the_division_step, ["after dividing", "L2"]),
@@ -333,7 +371,6 @@ def test_torch_rmsprop_step_mistakes(answer, key_words):
 
 
 @pytest.mark.parametrize("exercise, checker", [(RMSPROP_EXERCISE, check_rmsprop),
-                                               (FIRST_STEP_EXERCISE, check_first_step),
                                                (TORCH_RMSPROP_STEP_EXERCISE, check_torch_rmsprop_step)],
                          ids=lambda value: getattr(value, "name", ""))
 def test_the_stub_is_not_attempted_and_nothing_returned_is_reported(exercise, checker):
@@ -346,30 +383,75 @@ def test_the_stub_is_not_attempted_and_nothing_returned_is_reported(exercise, ch
     assert "forget `return`" in failure(checker, lambda *arguments: None)
 
 
-@pytest.mark.parametrize("exercise", [RMSPROP_EXERCISE, FIRST_STEP_EXERCISE, TORCH_RMSPROP_STEP_EXERCISE],
+@pytest.mark.parametrize("exercise", [RMSPROP_EXERCISE, TORCH_RMSPROP_STEP_EXERCISE],
                          ids=lambda exercise: exercise.name)
 def test_the_messages_name_only_what_a_learner_has(exercise):
     messages = [exercise.success, exercise.hint] + [mistake.explanation for mistake in exercise.mistakes]
     assert not [message for message in messages if "seed" in message.lower() or "α" in message], messages
 
 
-# --- which of three runs is RMSprop ------------------------------------------------------------------
+# --- predict: when the long first steps settle -------------------------------------------------------
+
+@pytest.mark.parametrize("answer", [175, 174.3, 173, 177, 175.0, np.int64(176), {"steps": 175}])
+def test_predictions_within_two_steps_of_the_run_pass(answer):
+    result = check_settling_step(answer)
+    assert result.passed, result.message
+    # the run: 1.1003·lr at t = 174, 1.0991·lr at t = 175 (lr/√(1−0.99^t))
+    assert result.message.startswith("The run's step is first at most 1.1·lr at t = 175: 1.0991·lr, after 1.1003·lr.")
+
+
+@pytest.mark.parametrize("answer, start", [
+    (172, "too early: at t = 172 the step is still 1.103·lr"),       # just outside the tolerance
+    (178, "too late: at t = 178 the step is 1.0958·lr"),
+    (1, "too early: at t = 1 the step is still 10.000·lr"),          # the bias-corrected intuition
+    (150, "too early: at t = 150 the step is still 1.133·lr"),
+    (400, "too late: at t = 400 the step is 1.0091·lr"),
+    (100, "1/(1−ρ) = 100 steps is the memory of the average, but at t = 100 the step is still 1.256·lr"),
+    (239, "that is where 1/(1−ρ^t) falls to 1.1. The step is lr/√(1−ρ^t), its root"),
+    (0, "t counts the steps from 1"),
+    (5000, "far too late: by t = 1000 the step is already 1.00002·lr"),
+])
+def test_wrong_predictions_are_told_what_the_run_did(answer, start):
+    assert failure(check_settling_step, answer).startswith(start)
+
+
+def test_the_forgotten_root_lands_where_one_over_one_minus_rho_t_is_1_1():
+    t = np.arange(1, 400)
+    assert t[np.argmax(1 / (1 - 0.99**t) <= 1.1)] == 239
+
+
+def test_the_settling_judge_runs_rmsprop(monkeypatch):
+    """With ρ = 0.9 the same judge finds another step: lr/√(1−0.9^t) ≤ 1.1·lr from t = 17 on."""
+    monkeypatch.setattr(lesson, "SETTLE_ALPHA", 0.9)
+    assert check_settling_step(17).passed and not check_settling_step(175).passed
+
+
+def test_the_settling_question_s_placeholder_and_hint():
+    result = check_settling_step(...)
+    assert not result.attempted and result.message == SETTLING_QUESTION.hint
+    assert failure(check_settling_step, "175") == "`my_steps` should be a number, not '175'."
+
+
+# --- interpret: which of three runs is RMSprop ----------------------------------------------------------
 
 def first_step_text(result):
     step = result.path[1] - result.path[0]
-    return "(" + ", ".join(f"{value:+.2f}".replace("-", "−") for value in step) + ")"
+    return "(" + ", ".join(f"{value:+.3g}".replace("-", "−") for value in step) + ")"
+
+
+START = np.array([-1.0, 1.8])
 
 
 @pytest.fixture(scope="module")
 def torch_runs():
     """The three runs the figure claims to show, each made by torch.optim on the κ = 100 bowl."""
     bowl = landscapes.ill_conditioned_bowl(100.0)
-    return {"A": torch_bridge.side_by_side(bowl, "momentum", lr=0.01, momentum=0.9).theirs,
-            "B": torch_bridge.side_by_side(bowl, "RMSprop", lr=0.05).theirs,
-            "C": torch_bridge.side_by_side(bowl, "GD", lr=2 / 101).theirs}
+    return {"A": torch_bridge.side_by_side(bowl, "momentum", lr=0.002, start=START, momentum=0.9).theirs,
+            "B": torch_bridge.side_by_side(bowl, "GD", lr=0.005, start=START).theirs,
+            "C": torch_bridge.side_by_side(bowl, "RMSprop", lr=0.01, start=START).theirs}
 
 
-def test_the_three_runs_are_momentum_rmsprop_and_gd_as_torch_runs_them(torch_runs):
+def test_the_three_runs_are_momentum_gd_and_rmsprop_as_torch_runs_them(torch_runs):
     runs = lesson.three_runs()
     assert list(runs) == ["A", "B", "C"]
     for label, result in runs.items():
@@ -377,21 +459,21 @@ def test_the_three_runs_are_momentum_rmsprop_and_gd_as_torch_runs_them(torch_run
         np.testing.assert_allclose(result.path, torch_runs[label].path, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("answer", ["B", "b", " B ", {"run": "b"}])
+@pytest.mark.parametrize("answer", ["C", "c", " C ", {"run": "c"}])
 def test_rmsprop_s_run_passes_and_the_message_says_why(answer, torch_runs):
     result = lesson.check_which_is_rmsprop(answer)
-    assert result.passed and str(result).startswith("Correct! B is RMSprop")
-    assert first_step_text(torch_runs["B"]) == "(+0.50, −0.50)" and "(+0.50, −0.50)" in result.message
-    assert "as long along x as along y" in result.message and "25 times larger along y" in result.message
+    assert result.passed and str(result).startswith("Correct! C is RMSprop (lr = 0.01, ρ = 0.99)")
+    assert first_step_text(torch_runs["C"]) == "(+0.1, −0.1)" and "(+0.1, −0.1)" in result.message
+    assert "as long along x as along y" in result.message and "180 times larger along y" in result.message
 
 
-@pytest.mark.parametrize("answer, name", [("A", "momentum (lr = 0.01, β = 0.9)"), ("c", "GD at its best lr")])
+@pytest.mark.parametrize("answer, name", [("A", "momentum (lr = 0.002, β = 0.9)"), ("b", "GD (lr = 0.005)")])
 def test_the_other_runs_are_named_with_their_first_steps(answer, name, torch_runs):
     message = failure(lesson.check_which_is_rmsprop, answer)
     label = answer.upper()
-    # the numbers are those of the real run: momentum lands on y = 0 (lr·κ = 1), GD overshoots to −0.98
     assert message.startswith(f"{label} is {name}")
-    assert first_step_text(torch_runs[label]) in message and "25 times longer along y" in message
+    # the first steps of the real runs, lr·g: (+0.002, −0.36) and (+0.005, −0.9)
+    assert first_step_text(torch_runs[label]) in message and "180 times longer along y" in message
     assert "like the gradient" in message
 
 
@@ -403,17 +485,26 @@ def test_the_question_s_messages_name_only_what_a_learner_has():
 
 
 def test_the_judge_runs_the_optimizers(monkeypatch):
-    """Give run B another lr: the message reports the first step of that run, 10·lr along each axis."""
-    name, described, settings = lesson._THREE_RUNS["b"]
-    monkeypatch.setitem(lesson._THREE_RUNS, "b", (name, described, {**settings, "lr": 0.02}))
-    assert "(+0.20, −0.20)" in lesson.check_which_is_rmsprop("b").message
+    """Give run C another lr: the message reports the first step of that run, 10·lr along each axis."""
+    name, described, settings = lesson._THREE_RUNS["c"]
+    monkeypatch.setitem(lesson._THREE_RUNS, "c", (name, described, {**settings, "lr": 0.02}))
+    assert "(+0.2, −0.2)" in lesson.check_which_is_rmsprop("c").message
 
 
-def test_the_loss_curves_alone_would_not_settle_it():
-    """The solution's remark: momentum at its best lr and β on κ = 100 (notebook 02) ends below B."""
-    bowl = landscapes.ill_conditioned_bowl(100.0)
-    best = runner.run(bowl, runner.named_optimizer("momentum", 4 / 11**2, momentum=(9 / 11) ** 2), steps=100)
-    assert best.losses[-1] < 1e-3 * lesson.three_runs()["B"].losses[-1]
+def test_neither_the_lowest_loss_nor_the_first_section_s_picture_gives_it_away():
+    """RMSprop ends highest; GD, not RMSprop, is the run that drops to the x axis and runs along it."""
+    runs = lesson.three_runs()
+    final = {label: result.losses[-1] for label, result in runs.items()}
+    assert max(final, key=final.get) == "C" and min(final, key=final.get) == "A"
+    assert abs(runs["B"].path[12, 1]) < 1e-3 and runs["B"].path[-1, 0] < -0.5          # down first, then along x
+    assert abs(runs["C"].path[-1, 0]) < 0.02 and runs["C"].path[-1, 1] > 0.3           # x done first, y still far
+
+
+def test_the_solution_s_round_bowl_remark():
+    """RMSprop's path on the κ = 100 bowl is its path on the round bowl (κ = 1), up to ε."""
+    rmsprop = runner.named_optimizer("RMSprop", 0.01)
+    round_bowl = runner.run(landscapes.ill_conditioned_bowl(1.0), rmsprop, start=START, steps=100)
+    np.testing.assert_allclose(lesson.three_runs()["C"].path, round_bowl.path, atol=1e-6)
 
 
 def test_the_figure_shows_the_judged_runs_and_reveals_nothing():
@@ -422,7 +513,8 @@ def test_the_figure_shows_the_judged_runs_and_reveals_nothing():
     runs = lesson.three_runs()
     course_colors = {color.lower() for color in plots.OPTIMIZER_COLORS.values()}
     for ax, (label, result) in zip(path_axes, runs.items()):
-        assert ax.get_title() == f"run {label}: 100 steps from (-4, 1)"
+        assert ax.get_title() == f"run {label}: 100 steps from (−1, 1.8)"
+        assert ax.get_xlim() == (-2.5, 2.5)
         path_line = ax.get_lines()[-2]
         np.testing.assert_array_equal(path_line.get_xydata(), result.path)
         assert path_line.get_color().lower() not in course_colors

@@ -95,7 +95,9 @@ def test_right_gd_steps_pass(answer):
 
 def test_the_untouched_gd_step_is_not_attempted_and_gets_the_first_hint():
     def gd_step(theta, grad, lr):
-        """Return the new parameters after one step of gradient descent: θ ← θ − lr·g, g = grad."""
+        """Return the new parameters after one step of gradient descent: θ ← θ − lr·g, g = grad.
+
+        theta and grad are NumPy arrays of the same shape; lr is a number."""
         raise NotImplementedError  # your code here
 
     result = lesson.check_gd_step(gd_step)
@@ -110,12 +112,29 @@ def test_the_demonstrated_slip_says_not_yet():
         "Not yet: you moved along the gradient, which is uphill: subtract lr·g."
 
 
-def test_a_step_taken_in_place_is_reported():
+def test_a_step_taken_in_place_passes_as_torch_takes_it():
+    """θ ← θ − lr·g written `theta -= lr * grad` is right: the parameters are the state a step
+    updates, as torch's optimizers update theirs."""
     def gd_step(theta, grad, lr):
         theta -= lr * grad
         return theta
 
-    assert failure(lesson.check_gd_step, gd_step).startswith("your function changed its argument `theta` in place")
+    passes(lesson.check_gd_step, gd_step)
+
+
+def test_a_step_in_place_that_returns_nothing_is_told_to_return():
+    def gd_step(theta, grad, lr):
+        theta -= lr * grad
+
+    assert "did you forget `return`?" in failure(lesson.check_gd_step, gd_step)
+
+
+def test_a_gradient_changed_in_place_is_reported():
+    def gd_step(theta, grad, lr):
+        grad *= lr
+        return theta - grad
+
+    assert failure(lesson.check_gd_step, gd_step).startswith("your function changed its argument `grad` in place")
 
 
 @pytest.mark.parametrize("answer, key_words", [
@@ -124,6 +143,8 @@ def test_a_step_taken_in_place_is_reported():
     (lambda theta, grad, lr: -lr * grad, ["returned the step", "new parameters"]),
     (lambda theta, grad, lr: theta - lr, ["lr alone"]),
     (lambda theta, grad, lr: theta - lr * theta, ["multiplied lr by θ itself"]),
+    (lambda theta, grad, lr: lr * grad, ["returned lr·g, the size of the step", "new parameters"]),
+    (lambda theta, grad, lr: [t - g / lr for t, g in zip(theta, grad)], ["divided the gradient by lr"]),
     (lambda theta, grad, lr: None, ["forget `return`"]),
 ])
 def test_gd_step_mistakes_are_named(answer, key_words):

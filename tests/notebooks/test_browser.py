@@ -300,11 +300,18 @@ def test_notebook_runs_renders_and_its_explorers_react(notebook, lab, page_for):
 DEFINED = re.compile(r"^(?:def (\w+)|(\w+)\s*=)", re.M)
 
 
-def solutions(path: Path) -> list[tuple[int, str]]:
-    """(cell index, the first name the cell defines) of each solution cell (tagged 'solution')."""
-    notebook = nbformat.read(path, as_version=4)
-    return [(index, next(name for name in DEFINED.search(cell.source).groups() if name))
-            for index, cell in enumerate(notebook.cells) if "solution" in cell.metadata.get("tags", [])]
+def solutions(path: Path, offset: int = 0) -> list[tuple[int, str]]:
+    """(cell index, the first name the cell defines) of each solution cell (tagged 'solution'), or
+    with ``offset=-1`` of the exercise cell before each."""
+    cells = nbformat.read(path, as_version=4).cells
+    return [(index + offset, next(name for name in DEFINED.search(cells[index + offset].source).groups() if name))
+            for index, cell in enumerate(cells) if "solution" in cell.metadata.get("tags", [])]
+
+
+def exercises_without_solutions(text: str, path: Path) -> bool:
+    """Whether ``text`` (a slideshow's) holds every exercise of ``path`` and none of its solutions."""
+    return (all(name in text for _, name in solutions(path, offset=-1))
+            and not any(name in text for _, name in solutions(path)))
 
 
 @pytest.fixture(scope="session")
@@ -321,7 +328,7 @@ JS_CELL_NODE = """([index, id]) => {
   notebook.scrollToItem(index);
   const cell = notebook.widgets[index];
   cell.node.id = id;
-  return cell.inputHidden;
+  return cell.inputHidden && cell.outputHidden;
 }"""
 
 
@@ -330,11 +337,12 @@ def test_solutions_show_collapsed_and_open_on_click(lab, page_for, exercise_note
     page.goto(lab.page_url(f"lab/workspaces/solutions-{exercise_notebook.stem}/tree/{exercise_notebook.name}"))
     page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=250)
     for number, (index, name) in enumerate(solutions(exercise_notebook)):
-        assert page.evaluate(JS_CELL_NODE, [index, f"solution-{number}"]), f"cell {index} shows its source"
+        assert page.evaluate(JS_CELL_NODE, [index, f"solution-{number}"]), f"cell {index} shows its source or verdict"
         cell = page.locator(f"#solution-{number}")
         placeholder = cell.locator(".jp-InputPlaceholder .jp-Placeholder-content")
         placeholder.wait_for(state="visible")
         assert "Solution" in placeholder.inner_text() and name not in cell.inner_text()
+        assert cell.locator(".jp-OutputPlaceholder").count() == 1, "the solution's verdict shows"
         if number == 0:  # a click opens it
             placeholder.click()
             page.wait_for_function(f"() => !window.jupyterapp.shell.currentWidget.content.widgets[{index}].inputHidden")
@@ -388,7 +396,7 @@ def test_live_slideshow_with_rise_opens_and_navigates_offline(lab, page_for, dec
         arg=plain(titles[1]), timeout=10_000)
     # The solutions are not in the slideshow (they are skipped, like the import cells).
     shown = page.evaluate("() => document.querySelector('.reveal .slides').textContent")
-    assert not [name for _, name in solutions(deck_notebook) if name in shown], "a solution shows in the slides"
+    assert exercises_without_solutions(shown, deck_notebook), "a solution shows in the slides, or an exercise is missing"
     # What the slideshow tried to fetch from outside (RISE's reveal theme asks for web fonts) was
     # refused, and the slides above rendered all the same.
     print("blocked:", sorted(set(view.blocked)))
@@ -418,8 +426,8 @@ def test_exported_deck_opens_offline_from_a_file(browser, page_for, deck_noteboo
     deck = load_export_slides().export(deck_notebook, tmp_path)
     html = deck.read_text(encoding="utf-8")
     assert not re.search(r"""<(script|link)[^>]+(src|href)=["']?https?:""", html), "the deck loads something from the web"
-    assert solutions(deck_notebook) and not [name for _, name in solutions(deck_notebook) if name in html], \
-        "a solution is in the deck"
+    assert solutions(deck_notebook) and exercises_without_solutions(html, deck_notebook), \
+        "a solution is in the deck, or an exercise is missing"
 
     view = page_for(f"deck-{deck_notebook.stem}")
     page = view.page

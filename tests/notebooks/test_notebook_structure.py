@@ -149,7 +149,8 @@ def test_every_exercise_is_a_stub_followed_by_its_collapsed_solution(path):
         assert solution is not None and solution["cell_type"] == "code" and is_solution(solution), \
             f"the cell after the stub is not its solution:\n{stub_source[:200]}"
         solution_source = "".join(solution["source"])
-        assert solution["metadata"].get("jupyter", {}).get("source_hidden") is True, "the solution is not collapsed"
+        assert solution["metadata"].get("jupyter") == {"source_hidden": True, "outputs_hidden": True}, \
+            "the solution (its code and its verdict) is not collapsed"
         assert solution["metadata"].get("slideshow", {}).get("slide_type") == "skip", "the solution shows in slides"
         assert [name for name, _ in CHECK_CALL.findall(stub_source)] == \
                [name for name, _ in CHECK_CALL.findall(solution_source)], "the solution runs another check"

@@ -32,18 +32,19 @@ def adam_update_reference(W, b, dW, db, V_dW, V_db, S_dW, S_db, t, lr, beta1, be
 
 def _wrong_adam(*, eps_inside=False, correct_V=True, correct_S=True, t_shift=0, b_uses_V_dW=False,
                 b_uses_S_dW=False, squares_of_weights=False, old_averages=False, swap_betas=False,
-                efficient_with_eps=False):
+                efficient_with_eps=False, without_one_minus_beta=False, along_gradient=False, uphill=False):
     """An Adam update with one known mistake switched on (see ADAM_UPDATE_EXERCISE)."""
     def update(W, b, dW, db, V_dW, V_db, S_dW, S_db, t, lr, beta1, beta2, eps):
         if swap_betas:
             beta1, beta2 = beta2, beta1
+        weight1, weight2 = (1.0, 1.0) if without_one_minus_beta else (1 - beta1, 1 - beta2)
         averages = {}
         for name, param, grad, V, S in (("W", W, dW, V_dW, S_dW), ("b", b, db, V_db, S_db)):
-            V_new = beta1 * V + (1 - beta1) * grad
-            S_new = beta2 * S + (1 - beta2) * (param * param if squares_of_weights else grad * grad)
+            V_new = beta1 * V + weight1 * grad
+            S_new = beta2 * S + weight2 * (param * param if squares_of_weights else grad * grad)
             averages[name] = (V, S) if old_averages else (V_new, S_new)
         results = []
-        for name, param in (("W", W), ("b", b)):
+        for name, param, grad in (("W", W, dW), ("b", b, db)):
             V, S = averages[name]
             if b_uses_V_dW and name == "b":
                 V = averages["W"][0]
@@ -53,10 +54,10 @@ def _wrong_adam(*, eps_inside=False, correct_V=True, correct_S=True, t_shift=0, 
             if efficient_with_eps:     # the corrections folded into the step size, ε̂ = ε
                 results.append(param - lr * np.sqrt(1 - beta2**step) / (1 - beta1**step) * V / (np.sqrt(S) + eps))
                 continue
-            V_hat = V / (1 - beta1**step) if correct_V else V
+            V_hat = grad if along_gradient else V / (1 - beta1**step) if correct_V else V
             S_hat = S / (1 - beta2**step) if correct_S else S
             denom = np.sqrt(S_hat + eps) if eps_inside else np.sqrt(S_hat) + eps
-            results.append(param - lr * V_hat / denom)
+            results.append(param + lr * V_hat / denom if uphill else param - lr * V_hat / denom)
         return tuple(results)
     return update
 
@@ -121,6 +122,14 @@ ADAM_UPDATE_EXERCISE = Exercise(
         Mistake(_wrong_adam(efficient_with_eps=True),
                 "you folded the corrections into the step size but kept ε next to the uncorrected √S: "
                 "that is another optimizer. Add ε to √Ŝ, as Algorithm 1 does."),
+        Mistake(_wrong_adam(without_one_minus_beta=True),
+                "your averages lack the factors 1−β: V ← β₁·V + (1−β₁)·dW and S ← β₂·S + (1−β₂)·dW². "
+                "The bias correction assumes them."),
+        Mistake(_wrong_adam(along_gradient=True),
+                "you stepped along dW itself, as RMSProp does; Adam steps along the average of the "
+                "gradients, V̂ = V/(1−β₁ᵗ)."),
+        Mistake(_wrong_adam(uphill=True),
+                "your step goes uphill: subtract it, W − lr·V̂/(√Ŝ + ε)."),
         Mistake(lambda *arguments: adam_update_reference(*arguments)[::-1],
                 "the values are right but in the wrong order: return (W_new, b_new)."),
     ],
@@ -188,6 +197,12 @@ def _judge_first_steps(corrected: float, uncorrected: float) -> CheckResult:
                f"is smaller.")
     elif _near(uncorrected, without_root) or _near(uncorrected, without_root / s["grad"]):
         why = "you divided m₁ = (1−β₁)·g by v₁; the step divides it by the root, √v₁ = √(1−β₂)·|g|."
+    elif _near(uncorrected, 1 - s["beta1"]):
+        why = (f"uncorrected, m₁ = {1 - s['beta1']:.2g}·g is too small, but √v₁ = {np.sqrt(1 - s['beta2']):.2g}·|g| "
+               f"is smaller still: the step is longer.")
+    elif _near(uncorrected, 1 / np.sqrt(1 - s["beta2"])):
+        why = (f"√v₁ = {np.sqrt(1 - s['beta2']):.2g}·|g| is right, but m₁ = (1−β₁)·g = {1 - s['beta1']:.2g}·g, "
+               f"not g: m starts at 0 too.")
     elif _near(uncorrected, right_uncorrected * s["grad"]):
         why = "the step does not grow with g: in m₁/√v₁ = (1−β₁)·g / (√(1−β₂)·|g|), g cancels."
     else:
@@ -242,6 +257,8 @@ ADAM_STATE_EXERCISE = Exercise(
                 "that is bits, 8 per byte; return bytes."),
         Mistake(lambda n, size, amsgrad: (3 if amsgrad else 2) * n,
                 "you counted numbers, not bytes: multiply by bytes_per_number (4 for float32)."),
+        Mistake(lambda n, size, amsgrad: (3 if amsgrad else 2) * n * size / 1e9,
+                "that is gigabytes; return the number of bytes."),
     ],
     hint="How many arrays as large as the parameters does the optimizer keep? The state printed "
          "above says.",

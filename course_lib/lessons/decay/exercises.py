@@ -51,8 +51,13 @@ UPDATE_LR_EXERCISE = Exercise(
                 "off by one: epochs count from 0, and at epoch 0 the rate is lr0 itself."),
         Mistake(lambda lr0, epoch, k: lr0 * (1 + k * epoch),
                 "you multiplied by (1 + k·epoch), so the rate grows; divide by it."),
+        Mistake(lambda lr0, epoch, k: 1 / (1 + k * epoch),
+                "you returned the factor 1 / (1 + k·epoch) alone; the rate is lr0 times it."),
+        Mistake(lambda lr0, epoch, k: lr0 / (1 + k) * epoch,
+                "the parentheses are misplaced: lr0 / (1 + k)·epoch multiplies by epoch, so the rate is 0 at "
+                "epoch 0. Write lr0 / (1 + k·epoch)."),
     ],
-    hints={ZeroDivisionError: "The denominator is 1 + k·epoch, which is never 0 for k ≥ 0."},
+    hints={(ZeroDivisionError, "by zero"): "The denominator is 1 + k·epoch, which is never 0 for k ≥ 0."},
     hint="Inverse-time decay divides lr0 once, by a number that starts at 1 and grows by decay_rate "
          "every epoch.",
 )
@@ -96,8 +101,17 @@ SCHEDULE_LR_DECAY_EXERCISE = Exercise(
                 "100 is still in stair 0, so the rate is lr0)."),
         Mistake(lambda lr0, epoch, k, interval: lr0 / (1 + k * np.floor(interval / epoch)) if epoch else lr0,
                 "epoch and time_interval are swapped: count the intervals with ⌊epoch / time_interval⌋."),
+        Mistake(lambda lr0, epoch, k, interval: lr0 / (1 + np.floor(k * epoch / interval)),
+                "you took the floor of k·epoch / time_interval; floor only epoch / time_interval. (In Python "
+                "k * epoch // T does the first: * and // go left to right.)"),
+        Mistake(lambda lr0, epoch, k, interval: lr0 / (1 + k * np.floor((epoch + 1) / interval)),
+                "off by one: epochs count from 0 (the lecture counts from 1), so the first drop comes at "
+                "epoch = time_interval; you used epoch + 1."),
+        Mistake(lambda lr0, epoch, k, interval: 1 / (1 + k * np.floor(epoch / interval)),
+                "you returned the factor 1 / (1 + k·⌊epoch / time_interval⌋) alone; the rate is lr0 times it."),
     ],
-    hints={ZeroDivisionError: "Divide the epoch by time_interval (never 0), not the other way round."},
+    hints={(ZeroDivisionError, "by zero"):
+           "Divide the epoch by time_interval (never 0), not the other way round."},
     hint="As in update_lr, but the epoch counts only in whole intervals: how many full time_intervals "
          "have passed?",
 )
@@ -112,6 +126,8 @@ _LAMBDA_EPOCHS = 60
 RATE_NOT_FACTOR = ("your lambda returns a rate, not a factor: LambdaLR multiplies the base lr by it, so lr0 "
                    "counts twice. Return 1 / (1 + k·(epoch // interval)).")
 _LAMBDA_BASE_LR = 0.1
+_RATES = f"LambdaLR's rate (base lr {_LAMBDA_BASE_LR}, epochs 0 … {_LAMBDA_EPOCHS - 1})"
+"""What the lambda exercise compares, named in its messages: "<_RATES> is wrong at index 7: …"."""
 
 
 def _lambda_lr_sequence(lr_lambda: Any) -> np.ndarray:
@@ -144,7 +160,7 @@ FIXED_INTERVAL_LAMBDA_EXERCISE = Exercise(
     cases=[{"decay_rate": k, "time_interval": interval} for k, interval in [(1.0, 10), (0.25, 7), (3.0, 20)]],
     expected=_fixed_interval_rates,
     run=_lambda_lr_sequence,
-    outputs=(f"the learning rates of epochs 0 … {_LAMBDA_EPOCHS - 1} (base lr {_LAMBDA_BASE_LR})",),
+    outputs=(_RATES,),
     success="LambdaLR multiplies the base lr by your factor 1 / (1 + k·(epoch // interval)).",
     mistakes=[
         Mistake(lambda k, interval: (lambda epoch: _LAMBDA_BASE_LR / (1 + k * (epoch // interval))),
@@ -164,6 +180,9 @@ FIXED_INTERVAL_LAMBDA_EXERCISE = Exercise(
         Mistake(lambda k, interval: (lambda epoch: 1 / (1 + k * ((epoch + 1) // interval))),
                 "off by one: LambdaLR calls the lambda with epochs 0, 1, 2, … so the first drop comes at "
                 "epoch = interval; you used epoch + 1."),
+        Mistake(lambda k, interval: (lambda epoch: 1 / (1 + k * epoch // interval)),
+                "k * epoch // interval takes the floor of k·epoch / interval (* and // go left to right). "
+                "Floor only the epoch: k * (epoch // interval)."),
     ],
     hint="Return a function of the epoch (lambda epoch: …). LambdaLR multiplies the base lr by its "
          "value: a factor, not a rate.",
@@ -178,7 +197,7 @@ def check_fixed_interval_lambda(fn: Callable) -> CheckResult:
     ``lr0``, say), makes every rate the same multiple of the right one: that is told as well.
     """
     result = check_function(fn, FIXED_INTERVAL_LAMBDA_EXERCISE)
-    if result.passed or not result.attempted or not result.message.startswith("the learning rates"):
+    if result.passed or not result.attempted or not result.message.startswith(_RATES):
         return result
     return CheckResult(False, RATE_NOT_FACTOR) if _rates_all_scaled(fn) else result
 
@@ -207,7 +226,7 @@ BUDGET_EPOCHS = 10
 BUDGET_TARGET = 1.5e-3
 """The target: F − F* after the budget, the mean over ``BUDGET_SEEDS`` seeds, below this."""
 BUDGET_SEEDS = 64
-FROZEN = 2.5
+FROZEN = 2.0
 """A run froze when the noise left in it is over FROZEN times the floor of its last rate (a run that
 sits at the floor of its last rate is 1.1 to 1.8 times above it, as it lags behind the falling rate)."""
 

@@ -4,15 +4,14 @@ optimizer step from several micro-batches with a GradScaler, gradient accumulati
 to choose (``check_warmup_length``, judged by training the recipe at that length)."""
 
 import functools
-import inspect
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
 
 from course_lib.interactive.checking import (
-    check_answer, check_function, CheckResult, describe_value, Exercise, Mistake, not_attempted, Question,
-    UnusableAnswer,
+    accepts_arguments, check_answer, check_function, CheckResult, describe_value, Exercise, Mistake, not_attempted,
+    Question, UnusableAnswer, wrong_signature,
 )
 from course_lib.lessons.recipe.training import make_task, RECIPE, train_many, warmup_cosine
 
@@ -26,11 +25,12 @@ def warmup_cosine_reference(step, peak_lr, warmup_steps, total_steps, eta_min):
     return warmup_cosine(step, peak_lr, warmup_steps, total_steps, eta_min)
 
 
-def _schedule_with(ramp: Callable, cosine: Callable) -> Callable:
+def _schedule_with(ramp: Callable, cosine: Callable, through_w: bool = False) -> Callable:
     """A per-step schedule made of a warm-up ``ramp(t, peak, W)`` and a decay ``cosine(t, peak, W, T, eta)``
-    (the known wrong versions below differ from the reference in one of the two)."""
+    (the known wrong versions below differ from the reference in one of the two). ``through_w``: the
+    ramp also at step W (``step <= W``, when W > 0)."""
     def lr(step, peak_lr, warmup_steps, total_steps, eta_min):
-        if step < warmup_steps:
+        if step < warmup_steps or through_w and 0 < warmup_steps == step:
             return ramp(step, peak_lr, warmup_steps)
         return cosine(step, peak_lr, warmup_steps, total_steps, eta_min)
     return lr
@@ -67,17 +67,23 @@ def _schedule_sequence(fn: Callable) -> Callable:
 
 
 def _rates(returned: list) -> list:
-    """The rates a per-step function returned, each checked to be one number."""
+    """The rates a per-step function returned, each checked to be one number (a Python or NumPy
+    number, or a 0-d array or tensor), as floats."""
+    rates = []
     for step, rate in enumerate(returned):
-        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) and \
-                not (isinstance(rate, np.ndarray) and rate.ndim == 0):
+        try:
+            one = not isinstance(rate, (bool, str, bytes)) and np.ndim(rate) == 0 and float(rate) is not None
+        except (TypeError, ValueError, RuntimeError):
+            one = False
+        if not one:
             raise UnusableAnswer(f"for step {step} your function returned {describe_value(rate)}; return one "
                                  f"number, the rate of that step")
-    return returned
+        rates.append(float(rate))
+    return rates
 
 
-def _mistake(ramp: Callable = _right_ramp, cosine: Callable = _RIGHT_COSINE) -> Callable:
-    return _schedule_sequence(_schedule_with(ramp, cosine))
+def _mistake(ramp: Callable = _right_ramp, cosine: Callable = _RIGHT_COSINE, through_w: bool = False) -> Callable:
+    return _schedule_sequence(_schedule_with(ramp, cosine, through_w))
 
 
 _WARMUP_COSINE_CASES = [
@@ -102,6 +108,9 @@ WARMUP_COSINE_EXERCISE = Exercise(
         Mistake(_mistake(ramp=lambda s, peak, W: peak * (s + 1) / (W + 1)),
                 "off by one at the end of the warm-up: peak·(t+1)/(W+1) never reaches the peak (the last "
                 "warm-up step gets peak·W/(W+1)). Divide by W, so that step W − 1 is at the peak."),
+        Mistake(_mistake(through_w=True),
+                "your warm-up runs one step too long: at step W it gives peak·(W+1)/W, above the peak. "
+                "The warm-up is steps 0 … W − 1: test step < W."),
         Mistake(_mistake(cosine=_cosine_of(lambda s, W, T: (s - W + 1) / (T - W))),
                 "off by one at the end of the warm-up: your cosine is already below the peak at step W. "
                 "Count the decay's steps from W: progress (t − W)/(T − W − 1), which is 0 at t = W."),
@@ -135,24 +144,9 @@ def check_warmup_cosine(fn: Callable) -> CheckResult:
     """Check ``fn(step, peak_lr, warmup_steps, total_steps, eta_min)`` -> the rate of that step."""
     if not callable(fn):
         return check_function(fn, WARMUP_COSINE_EXERCISE)
-    if not _accepts(fn, 5):
-        return _wrong_signature(WARMUP_COSINE_CALL)
+    if not accepts_arguments(fn, 5):
+        return wrong_signature(WARMUP_COSINE_CALL)
     return check_function(_schedule_sequence(fn), WARMUP_COSINE_EXERCISE)
-
-
-def _accepts(fn: Callable, count: int) -> bool:
-    """Whether ``fn`` can be called with ``count`` positional arguments (True when unknowable)."""
-    try:
-        inspect.signature(fn).bind(*range(count))
-    except TypeError:
-        return False
-    except ValueError:  # a built-in without a signature
-        pass
-    return True
-
-
-def _wrong_signature(call: str) -> CheckResult:
-    return CheckResult(False, f"your function does not take the stub's arguments: keep its first line, def {call}:")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -369,7 +363,7 @@ _FIXED_COUNT = _with_step("unscale", "clip", "step", "update", "zero_grad", divi
 
 MESSAGES = {
     "forward all first": "you computed every micro-batch's loss before the backward, so all their activations "
-                         "stay in memory at once, which accumulation avoids. Backpropagate each loss at once.",
+                         "stay in memory at once, which accumulation avoids. Backpropagate each loss as soon as you have it.",
     "unscaled backward": "you called backward() on the unscaled loss, yet scaler.unscale_ divides the gradients "
                          "by S anyway. Backpropagate scaler.scale(loss / n).",
     "step every micro-batch": "you took a step (unscale_, clip, step, update) after every micro-batch: several "
@@ -393,6 +387,8 @@ MESSAGES = {
                           "step then unscales the gradients again. Order: step, then update.",
     "no update": "you never called scaler.update(): the scale is never adjusted, and the next step's unscale_ "
                  "fails. Call it once per step, after scaler.step.",
+    "zero_grad before step": "you zeroed the gradients before scaler.step, so the step had no gradients to "
+                             "follow. Call optimizer.zero_grad() after scaler.step and scaler.update.",
     "no zero_grad": "you never zeroed the gradients: the next step's micro-batches add onto this step's. End "
                     "the step with optimizer.zero_grad().",
     "not divided": "you did not divide each micro-batch's loss by their number n: the gradients add up to n "
@@ -415,6 +411,7 @@ ACCUMULATION_MISTAKES = [
     Mistake(_with_step("unscale", "clip", "update", "zero_grad"), MESSAGES["no step"]),
     Mistake(_with_step("unscale", "clip", "update", "step", "zero_grad"), MESSAGES["update before step"]),
     Mistake(_with_step("unscale", "clip", "step", "zero_grad"), MESSAGES["no update"]),
+    Mistake(_with_step("unscale", "clip", "zero_grad", "step", "update"), MESSAGES["zero_grad before step"]),
     Mistake(_with_step("unscale", "clip", "step", "update"), MESSAGES["no zero_grad"]),
     Mistake(_NOT_DIVIDED, MESSAGES["not divided"]),
     Mistake(_FIXED_COUNT, MESSAGES["fixed count"]),
@@ -471,6 +468,8 @@ def _order_mistake(calls: tuple) -> str | None:
         return "update before step"
     if update is None:
         return "no update"
+    if any(c == "optimizer.zero_grad" for c in calls[last_backward:step]):
+        return "zero_grad before step"
     if "optimizer.zero_grad" not in calls:
         return "no zero_grad"
     return None
@@ -503,8 +502,8 @@ def check_accumulation_step(fn: Callable) -> CheckResult:
     if not callable(fn):
         return CheckResult(False, f"expected your function `accumulation_step` itself but got {describe_value(fn)}: "
                                   "pass the function without calling it.")
-    if not _accepts(fn, 5):
-        return _wrong_signature(ACCUMULATION_CALL)
+    if not accepts_arguments(fn, 5):
+        return wrong_signature(ACCUMULATION_CALL)
     runs = _runs(fn)
     first = runs[0]
     if first.placeholder or isinstance(first.error, NotImplementedError):
@@ -524,6 +523,9 @@ def check_accumulation_step(fn: Callable) -> CheckResult:
         text = str(run.error) if len(str(run.error)) <= 80 else str(run.error)[:77] + "..."
         return CheckResult(False, f"your function raised {type(run.error).__name__}: {text} (optimizer step "
                                   f"{len(run.calls)}).\nYour calls in the first step: {calls}.")
+    if first.calls[0] == _reference_runs()[0].calls[0]:
+        return CheckResult(False, "your calls are the right ones, in the right order, but the step is not that of the "
+                                  "whole batch's mean loss: check what you divide each loss by.")
     return CheckResult(False, f"the weights differ from those of one step on the whole batch. Your calls in the "
                               f"first step: {calls}.\nThe right ones: {_ORDER}.")
 
@@ -570,16 +572,27 @@ def _judge_warmup(warmup_steps: float) -> CheckResult:
         return CheckResult(False, f"too short: with W = {W} the rate is at {WARMUP_PEAK:g} {reaches}, and {spiked} of "
                                   f"the {seeds} runs' loss rose above {SPIKE_FACTOR:g}× its start in the first "
                                   f"{SPIKE_STEPS} steps. Lengthen the warm-up.")
+    shown = _percent(mean)
     if mean < TARGET_ERROR:
         return CheckResult(True, f"with W = {W} no run's loss rose above {SPIKE_FACTOR:g}× its start, and the mean "
-                                 f"test error of the {seeds} runs is {mean:.1f} %, below {TARGET_ERROR:g} %.")
+                                 f"test error of the {seeds} runs is {shown} %, below {TARGET_ERROR:g} %.")
     if W < STEPS // 4:
         return CheckResult(False, f"too short: no loss tripled, but with the rate at {WARMUP_PEAK:g} {reaches} the "
-                                  f"worst run ended at {errors.max():.1f} % error: mean {mean:.1f} %, above "
+                                  f"worst run ended at {errors.max():.1f} % error: mean {shown} %, not below "
                                   f"{TARGET_ERROR:g} %. Lengthen the warm-up.")
     return CheckResult(False, f"too long: the rate reaches {WARMUP_PEAK:g} only at step {W - 1}, and the decay gets "
-                              f"only the last {STEPS - W} steps: mean test error {mean:.1f} % over {seeds} runs, "
-                              f"above {TARGET_ERROR:g} %. Shorten the warm-up.")
+                              f"only the last {STEPS - W} steps: mean test error {shown} % over {seeds} runs, "
+                              f"not below {TARGET_ERROR:g} %. Shorten the warm-up.")
+
+
+def _percent(mean: float) -> str:
+    """The mean error with one decimal, or as many more as it takes not to print the target itself
+    (17.98 is "17.98", not "18.0", which would contradict "below 18 %")."""
+    for decimals in (1, 2, 3, 4):
+        text = f"{mean:.{decimals}f}"
+        if float(text) != TARGET_ERROR:
+            return text
+    return text
 
 
 WARMUP_QUESTION = Question(
