@@ -416,8 +416,9 @@ def _judge_alpha_limit(alpha: float) -> CheckResult:
     below, above = textbook_run(0.98 * alpha), textbook_run(1.02 * alpha)
     runs = f"at 0.98 × your α: {_what_it_did(below)}; at 1.02 ×: {_what_it_did(above)}.\n"
     if _converges(below) and not _converges(above):
-        return CheckResult(True, f"{runs}The limit is 2(1+β)/((1−β)κ) = {limit:.3g}, "
-                                 f"{limit * kappa / 2:.0f} times GD's 2/κ.")
+        # neither the limit nor the learner's α is printed: the solution's output shows under the question
+        return CheckResult(True, f"{runs}Your α is at the edge: its lr = α(1−β) sits at the heavy ball's "
+                                 f"limit 2(1+β)/κ on the steep axis.")
     nesterov = 2 * (1 + beta) / ((1 + 2 * beta) * (1 - beta) * kappa)
     known = [(2 / kappa, f"{2 / kappa:g} is GD's limit 2/κ; momentum's averaged steps can be longer."),
              (limit * (1 - beta), "that is the limit on torch's lr = α(1−β); α itself is 1/(1−β) times "
@@ -524,16 +525,30 @@ def _what_would_work(lr: float, beta: float) -> str:
     return "Try " + " or ".join(found) + "."
 
 
+def _why_it_works(lr: float, beta: float) -> str:
+    """How the error shrinks along the valley (curvature 1) and across it (curvature κ): a curvature
+    in the complex window (1−√β)² < lr·h < (1+√β)² spirals in at √β per step; outside it the two roots
+    are real, positive below the window (the error shrinks straight) and negative above (it bounces)."""
+    def how(h: float) -> str:
+        if beta > 0 and np.isclose(contraction_factor(lr, beta, h), np.sqrt(beta), rtol=1e-9, atol=0):
+            return "spirals in at √β per step"
+        return "shrinks straight" if lr * h < 1 + beta else "bounces in"
+
+    along, across = how(1.0), how(SETTINGS_CONDITION)
+    if along == across == "spirals in at √β per step":
+        return "both curvatures lie in the complex window, where the error spirals in at √β per step."
+    return f"the error {along} along the valley and {across} across it."
+
+
 def _judge_settings(lr: float, beta: float) -> CheckResult:
     """Run the learner's (lr, β) for 200 steps on the κ = 400 bowl and say how far it got, why, and
     which single change of lr or β would get there (found by running those too)."""
     kappa, steps = SETTINGS_CONDITION, SETTINGS_STEPS
     result = settings_run(lr, beta)
-    chosen = f"with lr = {lr:g}, β = {beta:g}"
     reached = first_step_below(result)
-    if reached is not None:
-        return CheckResult(True, f"{chosen} the loss reached 1e-6 at step {reached} of {steps}; "
-                                 f"gradient descent at its best lr needs {gradient_descent_steps()} steps.")
+    if reached is not None:  # lr and β are not printed: the solution's output shows under the question
+        return CheckResult(True, f"with your lr and β the loss reached 1e-6 at step {reached} of {steps} "
+                                 f"(GD at its best lr: step {gradient_descent_steps()}): {_why_it_works(lr, beta)}")
     if beta >= 1:
         return CheckResult(False, f"with β = {beta:g} the run never settles: β ≥ 1 never forgets a gradient. "
                                   f"Pick β below 1.")

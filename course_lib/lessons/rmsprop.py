@@ -333,8 +333,11 @@ def _judge_settling_step(steps: float) -> CheckResult:
     settled = int(np.argmax(lengths <= SETTLE_WITHIN)) + 1
     t = int(round(steps))
     if abs(t - settled) <= SETTLE_TOLERANCE:
-        return CheckResult(True, f"The run's step is first at most 1.1·lr at t = {settled}: {lengths[settled - 1]:.4f}·lr, "
-                                 f"after {lengths[settled - 2]:.4f}·lr. lr/√(1−ρ^t) ≤ 1.1·lr once ρ^t ≤ 1 − 1/1.21.")
+        # Not the run's t: this message shows under the question after "Run All", before any answer.
+        return CheckResult(True, f"Your t is within {SETTLE_TOLERANCE} steps of the run's, where its step first "
+                                 f"drops to at most 1.1·lr: from {lengths[settled - 2]:.4f}·lr to "
+                                 f"{lengths[settled - 1]:.4f}·lr. The step is lr/√(1−ρ^t), at most 1.1·lr once "
+                                 f"ρ^t ≤ 1 − 1/1.21.")
     if t < 1:
         return CheckResult(False, f"t counts the steps from 1, and at t = 1 the step is {lengths[0]:.0f}·lr.")
     if abs(t - round(1 / (1 - SETTLE_ALPHA))) <= SETTLE_TOLERANCE:
@@ -529,11 +532,12 @@ def _judge_which_is_rmsprop(run: str) -> CheckResult:
     shape = ("as long along x as along y" if round(ratio, 1) == 1.0
              else f"{ratio:.0f} times longer along y than along x")
     name, described, _ = _THREE_RUNS[run.lower()]
-    first = f"{run.upper()} is {described}: its first step, {_numbers(step)}, is {shape}"
-    if name == "RMSprop":
-        return CheckResult(True, f"{first}, though the gradient is {gradient[1] / gradient[0]:.0f} times "
+    first = f"is {described}: its first step, {_numbers(step)}, is {shape}"
+    if name == "RMSprop":  # not the label: this message shows under the question after "Run All"
+        return CheckResult(True, f"Your run {first}, though the gradient is {gradient[1] / gradient[0]:.0f} times "
                                  f"larger along y: √v cancels each coordinate's scale.")
-    return CheckResult(False, f"{first}, like the gradient: it does not divide each coordinate by its own scale.")
+    return CheckResult(False, f"{run.upper()} {first}, like the gradient: it does not divide each coordinate by "
+                              f"its own scale.")
 
 
 WHICH_IS_RMSPROP = Question(

@@ -384,12 +384,12 @@ def _judge_mystery_curves(**named) -> CheckResult:
     features = mystery_features()
     adam, momentum, gd = (next(label for label, name in truth.items() if name == wanted)
                           for wanted in ("adam", "momentum", "gd"))
-    early = ", ".join(f"{label} {features[label]['early']:.1f}" for label in (adam, momentum, gd))
-    smoother = "less" if features[momentum]["jitter"] < features[gd]["jitter"] else "more"
-    if named == truth:
-        return CheckResult(True, f"{adam} is Adam, whose steps are about lr whatever the gradient: it falls "
-                                 f"fastest (epoch 10: {early}). {momentum}, momentum, jitters {smoother} than "
-                                 f"{gd}, GD: it averages the gradients.")
+    if named == truth:   # the message names no curve: it shows under the question after "Run All"
+        others = sorted({f"{features[label]['early']:.1f}" for label in (momentum, gd)})
+        smoother = "less" if features[momentum]["jitter"] < features[gd]["jitter"] else "more"
+        return CheckResult(True, f"Your Adam falls fastest (cost {features[adam]['early']:.1f} at epoch 10, the "
+                                 f"others at {' and '.join(others)}): its steps are about lr whatever the gradient. "
+                                 f"Your momentum jitters {smoother} than your GD late on: it averages the gradients.")
     theirs = {name: label for label, name in named.items()}
     if named[adam] != "adam":
         return CheckResult(False, f"your Adam, {theirs['adam']}, is at {features[theirs['adam']]['early']:.1f} by "

@@ -643,11 +643,24 @@ def test_first_steps_are_measured_on_the_real_optimizers():
     assert lesson.first_steps(grad=1e-8)[0] == pytest.approx(0.5, rel=1e-6)
 
 
-def test_the_notebook_s_solution_passes_with_the_run_s_numbers():
+SUCCESS = ("Your steps are within 10 % of the run's (g = 0.01, β₂ = 0.9999). The corrections undo the start at 0; "
+           "without them, √v₁ = √(1−β₂)·|g| shrinks more than m₁ = (1−β₁)·g, so the step is longer.")
+
+
+def test_the_notebook_s_solution_passes_and_says_why():
     result = lesson.check_first_steps({"corrected": 1.0, "uncorrected": 10.0})
-    assert result.passed and str(result) == (f"Correct! {RAN}\n"
-                                             "m₁ = 0.1·g but √v₁ = 0.01·|g|: uncorrected, the first step is 10 "
-                                             "times too long.")
+    assert result.passed and result.message == SUCCESS
+    assert all(len(line) <= 100 for line in str(result).splitlines()) and len(str(result).splitlines()) == 2
+
+
+@pytest.mark.parametrize("corrected, uncorrected", [(1.0, 10.0), (0.95, 9.5), (1.09, 10.99)])
+def test_the_success_does_not_give_the_steps_away(corrected, uncorrected):
+    """After "Run All" the solution's verdict shows under the unanswered question: it must not state
+    the measured steps (1.00·lr, 10.0·lr), the solution's 1.0 and 10.0, nor the learner's numbers."""
+    message = str(lesson.check_first_steps({"corrected": corrected, "uncorrected": uncorrected}))
+    assert message.startswith("Correct! ") and "·lr" not in message
+    for number in ("1.0", "10.0", "0.95", "9.5", "1.09", "10.99", "0.1·g", "0.01·|g|", "10 times"):
+        assert number not in message, (number, message)
 
 
 @pytest.mark.parametrize("corrected", [0.91, 1.0, 1.09])
@@ -690,7 +703,7 @@ def test_the_judge_runs_the_setting_it_states(monkeypatch):
     # the explanations follow the setting too: 1/√(1−β₂) is 31.6 now, and g = 0.01 makes 10·g·lr = 0.1
     assert "m₁ = (1−β₁)·g = 0.1·g, not g" in lesson.check_first_steps({"corrected": 1.0, "uncorrected": 31.6}).message
     result = lesson.check_first_steps({"corrected": 1.0, "uncorrected": 3.2})
-    assert result.passed and "3.2·lr without" in result.message
+    assert result.passed and result.message == SUCCESS.replace("β₂ = 0.9999", "β₂ = 0.999")
 
 
 def test_the_prediction_s_placeholder_and_a_partial_answer():

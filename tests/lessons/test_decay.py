@@ -2,6 +2,7 @@
 ScheduleExplorer, the learning-rate-decay checkers and the design-a-schedule question."""
 
 import math
+import re
 import time
 
 import numpy as np
@@ -297,10 +298,30 @@ def final_excess(lr0, decay_rate):
 
 def test_the_solution_s_message_and_that_the_judge_runs_the_experiment():
     result = lesson.check_schedule({"lr0": 0.5, "decay_rate": 5.0})
-    assert result.message == ("With lr0 = 0.5, k = 5, F − F* is 9.6e-04 after 500 steps (mean of 64 seeds), "
-                              "below the target 1.5e-03. The rate fell from 0.5 to 0.011.")
+    assert result.message == ("Your schedule brought F − F* to 9.6e-04 in 500 steps (mean of 64 seeds), below "
+                              "1.5e-03: its early rates travelled fast, and its last rate, lr0 / (1 + 9k), had a low "
+                              "noise floor.")
+    assert len(str(result).splitlines()) == 2 and max(len(line) for line in str(result).splitlines()) <= 100
     assert f"{final_excess(0.5, 5.0):.1e}" == "9.6e-04"
     assert f"{final_excess(0.5, 15.0):.2e}" in lesson.check_schedule({"lr0": 0.5, "decay_rate": 15.0}).message
+
+
+def numbers_in(message):
+    """Every number written in ``message`` ("lr0" gives 0, "9.6e-04" 0.00096), as floats."""
+    return [float(number) for number in re.findall(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?", message)]
+
+
+@pytest.mark.parametrize("lr0, decay_rate", [(0.5, 5.0), (0.7, 5.0), (1.4, 9.8), (0.3, 3.0)])
+def test_the_success_message_does_not_give_the_answer_away(lr0, decay_rate):
+    """After "Run All" the solution's verdict shows under the question: it names neither lr0 nor k,
+    nor the last rate they make, lr0 / (1 + 9k)."""
+    result = lesson.check_schedule({"lr0": lr0, "decay_rate": decay_rate})
+    assert result.passed
+    assert "lr0 =" not in result.message and "k =" not in result.message
+    last_rate = lr0 / (1 + 9 * decay_rate)
+    for number in numbers_in(result.message):
+        assert not any(np.isclose(number, value, rtol=0.05) for value in (lr0, decay_rate, last_rate)), number
+    assert "0.5" not in lesson.check_schedule({"lr0": 0.5, "decay_rate": 5.0}).message   # the solution's, as written
 
 
 @pytest.mark.parametrize("lr0", [0.3, 0.5, 0.7, 1.0, 1.4])

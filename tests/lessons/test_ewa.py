@@ -258,6 +258,7 @@ def test_the_notebook_s_choice_passes_and_says_what_the_run_measured():
     assert str(check_noise_and_lag(beta_solution)) == (
         "Correct! that β leaves 0.732 °C of the noise (at most 0.8) and lags a steady rise by 14.38 days (at\n"
         "most 18).")
+    assert "0.935" not in str(check_noise_and_lag(beta_solution))  # it shows right under the question
 
 
 def test_the_good_region_is_where_the_two_formulas_say():

@@ -3,6 +3,7 @@ non-finite gradients, unscaling before clipping) and the question (a clipping th
 survives the cliff, judged by running the cliff)."""
 
 import base64
+import re
 
 import numpy as np
 import pytest
@@ -270,8 +271,18 @@ def survives(max_norm):
 def test_thresholds_across_the_good_region_pass(max_norm):
     result = lesson.check_cliff_threshold(max_norm)
     assert result.passed, result.message
-    assert result.message == (f"clipped at {max_norm:g}, no step was longer than {max_norm:g}: the run crossed the "
-                              f"wall into the valley, E below 1e-3 over its last 100 of 400 steps.")
+    assert result.message == ("with lr = 1 no step is longer than your threshold, so the step at the wall stayed "
+                              "short and did not throw the run: it crossed into the valley, with E below 1e-3 over "
+                              "its last 100 of 400 steps.")
+
+
+@pytest.mark.parametrize("max_norm", [0.15, 0.3, 0.5, 1.0, 2.0, 2.5])
+def test_the_success_message_does_not_give_the_threshold_away(max_norm):
+    """The solution's output shows under the question whenever the notebook runs: its numbers are
+    the experiment's (lr, E's bound, the steps), the same for every threshold that passes."""
+    message = lesson.check_cliff_threshold(max_norm).message
+    assert re.findall(r"\d[\d.e-]*", message) == ["1", "1e-3", "100", "400"]
+    assert "0.5" not in str(lesson.check_cliff_threshold(0.5))       # the solution's answer, as written
 
 
 def test_the_solution_s_threshold_is_well_inside_the_good_region():

@@ -68,10 +68,18 @@ def test_right_answers_pass(checker, answer):
 def test_the_solutions_messages():
     assert str(check_alpha_limit(ALPHA_LIMIT_SOLUTION)) == (
         "Correct! at 0.98 × your α: loss 1e-6 at step 157; at 1.02 ×: diverged at step 54.\n"
-        "The limit is 2(1+β)/((1−β)κ) = 0.76, 19 times GD's 2/κ.")
+        "Your α is at the edge: its lr = α(1−β) sits at the heavy ball's limit 2(1+β)/κ on the steep axis.")
     assert str(check_settings(SETTINGS_SOLUTION)) == (
-        "Correct! with lr = 0.007, β = 0.85 the loss reached 1e-6 at step 88 of 200; gradient descent at its\n"
-        "best lr needs 1916 steps.")
+        "Correct! with your lr and β the loss reached 1e-6 at step 88 of 200 (GD at its best lr: step 1916):\n"
+        "both curvatures lie in the complex window, where the error spirals in at √β per step.")
+
+
+def test_the_solutions_success_messages_do_not_give_the_answer_away():
+    """A solution's output shows right under its question: it must not state the answer."""
+    alpha_message = str(check_alpha_limit(ALPHA_LIMIT_SOLUTION))
+    assert all(answer not in alpha_message for answer in ("0.76", "19 times", "3.8/5")), alpha_message
+    settings_message = str(check_settings(SETTINGS_SOLUTION))
+    assert all(answer not in settings_message for answer in ("0.007", "0.85", "0.92")), settings_message
 
 
 def test_momentum_explorer_compares_gd_with_momentum_and_nesterov(momentum_explorer):
@@ -384,7 +392,29 @@ def test_settings_accepts_the_good_region_and_reports_the_step(lr, beta):
     step = lesson.first_step_below(result)
     assert step is not None and step <= 200
     message = check_settings({"lr": lr, "beta": beta}).message
-    assert f"reached 1e-6 at step {step} of 200" in message and "needs 1916 steps." in message
+    assert f"reached 1e-6 at step {step} of 200" in message and "(GD at its best lr: step 1916): " in message
+
+
+@pytest.mark.parametrize("lr, beta, why", [
+    # (1−√0.85)² = 0.0061 < 0.007 and 400 · 0.007 = 2.8 < (1+√0.85)² = 3.69: both in the window
+    (0.007, 0.85, "both curvatures lie in the complex window, where the error spirals in at √β per step."),
+    # 0.0035 < (1−√0.88)² = 0.0038: the flat direction's roots are real and positive
+    (0.0035, 0.88, "the error shrinks straight along the valley and spirals in at √β per step across it."),
+    # 400 · 0.00876 = 3.504 > (1+√0.758)² = 3.4995, below the limit 2(1+β) = 3.516: real, negative roots
+    (0.00876, 0.758, "the error shrinks straight along the valley and bounces in across it."),
+    # 0.00908 > (1−√0.82)² = 0.0089, but 400 · 0.00908 = 3.632 > (1+√0.82)² = 3.631, below 2(1+β) = 3.64
+    (0.00908, 0.82, "the error spirals in at √β per step along the valley and bounces in across it."),
+])
+def test_settings_success_says_how_each_direction_shrinks(lr, beta, why):
+    result = check_settings({"lr": lr, "beta": beta})
+    step = lesson.first_step_below(lesson.settings_run(lr, beta))
+    assert result.passed and result.message == (
+        f"with your lr and β the loss reached 1e-6 at step {step} of 200 (GD at its best lr: step 1916): {why}")
+    assert len(str(result).splitlines()) <= 2 and all(len(line) <= 100 for line in str(result).splitlines())
+    along, across = lesson.contraction_factor(lr, beta, [1.0, 400.0])
+    spirals = np.isclose([along, across], np.sqrt(beta), rtol=1e-9, atol=0)
+    assert list(spirals) == [why.startswith("both") or "spirals in at √β per step along" in why,
+                             why.startswith("both") or "spirals in at √β per step across" in why]
 
 
 def test_settings_verdict_is_the_real_run_s_across_the_region():

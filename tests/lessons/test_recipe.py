@@ -4,6 +4,7 @@ accumulation with a GradScaler) and the question (a warm-up length for a high pe
 
 import base64
 import math
+import re
 import types
 from dataclasses import replace
 
@@ -484,17 +485,32 @@ def test_accumulation_checker_trains_the_model_and_compares_the_weights():
 def test_warmup_lengths_inside_the_good_region_pass(warmup):
     result = lesson.check_warmup_length(warmup)
     assert result.passed, result.message
-    assert result.message.startswith(f"with W = {warmup} no run's loss rose above 3× its start, and the mean test "
-                                     f"error of the 5 runs is ")
+    mean = 100 * lesson.warmup_runs(warmup).test_error.mean()
+    assert result.message == (f"your warm-up let the rate climb to 0.3 gently enough that no run's loss rose above 3× "
+                              f"its start, and left time for the decay: the mean test error of the 5 runs is "
+                              f"{mean:.1f} %, below 18 %.")
 
 
 def test_the_solution_s_warmup_and_what_it_prints():
-    runs = lesson.warmup_runs(20)    # the computation, on its own
+    runs = lesson.warmup_runs(25)    # the computation, on its own
     mean = 100 * runs.test_error.mean()
-    assert str(lesson.check_warmup_length(20)) == (
-        f"Correct! with W = 20 no run's loss rose above 3× its start, and the mean test error of the 5 runs is\n"
-        f"{mean:.1f} %, below 18 %.")
+    assert str(lesson.check_warmup_length(25)) == (
+        f"Correct! your warm-up let the rate climb to 0.3 gently enough that no run's loss rose above 3× its\n"
+        f"start, and left time for the decay: the mean test error of the 5 runs is {mean:.1f} %, below 18 %.")
     assert (runs.losses[:50].max(0) / runs.losses[0]).max() < 2.8 and mean < 17.6   # far from both limits
+    assert abs(10 * mean % 1 - 0.5) > 0.2       # its one decimal is far from a rounding edge
+    grid_row = 100 * lesson.warmup_runs(20).test_error.mean()      # the grid above shows W = 20 at 0.3
+    assert f"{mean:.1f}" != f"{grid_row:.1f}"   # so the printed error does not point at that row
+
+
+@pytest.mark.parametrize("warmup", [10, 20, 25, 40])
+def test_the_success_message_does_not_give_the_warmup_away(warmup):
+    """The solution's output shows under the question whenever the notebook runs: it names no W;
+    its numbers are the target's and the runs' mean error."""
+    message = lesson.check_warmup_length(warmup).message
+    numbers = re.findall(r"\d[\d.]*", message)
+    assert str(warmup) not in numbers and "W" not in message
+    assert numbers[:3] == ["0.3", "3", "5"] and numbers[4:] == ["18"]
 
 
 @pytest.mark.parametrize("warmup, spiked", [(0, 4), (2, 4)])

@@ -2,6 +2,8 @@
 checkers pass right answers and name each known mistake, and the RMSprop explorer draws what
 course_lib computes."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -392,12 +394,24 @@ def test_the_messages_name_only_what_a_learner_has(exercise):
 
 # --- predict: when the long first steps settle -------------------------------------------------------
 
+SETTLED = ("Your t is within 2 steps of the run's, where its step first drops to at most 1.1·lr: from 1.1003·lr to "
+           "1.0991·lr. The step is lr/√(1−ρ^t), at most 1.1·lr once ρ^t ≤ 1 − 1/1.21.")
+
+
 @pytest.mark.parametrize("answer", [175, 174.3, 173, 177, 175.0, np.int64(176), {"steps": 175}])
 def test_predictions_within_two_steps_of_the_run_pass(answer):
     result = check_settling_step(answer)
-    assert result.passed, result.message
     # the run: 1.1003·lr at t = 174, 1.0991·lr at t = 175 (lr/√(1−0.99^t))
-    assert result.message.startswith("The run's step is first at most 1.1·lr at t = 175: 1.0991·lr, after 1.1003·lr.")
+    assert result.passed and result.message == SETTLED
+
+
+@pytest.mark.parametrize("answer", [173, 174, 174.3, 175, 176, 177])
+def test_the_settling_success_does_not_give_the_step_away(answer):
+    """After "Run All" the solution's verdict shows under the unanswered question: it must not say 175,
+    nor repeat the learner's t, nor any whole step near it."""
+    result = check_settling_step(answer)
+    assert result.passed and result.message == SETTLED                  # the same words for every right t
+    assert not any(str(t) in str(result) for t in range(170, 180)), str(result)
 
 
 @pytest.mark.parametrize("answer, start", [
@@ -462,9 +476,19 @@ def test_the_three_runs_are_momentum_gd_and_rmsprop_as_torch_runs_them(torch_run
 @pytest.mark.parametrize("answer", ["C", "c", " C ", {"run": "c"}])
 def test_rmsprop_s_run_passes_and_the_message_says_why(answer, torch_runs):
     result = lesson.check_which_is_rmsprop(answer)
-    assert result.passed and str(result).startswith("Correct! C is RMSprop (lr = 0.01, ρ = 0.99)")
+    assert result.passed and result.message == (
+        "Your run is RMSprop (lr = 0.01, ρ = 0.99): its first step, (+0.1, −0.1), is as long along x as along y, "
+        "though the gradient is 180 times larger along y: √v cancels each coordinate's scale.")
     assert first_step_text(torch_runs["C"]) == "(+0.1, −0.1)" and "(+0.1, −0.1)" in result.message
     assert "as long along x as along y" in result.message and "180 times larger along y" in result.message
+
+
+def test_the_rmsprop_success_does_not_name_the_run():
+    """After "Run All" the solution's verdict shows under the unanswered question: no label in it."""
+    message = str(lesson.check_which_is_rmsprop("C"))
+    assert message.startswith("Correct! Your run is RMSprop")
+    assert not re.search(r"\b[ABC]\b", message.removeprefix("Correct! ")), message
+    assert "run C" not in message and "C is" not in message
 
 
 @pytest.mark.parametrize("answer, name", [("A", "momentum (lr = 0.002, β = 0.9)"), ("b", "GD (lr = 0.005)")])

@@ -7,6 +7,7 @@ The escape counts measured from (1e-6, 1) are checked in tests/lab/test_runner.p
 
 import base64
 import math
+import re
 import warnings
 
 import numpy as np
@@ -625,9 +626,22 @@ def test_the_notebook_s_solution_is_right_and_says_what_the_runs_did(measured):
     far, close = measured
     result = check_escape_from_closer(far + np.log(1e9) / np.log(1 + 0.01))
     assert result.passed and result.message == (
-        f"GD (lr = 0.01) escaped from x0 = 1e-15 at step {close}, from 1e-6 at {far}; you said 3417.\n"
-        "Within 3 %: x gains a factor 1 + lr a step, so 10⁹ times closer adds 2083 steps, ln(10⁹)/ln(1 + lr).")
+        "Your prediction is within 3 % of the step at which GD (lr = 0.01) escaped from x0 = 1e-15.\n"
+        "Each step multiplies x by 1 + lr: 10⁹ times closer adds ln(10⁹)/ln(1 + lr) steps to those from 1e-6.")
     assert len(str(result).splitlines()) == 2 and max(len(line) for line in str(result).splitlines()) <= 100
+
+
+@pytest.mark.parametrize("answer", [1334 + math.log(1e9) / math.log(1.01), 3416, 3314, 3518])
+def test_the_success_message_does_not_give_the_answer_away(answer, measured):
+    """After "Run All" the solution's verdict shows under the question: no step count in it, neither
+    the measured one, nor the learner's, nor the steps added (which, with the 1334 shown, give it)."""
+    far, close = measured
+    message = check_escape_from_closer(answer).message
+    numbers = [float(number) for number in re.findall(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?", message)]
+    assert all(number < 100 for number in numbers), numbers   # 3 %, 0.01, 1e-15, 10⁹, 1 + lr, 0.5: no counts
+    for count in (close, round(answer), close - far, far):
+        assert str(count) not in message
+    assert "you said" not in message
 
 
 @pytest.mark.parametrize("answer", [3416, 3416.6, 1334 + 9 * 231, 3335.0, 3440.7, 3401, np.int64(3450), 3314, 3518])
@@ -673,7 +687,10 @@ def test_the_judge_runs_gd_at_the_lr_it_is_given():
     far, close = gd_escape(1e-6, 0.02), gd_escape(1e-15, 0.02)
     assert close - far == pytest.approx(math.log(1e9) / math.log(1.02), abs=2)
     right = lesson.judge_closer_escape(far + math.log(1e9) / math.log(1.02), lr=0.02)
-    assert right.passed and f"escaped from x0 = 1e-15 at step {close}, from 1e-6 at {far}" in right.message
+    assert right.passed and right.message.startswith("Your prediction is within 3 % of the step at which GD "
+                                                     "(lr = 0.02) escaped from x0 = 1e-15.\n")
+    too_many = lesson.judge_closer_escape(math.floor(1.03 * close) + 1, lr=0.02)
+    assert not too_many.passed and f"escaped from x0 = 1e-15 at step {close}, from 1e-6 at {far}" in too_many.message
     assert "Too many" in lesson.judge_closer_escape(3416, lr=0.02).message
     with pytest.raises(ValueError, match="does not escape"):
         lesson.judge_closer_escape(5000, lr=0.001)

@@ -280,9 +280,10 @@ def _judge_adamw_pair(lr: float, weight_decay: float) -> CheckResult:
         if weight_decay == 0:
             return CheckResult(False, f"{ran}: the test error averages under {good:.1f}\u00a0% over the {seeds} "
                                       f"seeds, but λ = 0 switches the decay off. Choose a λ > 0.")
-        return CheckResult(True, f"{ran}: the test error averages under {good:.1f}\u00a0% over the {seeds} "
-                                 f"seeds, within a point of the teacher's {teacher:.1f}\u00a0%. In torch's form "
-                                 f"what counts is lr·λ.")
+        # no lr, λ or lr·λ: the message shows under the question after "Run All"
+        return CheckResult(True, f"Your cell's test error averages under {good:.1f}\u00a0% over the {seeds} seeds, "
+                                 f"within a point of the teacher's {teacher:.1f}\u00a0%. In torch's form what "
+                                 f"counts is your lr·λ, the decay per step.")
     if mean < good + 1:   # no digits near the outline: they would move with the last bits of the arithmetic
         result = f"{ran}: the test error averages a little above {good:.1f}\u00a0% over the {seeds} seeds. "
     else:
