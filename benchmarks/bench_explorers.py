@@ -60,6 +60,11 @@ def drag(control) -> list:
         values = [option[1] if isinstance(option, tuple) else option for option in control.options]
         start = values.index(control.value)
         return [values[(start + k) % len(values)] for k in range(1, min(DRAG_STEPS, len(values) - 1) + 1)]
+    if isinstance(control, ipywidgets.SelectionSlider):  # a log slider's round values (log_slider)
+        values = [option[1] for option in control.options]
+        start = values.index(control.value)
+        direction = 1 if start + DRAG_STEPS < len(values) else -1
+        return [values[start + direction * k] for k in range(1, DRAG_STEPS + 1)]
     log = isinstance(control, ipywidgets.FloatLogSlider)
     position = np.log(control.value) / np.log(control.base) if log else control.value
     index = round((position - control.min) / control.step)  # the browser's slider snaps to min + k·step

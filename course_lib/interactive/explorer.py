@@ -16,6 +16,7 @@ artists, the ill-conditioned bowl race of notebooks 02 and 03) are the parts two
 
 import base64
 import io
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -87,8 +88,7 @@ class Explorer:
         self.update()
 
     def _assign(self, values: dict) -> None:
-        for name, value in values.items():
-            _check_setting(self.controls, name, value)
+        values = {name: _check_setting(self.controls, name, value) for name, value in values.items()}
         self._updating_on_change = False
         try:
             for name, value in values.items():
@@ -159,6 +159,13 @@ class DragCache:
     def _neighbours(self, setting: dict):
         for name in self.sliders:
             control = self.controls[name]
+            if isinstance(control, ipywidgets.SelectionSlider):
+                values = _choices(control)
+                index = min(range(len(values)), key=lambda i: abs(values[i] - setting[name]))
+                for k in (*range(index - self.reach, index), *range(index + 1, index + self.reach + 1)):
+                    if 0 <= k < len(values):
+                        yield setting | {name: values[k]}
+                continue
             log = isinstance(control, ipywidgets.FloatLogSlider)
             position = np.log(setting[name]) / np.log(control.base) if log else setting[name]
             index = round((position - control.min) / control.step)  # where the slider snaps to
@@ -194,27 +201,48 @@ def _format(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _check_setting(controls: dict, name: str, value) -> None:
-    """Raise TypeError / ValueError naming ``name`` and ``value`` unless the control accepts it as is."""
+def _choices(control) -> list:
+    return [option[1] if isinstance(option, tuple) else option for option in control.options]
+
+
+def _check_setting(controls: dict, name: str, value):
+    """Raise TypeError / ValueError naming ``name`` and ``value`` unless the control accepts it as is;
+    return the value to give the control. A slider takes only the values on its grid: the browser
+    would move any other value to the nearest grid point, and the picture would change under the
+    reader's eyes."""
     if name not in controls:
         raise ValueError(f"Unknown setting: {name}={value!r} (settings: {', '.join(controls)})")
     control = controls[name]
     if isinstance(control, ipywidgets.Checkbox):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be True or False, got {value!r}")
-    elif isinstance(control, ipywidgets.Dropdown):
-        choices = [option[1] if isinstance(option, tuple) else option for option in control.options]
+        return value
+    if isinstance(control, ipywidgets.Dropdown):
+        choices = _choices(control)
         if value not in choices:
             raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if isinstance(control, ipywidgets.SelectionSlider):
+        grid = _choices(control)
+    elif isinstance(control, ipywidgets.FloatLogSlider):
+        grid = [control.base**(control.min + k * control.step)
+                for k in range(round((control.max - control.min) / control.step) + 1)]
     else:
-        if isinstance(value, bool) or not isinstance(value, Real):
-            raise TypeError(f"{name} must be a number, got {value!r}")
-        if isinstance(control, ipywidgets.FloatLogSlider):
-            low, high = control.base**control.min, control.base**control.max
-        else:
-            low, high = control.min, control.max
-        if not low <= value <= high:
-            raise ValueError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
+        grid = [control.min + k * control.step for k in range(round((control.max - control.min) / control.step) + 1)]
+    low, high = grid[0], grid[-1]
+    if not low - 1e-12 * abs(low) <= value <= high + 1e-12 * abs(high):
+        raise ValueError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
+    index = min(range(len(grid)), key=lambda i: abs(grid[i] - value))
+    if not math.isclose(grid[index], value, rel_tol=1e-9, abs_tol=1e-9 * abs(grid[min(1, len(grid) - 1)] - grid[0])):
+        below = max((point for point in grid if point < value), default=None)
+        above = min((point for point in grid if point > value), default=None)
+        nearest = " and ".join(f"{point:.6g}" for point in (below, above) if point is not None)
+        raise ValueError(f"{name}={value!r} is not a position of the {name} slider; the nearest are {nearest}")
+    if isinstance(control, ipywidgets.IntSlider):
+        return int(round(grid[index]))
+    return grid[index] if isinstance(control, ipywidgets.SelectionSlider) else value
 
 
 def check_steps(steps) -> int:
@@ -225,9 +253,33 @@ def check_steps(steps) -> int:
     return int(steps)
 
 
-def lr_slider(low_exponent: float, high_exponent: float) -> ipywidgets.FloatLogSlider:
-    return ipywidgets.FloatLogSlider(base=10, min=low_exponent, max=high_exponent, step=0.05,
-                                     description="lr", readout_format=".3g")
+ROUND_20 = (1, 1.1, 1.2, 1.4, 1.6, 1.8, 2, 2.2, 2.5, 2.8, 3, 3.3, 3.6, 4, 4.5, 5, 5.6, 6.3, 7.1, 8, 9)
+"""Round values about 20 to a decade, the grid of most log sliders: Renard's rounded R″20 series
+(ISO 3) with 3 and 3.3 in place of 3.2, so that 0.3, 0.03, … (common learning rates) are on it."""
+ROUND_10 = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)
+"""10 round values per decade (1-1.2-1.5-2-2.5-3-4-5-6-8)."""
+QUARTER_DECADES = (1, 1.8, 3.2, 5.6)
+HALF_DECADES = (1, 3)
+
+
+def log_values(low: float, high: float, mantissas=ROUND_20) -> list[float]:
+    """The values m·10^e from ``low`` to ``high``, for each m of ``mantissas``, as Python reads them
+    written out (``0.036`` here is the literal 0.036)."""
+    exponents = range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
+    values = (float(f"{m}e{e}") for e in exponents for m in mantissas)
+    return [v for v in values if low * (1 - 1e-12) <= v <= high * (1 + 1e-12)]
+
+
+def log_slider(description: str, values) -> ipywidgets.SelectionSlider:
+    """A slider over ``values`` (increasing, e.g. ``log_values(1e-3, 1)``): it takes exactly these
+    values, labelled with 3 significant digits, and the browser sends back the one chosen, to the
+    last bit (a ``FloatLogSlider`` would snap a value to base**(min + k·step))."""
+    return ipywidgets.SelectionSlider(options=[(f"{v:.3g}", v) for v in values], description=description)
+
+
+def lr_slider(low: float, high: float) -> ipywidgets.SelectionSlider:
+    """The learning rate from ``low`` to ``high``, 20 round values per decade (``ROUND_20``)."""
+    return log_slider("lr", log_values(low, high))
 
 
 def status_text(ax, row: int):
@@ -246,6 +298,11 @@ def show_run(path_line, loss_line, status, name: str, result: runner.RunResult, 
     for artist in (path_line, loss_line, status):
         artist.set_color(color)
     return curve
+
+
+BOWL_RACE_HEADROOM = 1e3
+"""Decades kept above the curves of a bowl race for its status lines (top right), so that no curve
+runs through them."""
 
 
 def bowl_race_artists(contours, losses, names: tuple[str, ...], steps: int):
@@ -272,7 +329,12 @@ def show_bowl_race(explorer, bowl, condition) -> None:
     explorer.axes[0].title.set_text(bowl.label)
     curves = [show_run(*artists, name, result, bowl.minimum_value)
               for artists, (name, result) in zip(explorer._lines, explorer.results.items())]
-    plots.fit_loss_limits(explorer.axes[1], curves, decades=EXPLORER_LOSS_DECADES)
+    # A diverged run counts with its start only: it leaves through the top of the axis, where it is
+    # cut, and its blow-up (up to 1e14 before the run stops) does not push the other runs off the bottom.
+    fitted = [curve if result.diverged_at is None else curve[:1]
+              for curve, result in zip(curves, explorer.results.values())]
+    plots.fit_loss_limits(explorer.axes[1], fitted, headroom=BOWL_RACE_HEADROOM, decades=EXPLORER_LOSS_DECADES)
+
 
 def level_ellipses(bowl, count: int = 16, points: int = 120) -> tuple[np.ndarray, np.ndarray]:
     """Level curves of ½(x² + y²) (the bowl at κ = 1) as one NaN-separated line; dividing y by √κ

@@ -22,7 +22,7 @@ from course_lib.interactive.checking import (
     check_answer, check_function, CheckResult, describe_value, Exercise, Mistake, Question, UnusableAnswer,
 )
 from course_lib.interactive.explorer import (
-    check_steps, DragCache, Explorer, EXPLORER_LOSS_DECADES, lr_slider, status_text,
+    check_steps, DragCache, Explorer, EXPLORER_LOSS_DECADES, log_slider, log_values, lr_slider, status_text,
 )
 from course_lib.lab import plots, runner
 from course_lib.lab.landscapes import cliff
@@ -48,9 +48,8 @@ class ClippingExplorer(Explorer):
         super().__init__({
             "mode": ipywidgets.Dropdown(options=[("by norm", "norm"), ("by value", "value"), ("no clipping", "none")],
                                         description="clipping"),
-            "threshold": ipywidgets.FloatLogSlider(base=10, min=-2, max=2, step=0.05, description="threshold",
-                                                   readout_format=".3g"),
-            "lr": lr_slider(-2, 1),
+            "threshold": log_slider("threshold", log_values(0.01, 100)),
+            "lr": lr_slider(0.01, 10),
         })
         self._assign({"mode": mode, "threshold": threshold, "lr": lr})
         contours, losses = self.axes

@@ -21,7 +21,8 @@ from course_lib import optim
 from course_lib.interactive.checking import (
     check_answer, check_function, CheckResult, describe_value, Exercise, Mistake, Question, UnusableAnswer,
 )
-from course_lib.interactive.explorer import bowl_race_artists, check_steps, Explorer, lr_slider, show_bowl_race
+from course_lib.interactive.explorer import (bowl_race_artists, check_steps, Explorer, log_slider, log_values,
+    lr_slider, show_bowl_race)
 from course_lib.lab import plots, runner
 from course_lib.lab.landscapes import ill_conditioned_bowl, Landscape
 from course_lib.optim import SGD
@@ -116,10 +117,9 @@ class MomentumExplorer(Explorer):
                  nesterov: bool = False, steps: int = 100):
         self.steps = check_steps(steps)
         super().__init__({
-            "lr": lr_slider(-3, 0),
+            "lr": lr_slider(1e-3, 1),
             "beta": ipywidgets.FloatSlider(min=0.0, max=0.99, step=0.01, description="β"),
-            "condition": ipywidgets.FloatLogSlider(base=10, min=0, max=2, step=0.05, description="κ",
-                                                   readout_format=".3g"),
+            "condition": log_slider("κ", log_values(1, 100)),
             "nesterov": ipywidgets.Checkbox(description="Nesterov"),
         })
         self._assign({"lr": lr, "beta": beta, "condition": condition, "nesterov": nesterov})

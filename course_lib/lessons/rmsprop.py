@@ -21,7 +21,8 @@ import numpy as np
 from course_lib import averages, optim
 from course_lib.interactive.checking import (check_answer, check_function, CheckResult, Exercise, Mistake,
                                              Question)
-from course_lib.interactive.explorer import bowl_race_artists, check_steps, Explorer, lr_slider, show_bowl_race
+from course_lib.interactive.explorer import (bowl_race_artists, check_steps, Explorer, HALF_DECADES, log_slider,
+    log_values, lr_slider, show_bowl_race)
 from course_lib.lab import plots, runner
 from course_lib.lab.landscapes import ill_conditioned_bowl
 
@@ -97,15 +98,13 @@ class RMSpropExplorer(Explorer):
                  centered: bool = False, condition: float = 50.0, steps: int = 100):
         self.steps = check_steps(steps)
         super().__init__({
-            "lr": lr_slider(-3, 0),
+            "lr": lr_slider(1e-3, 1),
             "alpha": ipywidgets.FloatSlider(min=0.0, max=0.999, step=0.001, description="ρ (alpha)",
                                            readout_format=".3f"),
-            "eps": ipywidgets.FloatLogSlider(base=10, min=-10, max=1, step=0.5, description="ε",
-                                             readout_format=".0e"),
+            "eps": log_slider("ε", log_values(1e-10, 10, HALF_DECADES)),
             "momentum": ipywidgets.FloatSlider(min=0.0, max=0.99, step=0.01, description="momentum"),
             "centered": ipywidgets.Checkbox(description="centered"),
-            "condition": ipywidgets.FloatLogSlider(base=10, min=0, max=3, step=0.05, description="κ",
-                                                   readout_format=".3g"),
+            "condition": log_slider("κ", log_values(1, 1000)),
         }, ncols=3)
         self._assign({"lr": lr, "alpha": alpha, "eps": eps, "momentum": momentum, "centered": centered,
                       "condition": condition})

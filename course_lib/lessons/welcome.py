@@ -59,7 +59,7 @@ class LandscapeExplorer(Explorer):
             "landscape": ipywidgets.Dropdown(
                 options=[(each.label, name) for name, each in self.landscapes.items()], description="landscape"),
             "optimizer": ipywidgets.Dropdown(options=EXPLORER_OPTIMIZERS, description="optimizer"),
-            "lr": lr_slider(-4, 0.5),
+            "lr": lr_slider(1e-4, 3),
         })
         self._assign({"landscape": landscape, "optimizer": optimizer, "lr": lr})
         contours, losses = self.axes

@@ -126,7 +126,7 @@ def test_an_update_is_quick_and_much_quicker_than_a_rebuild(landscape_explorer):
     than drawing the same picture from scratch."""
     explorer = landscape_explorer
     explorer.set(landscape="ill_conditioned_bowl", optimizer="momentum", lr=0.05)
-    lrs = np.geomspace(0.01, 0.15, 3)
+    lrs = np.array([0.01, 0.04, 0.14])  # slider positions
     bowl = landscapes.ill_conditioned_bowl()
 
     def update(i):
@@ -158,7 +158,7 @@ def test_a_redraw_on_the_kept_background_is_the_picture_drawn_from_scratch(momen
     explorer = momentum_explorer
     explorer.set(lr=0.05, beta=0.9, condition=10.0, nesterov=False)
     first = rendered(explorer.canvas)
-    for values in (dict(lr=0.056), dict(beta=0.91), dict(condition=11.2), dict(nesterov=True)):
+    for values in (dict(lr=0.056), dict(beta=0.91), dict(condition=11.0), dict(nesterov=True)):
         explorer.set(**values)
         assert explorer.canvas._background is not None  # only foreground artists moved
         assert not np.array_equal(kept := rendered(explorer.canvas), first)
@@ -221,3 +221,140 @@ def test_what_an_update_moves_is_in_the_saved_picture_too(name):
     explorer = EXPLORERS[name]()
     assert explorer.canvas.foreground
     assert all(artist.axes in explorer.axes for artist in explorer.canvas.foreground)
+
+
+# --- sliders take only the values on their grid ------------------------------------------------------
+
+SLIDERS = ("SelectionSlider", "FloatSlider", "IntSlider", "FloatLogSlider")
+_BUILT = {}
+
+
+def built(name):
+    """One default explorer per class for the tests below (some take seconds to build)."""
+    if name not in _BUILT:
+        _BUILT[name] = EXPLORERS[name]()
+    return _BUILT[name]
+
+
+def sliders(explorer) -> dict:
+    return {name: control for name, control in explorer.controls.items() if type(control).__name__ in SLIDERS}
+
+
+def where_the_browser_puts(control, value):
+    """The value a slider's view in the browser shows for ``value`` (and sends back if it differs)."""
+    import ipywidgets
+
+    if isinstance(control, ipywidgets.SelectionSlider):
+        options = [option[1] for option in control.options]
+        return options[min(range(len(options)), key=lambda i: abs(options[i] - value))]
+    if isinstance(control, ipywidgets.FloatLogSlider):
+        position = np.log(value) / np.log(control.base)
+        return control.base ** (control.min + round((position - control.min) / control.step) * control.step)
+    return control.min + round((value - control.min) / control.step) * control.step
+
+
+@pytest.mark.parametrize("name", sorted(set(EXPLORERS) - {"ShowdownExplorer"}))  # drop-downs only, over a sweep
+def test_every_slider_starts_on_its_grid_so_the_browser_does_not_move_it(name):
+    import ipywidgets
+
+    explorer = built(name)
+    assert sliders(explorer), f"{name} has no slider"
+    for slider, control in sliders(explorer).items():
+        assert not isinstance(control, ipywidgets.FloatLogSlider), \
+            f"{name}.{slider}: a FloatLogSlider moves values to base**(min + k·step); use log_slider"
+        if isinstance(control, ipywidgets.SelectionSlider):
+            labels = [option[0] for option in control.options]
+            assert all(label == f"{value:.3g}" for label, value in control.options), labels
+            assert control.value in [option[1] for option in control.options]
+        else:
+            assert where_the_browser_puts(control, control.value) == pytest.approx(control.value, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(set(EXPLORERS) - {"ShowdownExplorer"}))
+def test_a_value_between_grid_points_is_refused_naming_the_slider_and_its_neighbours(name):
+    import ipywidgets
+
+    explorer = built(name)
+    before = explorer.describe()
+    for slider, control in sliders(explorer).items():
+        if isinstance(control, ipywidgets.SelectionSlider):
+            low, high = control.options[0][1], control.options[1][1]
+            between, neighbours = float(np.sqrt(low * high)), (f"{low:.6g}", f"{high:.6g}")
+        elif isinstance(control, ipywidgets.IntSlider):
+            continue  # an int is always on a step-1 grid; a float is refused as not an int
+        else:
+            low, high = control.min, control.min + control.step
+            between, neighbours = (low + high) / 2, (f"{low:.6g}", f"{high:.6g}")
+        with pytest.raises(ValueError) as raised:
+            explorer.set(**{slider: between})
+        message = str(raised.value)
+        assert f"{slider}={between!r}" in message and "slider" in message and "nearest" in message, message
+        assert all(value in message for value in neighbours), message
+        assert explorer.describe() == before
+
+
+def test_the_notebooks_values_are_slider_positions_and_stay_exact():
+    """The values the notebooks and their text use: 0.036 and κ = 50 (02), 0.03 (10), 2⁻² (08)."""
+    explorer = momentum.MomentumExplorer(lr=0.036, beta=0.7, condition=50)
+    assert (explorer.controls["lr"].value, explorer.controls["condition"].value) == (0.036, 50.0)
+    assert explorer.axes[0].get_title() == "ill-conditioned bowl (κ = 50)"
+    assert "lr=0.036" in explorer.describe() and "condition=50," in explorer.describe()
+    explorer.set(condition=56.0, lr=0.001)
+    assert explorer.controls["condition"].value == 56.0
+    with pytest.raises(ValueError, match=r"condition=50.1187 is not a position of the condition slider; "
+                                         r"the nearest are 50 and 56"):
+        explorer.set(condition=50.1187)
+
+
+# --- figures: status lines clear of the curves, a diverged run does not push the others away -----------
+
+def curve_points_inside(ax, boxes) -> int:
+    """Vertices of the axes' lines, sampled along each segment, that fall in any of ``boxes``."""
+    count = 0
+    for line in ax.lines:
+        x, y = (np.asarray(values, float) for values in line.get_data())
+        if len(x) < 2:
+            continue
+        t = np.linspace(0, 1, 8)[:, None]
+        xs, ys = (x[:-1] + t * np.diff(x)).ravel(), np.exp(np.log(y[:-1]) + t * np.diff(np.log(y))).ravel()
+        points = ax.transData.transform(np.column_stack([xs, ys]))
+        points = points[np.isfinite(points).all(axis=1)]
+        for box in boxes:
+            count += int(np.sum((points[:, 0] >= box.x0) & (points[:, 0] <= box.x1)
+                                & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)))
+    return count
+
+
+@pytest.mark.parametrize("settings", [dict(lr=0.036, beta=0.7, condition=50), dict(lr=0.05, beta=0.7, condition=50),
+                                      dict(lr=0.01, beta=0.9, condition=10), dict(lr=0.2, beta=0.5, condition=2)])
+def test_momentum_loss_curves_stay_clear_of_the_status_lines_and_a_diverged_run_leaves_the_rest_in_view(settings):
+    explorer = momentum.MomentumExplorer(**settings)
+    losses = explorer.axes[1]
+    explorer.figure.draw_without_rendering()
+    boxes = [text.get_window_extent() for text in losses.texts if text.get_text()]
+    assert curve_points_inside(losses, boxes) == 0
+    bottom, top = losses.get_ylim()
+    for line, result in zip(losses.lines, explorer.results.values()):
+        curve = line.get_ydata()[np.isfinite(line.get_ydata())]
+        if result.diverged_at is None:
+            assert curve.max() < top  # the whole curve, down to 12 decades below the top
+            assert curve[0] > bottom
+        else:
+            assert len(line.get_ydata()) == explorer.steps + 1 and np.isnan(line.get_ydata()[result.diverged_at:]).all()
+    if any(result.diverged_at is not None for result in explorer.results.values()):
+        converging = [line.get_ydata() for line, result in zip(losses.lines, explorer.results.values())
+                      if result.diverged_at is None]
+        assert all((curve[:20] > bottom).all() for curve in converging)  # not pushed off by the blow-up
+
+
+def test_the_saddle_escape_label_has_room_above_its_line_and_below_the_top():
+    from course_lib.lessons.saddles import explorer as saddles
+
+    explorer = saddles.SaddleExplorer()
+    escape = explorer.axes[1]
+    explorer.figure.draw_without_rendering()
+    label = explorer._escape_label.get_window_extent()
+    frame = escape.get_window_extent()
+    line_y = escape.transData.transform((0, saddles.ESCAPE_THRESHOLD))[1]
+    assert label.y0 > line_y  # above its dotted line
+    assert frame.y1 - label.y1 > 0.05 * frame.height  # not against the top

@@ -345,7 +345,7 @@ def test_the_clipping_explorer_shows_exactly_the_runs_made_on_their_own():
     same numbers, bit for bit, as the pair of runs made alone."""
     explorer = lesson.ClippingExplorer(steps=120)
     cliff = landscapes.cliff()
-    for mode, threshold, lr in (("norm", 1.0, 1.0), ("value", 10**-0.3, 10**0.15), ("none", 3.0, 0.1)):
+    for mode, threshold, lr in (("norm", 1.0, 1.0), ("value", 0.5, 1.4), ("none", 3.0, 0.1)):
         explorer.set(mode=mode, threshold=threshold, lr=lr)
         alone = runner.run(cliff, clipping.clipped(runner.named_optimizer("GD", lr), ["none", mode], threshold),
                            start=np.tile(cliff.start, (2, 1)), steps=120)

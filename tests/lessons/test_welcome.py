@@ -41,10 +41,10 @@ def test_landscape_explorer_set_moves_the_same_artists(landscape_explorer):
 def test_landscape_explorer_reacts_to_its_slider(landscape_explorer):
     explorer = landscape_explorer
     explorer.set(landscape="ill_conditioned_bowl", optimizer="GD", lr=0.1)
-    explorer.controls["lr"].value = 0.15  # what dragging the slider does
+    explorer.controls["lr"].value = 0.16  # what dragging the slider does
     np.testing.assert_array_equal(
         explorer._path.get_xydata(),
-        runner.run(landscapes.ill_conditioned_bowl(), runner.named_optimizer("GD", 0.15), steps=explorer.steps).path)
+        runner.run(landscapes.ill_conditioned_bowl(), runner.named_optimizer("GD", 0.16), steps=explorer.steps).path)
 
 
 def test_landscape_explorer_says_where_a_run_diverged(landscape_explorer):

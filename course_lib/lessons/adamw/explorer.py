@@ -4,7 +4,7 @@ import ipywidgets
 import numpy as np
 
 from course_lib import optim
-from course_lib.interactive.explorer import check_steps, DragCache, Explorer, status_text
+from course_lib.interactive.explorer import check_steps, DragCache, Explorer, log_slider, status_text
 from course_lib.lab import plots
 from course_lib.lessons.adamw.experiments import teacher_data, train
 
@@ -24,9 +24,8 @@ class WeightDecayExplorer(Explorer):
         self.steps = check_steps(steps)
         self.data = teacher_data()
         super().__init__({
-            "lr": ipywidgets.FloatLogSlider(base=2, min=-10, max=1, step=0.5, description="lr", readout_format=".3g"),
-            "weight_decay": ipywidgets.FloatLogSlider(base=2, min=-12, max=2, step=0.5, description="λ",
-                                                      readout_format=".3g"),
+            "lr": log_slider("lr", [2.0**(k / 2) for k in range(-20, 3)]),
+            "weight_decay": log_slider("λ", [2.0**(k / 2) for k in range(-24, 5)]),
             "paper_form": ipywidgets.Checkbox(description="AdamW with the paper's λ"),
         })
         self._assign({"lr": lr, "weight_decay": weight_decay, "paper_form": paper_form})

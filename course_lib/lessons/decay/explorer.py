@@ -4,7 +4,8 @@ noisy regression."""
 import ipywidgets
 import numpy as np
 
-from course_lib.interactive.explorer import check_steps, DragCache, Explorer, sparse_ticks, status_text
+from course_lib.interactive.explorer import (check_steps, DragCache, Explorer, log_slider, log_values, ROUND_10,
+    sparse_ticks, status_text)
 from course_lib.lab import plots
 from course_lib.lessons.decay.experiments import noisy_regression, run_sgd, schedule_lrs, SCHEDULES
 
@@ -48,10 +49,8 @@ class ScheduleExplorer(Explorer):
         self.problem = noisy_regression()
         super().__init__({
             "schedule": ipywidgets.Dropdown(options=SCHEDULES, description="schedule"),
-            "lr0": ipywidgets.FloatLogSlider(base=10, min=-2, max=0.5, step=0.05, description="lr0",
-                                             readout_format=".3g"),
-            "decay_rate": ipywidgets.FloatLogSlider(base=10, min=-2, max=1, step=0.05, description="k",
-                                                    readout_format=".3g"),
+            "lr0": log_slider("lr0", log_values(0.01, 3)),
+            "decay_rate": log_slider("k", log_values(0.01, 10)),
             "gamma": ipywidgets.FloatSlider(min=0.5, max=0.99, step=0.01, description="γ"),
             "interval": ipywidgets.IntSlider(min=1, max=30, description="interval"),
             "warmup": ipywidgets.IntSlider(min=1, max=20, description="warm-up"),

@@ -6,7 +6,8 @@ import ipywidgets
 import numpy as np
 
 from course_lib import averages
-from course_lib.interactive.explorer import check_steps, DragCache, Explorer, sparse_ticks, status_text
+from course_lib.interactive.explorer import (check_steps, DragCache, Explorer, log_slider, log_values, ROUND_10,
+    sparse_ticks, status_text)
 from course_lib.lab import plots
 from course_lib.lessons.recipe.training import make_task, RECIPE, train_many
 
@@ -29,10 +30,8 @@ class RecipeExplorer(Explorer):
         self.task = make_task()
         super().__init__({
             "warmup": ipywidgets.IntSlider(min=0, max=100, description="warm-up"),
-            "peak_lr": ipywidgets.FloatLogSlider(base=10, min=-4, max=0.5, step=0.05, description="peak lr",
-                                                 readout_format=".3g"),
-            "max_norm": ipywidgets.FloatLogSlider(base=10, min=-2, max=2, step=0.1, description="max_norm",
-                                                  readout_format=".3g"),
+            "peak_lr": log_slider("peak lr", log_values(1e-4, 3, ROUND_10)),
+            "max_norm": log_slider("max_norm", log_values(0.01, 100, ROUND_10)),
         })
         self._assign({"warmup": warmup, "peak_lr": peak_lr, "max_norm": max_norm})
         base = RECIPE

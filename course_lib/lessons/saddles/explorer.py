@@ -3,7 +3,8 @@
 import ipywidgets
 import numpy as np
 
-from course_lib.interactive.explorer import check_steps, DragCache, Explorer, EXPLORER_OPTIMIZERS, lr_slider
+from course_lib.interactive.explorer import (check_steps, DragCache, Explorer, EXPLORER_OPTIMIZERS, log_slider,
+    log_values, lr_slider, QUARTER_DECADES)
 from course_lib.lab import plots, runner
 from course_lib.lab.landscapes import double_well
 from course_lib.lessons.saddles.experiments import ESCAPE_THRESHOLD, escape_step, growth_factor, predicted_escape_steps
@@ -26,10 +27,9 @@ class SaddleExplorer(Explorer):
         self.steps = check_steps(steps)
         self.landscape = double_well()
         super().__init__({
-            "x0": ipywidgets.FloatLogSlider(base=10, min=-15, max=-1, step=0.25, description="x0",
-                                            readout_format=".1e"),
+            "x0": log_slider("x0", log_values(1e-15, 0.1, QUARTER_DECADES)),
             "optimizer": ipywidgets.Dropdown(options=EXPLORER_OPTIMIZERS, description="optimizer"),
-            "lr": lr_slider(-3, 0.5),
+            "lr": lr_slider(1e-3, 3),
         })
         self._assign({"x0": x0, "optimizer": optimizer, "lr": lr})
         contours, escape = self.axes
@@ -40,11 +40,12 @@ class SaddleExplorer(Explorer):
         (self._start,) = contours.plot([], [], "o", color="black", markersize=5)
         escape.set_yscale("log")
         escape.axhline(ESCAPE_THRESHOLD, color="black", linewidth=0.8, linestyle=":")
-        escape.text(0.02 * self.steps, ESCAPE_THRESHOLD * 1.6, "escape: |x| = 0.5", fontsize="small")
+        self._escape_label = escape.text(0.02 * self.steps, ESCAPE_THRESHOLD * 1.6, "escape: |x| = 0.5",
+                                         fontsize="small", va="bottom")
         (self._x,) = escape.plot([], [])
         (self._model,) = escape.plot([], [], "--", color="black", linewidth=1, label="linear model\n|x0|·growth^t")
         self._escape_line = escape.axvline(0, color="black", linewidth=0.8, visible=False)
-        escape.set(xlim=(0, self.steps), ylim=(1e-16, 10), xlabel="step", ylabel="|x|",
+        escape.set(xlim=(0, self.steps), ylim=(1e-16, 1e2),  # room above the escape line for its label xlabel="step", ylabel="|x|",
                    title="distance from the saddle along x")
         escape.legend(loc="center right")
         self._status = escape.text(0.98, 0.03, "", transform=escape.transAxes, ha="right", va="bottom",
