@@ -133,8 +133,7 @@ def check_function(fn: Callable, exercise: Exercise) -> CheckResult:
         where = _describe_case(case, number, len(exercise.cases))
         arguments = copy.deepcopy(list(case.values()))
         try:
-            with np.errstate(all="ignore"):
-                returned = fn(*arguments)
+            returned = _call(fn, arguments)
         except NotImplementedError:
             return not_attempted(exercise.hint)
         except Exception as error:  # the learner's code may raise anything: report it
@@ -187,8 +186,12 @@ def _agrees(results: list, answer: Callable, exercise: Exercise) -> bool:
 def call_on_case(fn: Callable, case: dict[str, Any]) -> Any:
     """Call ``fn`` on a private copy of the case's arguments, with NumPy's float warnings off
     (the checker reports what came out, inf and nan included)."""
+    return _call(fn, copy.deepcopy(list(case.values())))
+
+
+def _call(fn: Callable, arguments: list) -> Any:
     with np.errstate(all="ignore"):
-        return fn(*copy.deepcopy(list(case.values())))
+        return fn(*arguments)
 
 
 def _run(exercise: Exercise, returned: Any) -> Any:
