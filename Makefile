@@ -18,6 +18,8 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sani
 BASELINE_CPU := NPY_DISABLE_CPU_FEATURES="AVX2 FMA3 AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL \
 	AVX512_ICL AVX512_SPR X86_V3 X86_V4" OPENBLAS_CORETYPE=Nehalem ATEN_CPU_CAPABILITY=default \
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+# Where JupyterLab reads the defaults an environment sets for its settings.
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.d
 # JupyterLab refuses to run as root unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -25,11 +27,15 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml $(wildcard jupyter-config/lab-settings/*.json)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is needed, found " + sys.version.split()[0]'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -r requirements.txt -e .
+	@# RISE (live slides until 2026) pinned old widgets; its leftovers would clash with today's.
+	$(PY) -m pip uninstall -y -q jupyterlab-rise jupyterlab-mathjax3 2>/dev/null || true
+	@# The course's JupyterLab defaults (jupyter-config/README.md): saved notebooks keep their widgets.
+	mkdir -p $(LAB_OVERRIDES) && cp jupyter-config/lab-settings/*.json $(LAB_OVERRIDES)/
 	touch $(STAMP)
 
 lab: $(STAMP)

@@ -6,8 +6,11 @@ figures to widgets (``_import_ipympl_keeping_the_backend``).
 """
 
 import sys
+from io import BytesIO
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from PIL import Image
 
 
 def _import_ipympl_keeping_the_backend():
@@ -72,9 +75,26 @@ class LayeredCanvas(Canvas):
             self._drawing_foreground = False
 
     def draw(self) -> None:
-        """What the browser's "draw" request runs: render, then send the changed pixels."""
+        """What the browser's "draw" request runs: render, then send the picture."""
         self._png_is_old = True
         try:
             self.render()
         finally:
             self.manager.refresh_all()
+
+    def get_diff_image(self) -> bytes | None:
+        """The whole picture as a PNG, every time (ipympl would send only the changed pixels).
+
+        Every open view of the notebook (two browser tabs, a slideshow) asks for each new frame and
+        gets every frame sent. A view that drops a frame of changed pixels would keep a mix of old
+        and new pictures; a whole picture replaces whatever it missed. Fast PNG compression keeps a
+        whole frame (about 65 kB) quicker to make than ipympl's default change-only frame.
+        """
+        if not self._png_is_old:
+            return None
+        self._png_is_old = False
+        self.set_image_mode("full")
+        pixels = np.asarray(self.get_renderer().buffer_rgba())
+        with BytesIO() as png:
+            Image.fromarray(pixels).save(png, format="png", compress_level=1)
+            return png.getvalue()

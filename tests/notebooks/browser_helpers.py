@@ -8,6 +8,7 @@ Used by ``tests/notebooks/test_browser.py``; runnable alone to look at a page by
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -18,8 +19,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import nbformat
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
@@ -151,6 +155,46 @@ def local_only(page, blocked: list[str]) -> None:
             route.abort()
 
     page.route("**/*", route)
+
+
+# ------------------------------------------------------------------------- what a notebook holds
+
+
+def saved_outputs(path: Path) -> list[dict]:
+    return [output for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"
+            for output in cell.get("outputs", [])]
+
+
+def expected_explorers(path: Path) -> list[str]:
+    """The text line of every explorer (a widget output with a figure) saved in the notebook."""
+    return [output["data"].get("text/plain", "widget") for output in saved_outputs(path)
+            if WIDGET_VIEW in output.get("data", {})]
+
+
+def has_math(path: Path) -> bool:
+    notebook = nbformat.read(path, as_version=4)
+    return any(re.search(r"\$[^$]+\$", cell.source) for cell in notebook.cells if cell.cell_type == "markdown")
+
+
+def saved_stderr_count(path: Path) -> int:
+    return sum(output.get("name") == "stderr" for output in saved_outputs(path))
+
+
+DEFINED = re.compile(r"^(?:def (\w+)|(\w+)\s*=)", re.M)
+
+
+def solutions(path: Path, offset: int = 0) -> list[tuple[int, str]]:
+    """(cell index, the first name the cell defines) of each solution cell (tagged 'solution'), or
+    with ``offset=-1`` of the exercise cell before each."""
+    cells = nbformat.read(path, as_version=4).cells
+    return [(index + offset, next(name for name in DEFINED.search(cells[index + offset].source).groups() if name))
+            for index, cell in enumerate(cells) if "solution" in cell.metadata.get("tags", [])]
+
+
+def exercises_without_solutions(text: str, path: Path) -> bool:
+    """Whether ``text`` (a slideshow's) holds every exercise of ``path`` and none of its solutions."""
+    return (all(name in text for _, name in solutions(path, offset=-1))
+            and not any(name in text for _, name in solutions(path)))
 
 
 # JavaScript run in the JupyterLab page (the app is exposed as window.jupyterapp).
