@@ -2,7 +2,7 @@
 
     python -m benchmarks                    # everything
     python -m benchmarks --quick            # fewer repeats, notebooks left out (for iterating)
-    python -m benchmarks optim explorers    # some of: import optim nets explorers notebooks
+    python -m benchmarks optim explorers    # some of: import optim nets explorers latency notebooks
     python -m benchmarks --nb-repeats 3     # notebooks timed as the median of 3 passes
 """
 
@@ -15,13 +15,14 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import bench_explorers, bench_import, bench_nets, bench_notebooks, bench_optim
+from benchmarks import bench_explorers, bench_import, bench_latency, bench_nets, bench_notebooks, bench_optim
 
 BENCHMARKS = {
     "import": bench_import,
     "optim": bench_optim,
     "nets": bench_nets,
     "explorers": bench_explorers,
+    "latency": bench_latency,
     "notebooks": bench_notebooks,
 }
 

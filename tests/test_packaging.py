@@ -1,6 +1,7 @@
 """The set-up promised in the README: same packages for pip and conda, a light `import course_lib`,
 and `make lab` serving the notebooks on 127.0.0.1 behind a token."""
 
+import json
 import os
 import re
 import signal
@@ -116,6 +117,9 @@ def test_make_lab_serves_the_notebooks_on_localhost_with_a_token(tmp_path):
         assert status == 200 and "00_welcome_and_toolkit.ipynb" in listing
         status, _ = http_status(f"{base}/lab?token={token}")
         assert status == 200
+        # The course's default (jupyter-config/): saved notebooks keep their widgets' state.
+        status, settings = http_status(f"{base}/lab/api/settings/@jupyter-widgets/jupyterlab-manager:plugin?token={token}")
+        assert status == 200 and json.loads(settings)["schema"]["properties"]["saveState"]["default"] is True
     finally:
         os.killpg(lab.pid, signal.SIGTERM)
         lab.wait(timeout=30)

@@ -10,13 +10,13 @@ its theme and its speaker-notes plugin, and MathJax are inlined from the copies 
 stick on a machine without network (file:// is enough, no server needed).
 
 The slide structure comes from each cell's ``slideshow`` metadata (slide, subslide, fragment,
-skip, notes) and the transition / scroll settings from the notebook's ``rise`` metadata, the same
-ones that RISE uses for the live slideshow in JupyterLab.
+skip, notes), the same metadata that the live deck in JupyterLab (jupyterlab-slideshow) follows;
+the transition / scroll settings come from the notebook's ``rise`` metadata (a name kept from RISE).
 
 An exported deck has no kernel, so an explorer shows the static picture saved with it (its
 ``image/png`` output) instead of a live widget: the widget views and the saved widget state are
 left out, and with them the widget manager that nbconvert would load from a CDN. For live
-widgets, present from JupyterLab with RISE (README, "How to present").
+widgets, present the notebook itself with the deck in JupyterLab (README, "How to present").
 """
 
 import argparse
@@ -67,6 +67,23 @@ window.MathJax = {
            | replace('<link rel="stylesheet" href="' ~ reveal_url_prefix ~ '/dist/theme/' ~ reveal_theme ~ '.css" id="theme">',
                      '<style type="text/css" id="theme">' ~ resources.course_slides.theme_css ~ '</style>') }}
 <style type="text/css">
+/* Sized for a 1280x720 projector: the deck is 1280x720 and reveal.js scales it by about 0.98 to
+   leave its margin, so 21 px of text and code show as 20.6 px. Code wraps instead of being
+   clipped; headings stay as written, since the theme's capitals turn "κ" into "K". */
+.reveal { font-size: 21px; }
+.reveal .slides section { line-height: 1.35; }
+.reveal h1, .reveal h2, .reveal h3, .reveal h4 { text-transform: none; line-height: 1.2; margin-bottom: 0.4em; }
+.reveal h1 { font-size: 40px; }
+.reveal h2 { font-size: 32px; }
+.reveal h3, .reveal h4 { font-size: 26px; }
+.reveal p, .reveal li, .reveal table { font-size: 21px; }
+.reveal pre, .reveal code, .reveal div.highlight > pre, .reveal div.jp-OutputArea-output > pre {
+  font-size: 21px; white-space: pre-wrap; overflow-wrap: anywhere; width: auto; max-width: 100%; box-sizing: border-box;
+}
+.reveal .jp-InputArea-editor { overflow: visible; }
+.reveal section img { max-height: 480px; width: auto; margin: 0.2em 0; }
+/* Code shows on a slide only where it is the point: in cells tagged slide-code. */
+.reveal .jp-CodeCell:not(.celltag_slide-code) .jp-Cell-inputWrapper { display: none; }
 /* Long slides scroll instead of overflowing the projector (the notebook's rise.scroll setting). */
 .reveal .slides > section.course-scroll, .reveal .slides > section > section.course-scroll {
   height: 95vh; overflow-y: auto !important; overflow-x: hidden;
@@ -85,8 +102,9 @@ Reveal.initialize({
   transition: "{{ reveal_transition }}",
   slideNumber: "{{ reveal_number }}",
   plugins: [RevealNotes],
-  width: {{ reveal_width }},
-  height: {{ reveal_height }}
+  width: 1280,
+  height: 720,
+  margin: 0.02
 });
 function courseScrollingSlides() {
   if (!{{ reveal_scroll }}) return;

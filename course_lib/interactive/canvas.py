@@ -6,9 +6,12 @@ figures to widgets (``_import_ipympl_keeping_the_backend``).
 """
 
 import sys
+from base64 import b64encode
+from contextlib import contextmanager
 from io import BytesIO
 
 import numpy as np
+from ipywidgets import DOMWidget
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
@@ -48,12 +51,20 @@ class LayeredCanvas(Canvas):
     The foreground is drawn last, so it covers whatever background artist it crosses.
     """
 
+    SAVED_PICTURE_DELAY_MS = 200
+    """How long after the last frame the kernel sends it as the picture a saved notebook keeps."""
+
     def __init__(self, figure):
         super().__init__(figure)
         self.foreground = []
         self._background = None  # (renderer, pixels) of the last full draw
         self._drawing_foreground = False
         figure.stale_callback = self._drop_background
+        self._draw_due = None  # inside drawing_once(): whether draw_idle was called
+        self._last_png = None
+        self._saved_picture_timer = self.new_timer(interval=self.SAVED_PICTURE_DELAY_MS)
+        self._saved_picture_timer.single_shot = True
+        self._saved_picture_timer.add_callback(self._send_saved_picture)
 
     def _drop_background(self, figure, stale) -> None:
         if not self._drawing_foreground:  # drawing a legend re-places its parts: no change to keep
@@ -73,6 +84,32 @@ class LayeredCanvas(Canvas):
                 self.figure.draw_artist(artist)
         finally:
             self._drawing_foreground = False
+
+    @contextmanager
+    def drawing_once(self):
+        """Within, ``draw_idle`` only notes that a draw is due; at the end, one draw, right away.
+
+        ipympl's ``draw_idle`` asks the browser to ask back for a draw: a round trip through the
+        browser that waits, in the kernel, behind the next slider value already sent. An explorer
+        updates within this block, so the kernel renders and sends the new picture as soon as the
+        artists have moved. Before a browser has shown the canvas (a notebook run without one)
+        the draw is left to ipympl's way, which waits for a browser.
+        """
+        self._draw_due = False
+        try:
+            yield
+        finally:
+            due, self._draw_due = self._draw_due, None
+            if due and self.syncing_data_url:  # no browser has shown the canvas yet
+                super().draw_idle()
+            elif due:
+                self.draw()
+
+    def draw_idle(self) -> None:
+        if self._draw_due is None:
+            super().draw_idle()
+        else:
+            self._draw_due = True
 
     def draw(self) -> None:
         """What the browser's "draw" request runs: render, then send the picture."""
@@ -98,3 +135,22 @@ class LayeredCanvas(Canvas):
         with BytesIO() as png:
             Image.fromarray(pixels).save(png, format="png", compress_level=1)
             return png.getvalue()
+
+    def send_binary(self, data: bytes) -> None:
+        """Send a frame to every view; once the frames stop, send it again as the saved picture.
+
+        JupyterLab saves each canvas's ``_data_url`` in the notebook, and a reopened notebook shows
+        it until it runs again. ipympl's views set it from their canvas as a frame arrives, before
+        they have painted that frame: the saved picture would be one frame behind. So the kernel
+        sends the last frame as ``_data_url`` once none has followed for SAVED_PICTURE_DELAY_MS
+        (not with every frame: a drag would send each picture twice). ipympl's own send_binary
+        would also re-encode its change-only buffer, which this canvas never fills.
+        """
+        self.send({"data": '{"type": "binary"}'}, buffers=[data])
+        self._last_png = data
+        self._saved_picture_timer.start()  # restarts the wait
+
+    def _send_saved_picture(self) -> None:
+        self._data_url = "data:image/png;base64," + b64encode(self._last_png).decode("ascii")
+        if not self.syncing_data_url:  # once a view is up, ipympl's send_state leaves _data_url out
+            DOMWidget.send_state(self, "_data_url")

@@ -17,7 +17,12 @@ artists, the ill-conditioned bowl race of notebooks 02 and 03) are the parts two
 import base64
 import io
 import math
+import sys
+import threading
+import time
 import warnings
+import weakref
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import ipywidgets
@@ -58,6 +63,7 @@ class Explorer:
         self._updating_on_change = True
         for control in controls.values():
             control.observe(self._on_change, names="value")
+        self.canvas.on_msg(self._on_canvas_message)
 
     def update(self) -> None:
         """Recompute for the current control values and redraw in place."""
@@ -85,7 +91,8 @@ class Explorer:
         ``explorer.set(lr=0.3, optimizer="Adam")``; a bad name or value raises before anything changes.
         """
         self._assign(values)
-        self.update()
+        with self.canvas.drawing_once():
+            self.update()
 
     def _assign(self, values: dict) -> None:
         values = {name: _check_setting(self.controls, name, value) for name, value in values.items()}
@@ -98,7 +105,13 @@ class Explorer:
 
     def _on_change(self, change) -> None:
         if self._updating_on_change:
-            self.update()
+            with DragCache.reader_waiting():  # computing ahead pauses meanwhile, and restarts from here
+                with self.canvas.drawing_once():  # the new picture goes out at once (LayeredCanvas)
+                    self.update()
+
+    def _on_canvas_message(self, canvas, content, buffers) -> None:
+        if content.get("type") == "initialized":  # a browser shows the explorer: get ready for it
+            DragCache.compute_ahead_for(self.controls)
 
     def _freeze_layout(self) -> None:
         """Lay the figure out once, then pin it there: placing axes, titles and axis labels costs
@@ -131,50 +144,162 @@ class Explorer:
 
 
 class DragCache:
-    """Results of a batched computation for the setting shown and for the settings a slider drag
-    reaches next, so that dragging redraws without recomputing.
+    """Results of a batched computation for the setting shown and for the settings a reader
+    reaches next, so that moving a control redraws without recomputing.
 
     ``compute(settings)`` takes a list of settings (dicts of control values that differ only in
     the ``sliders``) and returns one result per setting, all computed at once: for the small
     problems of the explorers one batched run costs about what a single run costs. ``get(setting)``
     returns the result of ``setting``; when it is not known yet, it computes ``setting`` together
     with its neighbours, each slider of ``sliders`` moved up to ``reach`` of its steps either way.
+
+    Some batches take a few hundred milliseconds, too long to wait for after a click. So once a
+    browser shows the explorer, and after each move of a control, a thread of the cache computes
+    ahead what the reader may ask for next (``_ahead``): each slider further out (up to ``FAR``
+    steps: a jump with PageUp), then every other choice of each checkbox and dropdown. It works
+    only while the kernel has no control event to handle: it pauses at its next function call
+    when a control moves (``reader_waiting``), and starts again from the new setting once the
+    picture is sent. When the reader asks for a setting the thread is computing, the kernel lets
+    it finish instead of starting over. A result is the same whichever thread computes it.
     """
+
+    FAR = 5
+    _reader_idle = threading.Event()  # cleared while a control event is handled
+    _reader_idle.set()
+    _asked: list = []  # the caches asked for a setting while a control event was handled
+    _all = weakref.WeakSet()
 
     def __init__(self, controls: dict, sliders: tuple[str, ...], compute, reach: int = 2, size: int = 512):
         self.controls, self.sliders, self.compute, self.reach, self.size = controls, sliders, compute, reach, size
         self._results = {}
+        self._lock = threading.Lock()  # guards _results while two threads store in it
+        self._last = None  # the setting last asked for: the thread computes ahead from it
+        self._computing = (set(), None)  # keys of the thread's batch, an Event set when it is done
+        self._wake = threading.Event()
+        self._thread = None
+        DragCache._all.add(self)
 
     def get(self, setting: dict):
+        self._last = setting
+        if not DragCache._reader_idle.is_set():
+            DragCache._asked.append(self)
         key = self._key(setting)
-        if key not in self._results:
-            batch = [setting] + [neighbour for neighbour in self._neighbours(setting)
-                                 if self._key(neighbour) not in self._results]
-            for each, result in zip(batch, self.compute(batch)):
-                self._results[self._key(each)] = result
+        keys, done = self._computing
+        if key in keys and key not in self._results:
+            self._let_the_thread_finish(done)
+        result = self._results.get(key)
+        if result is None:
+            result = self._store(self._missing([setting, *self._neighbours(setting)]))[0]
+        return result
+
+    def _missing(self, settings: list) -> list:
+        """``settings`` less those already known and those repeated."""
+        keys = {}
+        for setting in settings:
+            keys.setdefault(self._key(setting), setting)
+        return [setting for key, setting in keys.items() if key not in self._results]
+
+    def _store(self, batch: list) -> list:
+        """Compute ``batch``, keep and return the results."""
+        results = self.compute(batch) if batch else []
+        keys = [self._key(each) for each in batch]
+        with self._lock:
+            self._results.update(zip(keys, results))
             while len(self._results) > self.size:  # forget the oldest
                 del self._results[next(iter(self._results))]
-        return self._results[key]
+        return results
+
+    @classmethod
+    @contextmanager
+    def reader_waiting(cls):
+        """Handle a control event: computing ahead pauses, then restarts from the settings asked for."""
+        cls._reader_idle.clear()
+        try:
+            yield
+        finally:
+            asked, cls._asked[:] = list(cls._asked), []
+            cls._reader_idle.set()
+            for cache in asked:
+                cache.compute_ahead()
+
+    @classmethod
+    def compute_ahead_for(cls, controls: dict) -> None:
+        """Start computing ahead in the caches of an explorer (its ``controls``)."""
+        for cache in list(cls._all):
+            if cache.controls is controls and cache._last is not None:
+                cache.compute_ahead()
+
+    @staticmethod
+    def _let_the_thread_finish(done: threading.Event) -> None:
+        paused = not DragCache._reader_idle.is_set()
+        DragCache._reader_idle.set()
+        done.wait()
+        if paused:
+            DragCache._reader_idle.clear()
+
+    def compute_ahead(self) -> None:
+        """Compute what may come after the last setting asked for, in the cache's thread."""
+        self._wake.set()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._compute_ahead, daemon=True, name="DragCache ahead")
+            self._thread.start()
+
+    def _compute_ahead(self) -> None:
+        sys.settrace(_pause_for_the_reader)  # this thread only
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            setting = self._last
+            for batch in self._ahead(setting):
+                if self._last is not setting:  # the reader moved on: start from there
+                    break
+                batch = self._missing(batch)
+                done = threading.Event()
+                self._computing = ({self._key(each) for each in batch}, done)
+                try:
+                    self._store(batch)
+                except Exception:  # the reader's own request will raise it where it is seen
+                    break
+                finally:
+                    self._computing = (set(), None)
+                    done.set()
+
+    def _ahead(self, setting: dict):
+        """Batches of what the reader may ask for next, the likeliest first: the sliders moved up to
+        FAR steps (during a drag only a few of these are new), then each other choice of each
+        checkbox and dropdown, with its neighbours (the next choices of a dropdown first)."""
+        yield [far for name in self.sliders for far in self._moves(setting, name, range(self.reach + 1, self.FAR + 1))]
+        for name, control in self.controls.items():
+            if name not in setting or not isinstance(control, (ipywidgets.Checkbox, ipywidgets.Dropdown)):
+                continue
+            values = [True, False] if isinstance(control, ipywidgets.Checkbox) else _choices(control)
+            start = values.index(setting[name]) if setting[name] in values else -1
+            for value in values[start + 1:] + values[:max(start, 0)]:
+                yield [setting | {name: value}, *self._neighbours(setting | {name: value})]
 
     def _neighbours(self, setting: dict):
         for name in self.sliders:
-            control = self.controls[name]
-            if isinstance(control, ipywidgets.SelectionSlider):
-                values = _choices(control)
-                index = min(range(len(values)), key=lambda i: abs(values[i] - setting[name]))
-                for k in (*range(index - self.reach, index), *range(index + 1, index + self.reach + 1)):
-                    if 0 <= k < len(values):
-                        yield setting | {name: values[k]}
-                continue
-            log = isinstance(control, ipywidgets.FloatLogSlider)
-            position = np.log(setting[name]) / np.log(control.base) if log else setting[name]
-            index = round((position - control.min) / control.step)  # where the slider snaps to
-            for k in (*range(index - self.reach, index), *range(index + 1, index + self.reach + 1)):
-                moved = control.min + k * control.step
-                if control.min <= moved <= control.max + 1e-9 * control.step:
-                    value = control.base**moved if log else moved
-                    yield setting | {name: int(round(value)) if isinstance(control, ipywidgets.IntSlider)
-                                     else float(value)}
+            yield from self._moves(setting, name, range(1, self.reach + 1))
+
+    def _moves(self, setting: dict, name: str, distances):
+        """``setting`` with slider ``name`` moved by each of ``distances`` steps, either way, in its range."""
+        control = self.controls[name]
+        if isinstance(control, ipywidgets.SelectionSlider):
+            values = _choices(control)
+            index = min(range(len(values)), key=lambda i: abs(values[i] - setting[name]))
+            for k in sorted(index + sign * distance for distance in distances for sign in (-1, 1)):
+                if 0 <= k < len(values):
+                    yield setting | {name: values[k]}
+            return
+        log = isinstance(control, ipywidgets.FloatLogSlider)
+        position = np.log(setting[name]) / np.log(control.base) if log else setting[name]
+        index = round((position - control.min) / control.step)  # where the slider snaps to
+        for k in sorted(index + sign * distance for distance in distances for sign in (-1, 1)):
+            moved = control.min + k * control.step
+            if control.min <= moved <= control.max + 1e-9 * control.step:
+                value = control.base**moved if log else moved
+                yield setting | {name: int(round(value)) if isinstance(control, ipywidgets.IntSlider)
+                                 else float(value)}
 
     @staticmethod
     def _key(setting: dict) -> tuple:
@@ -182,6 +307,21 @@ class DragCache:
         may differ in the last bits, so a setting that close to a computed one shares its result."""
         return tuple((name, float(f"{value:.10g}") if isinstance(value, float) else value)
                      for name, value in sorted(setting.items()))
+
+
+def _pause_for_the_reader(frame, event, arg) -> None:
+    """The trace function of the threads that compute ahead, run at each call of a Python
+    function: at a call of the course's own code (which holds no lock another thread may need)
+    wait while the kernel handles a control event; every few hundred calls let the kernel's other
+    threads (the messages from the browser) take their turn. So the reader never waits for them."""
+    if not DragCache._reader_idle.is_set() and frame.f_globals.get("__name__", "").startswith("course_lib."):
+        DragCache._reader_idle.wait()
+    _calls[0] += 1
+    if _calls[0] % 256 == 0:
+        time.sleep(0)
+
+
+_calls = [0]
 
 
 def sparse_ticks(ax) -> None:

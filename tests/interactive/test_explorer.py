@@ -213,6 +213,32 @@ def test_a_drag_cache_computes_a_setting_with_the_positions_its_sliders_reach_ne
     assert len(batches) == 2
 
 
+def test_drag_cache_computes_ahead_after_a_control_event_and_gives_the_same_results():
+    """After a reader's move the cache's thread computes the slider positions further out and the
+    other choices of each checkbox; asking for them later computes nothing."""
+    import ipywidgets
+
+    calls = []
+
+    def compute(batch):
+        calls.append(len(batch))
+        return [setting["x"] * 2 + setting["flag"] for setting in batch]
+
+    controls = {"x": ipywidgets.SelectionSlider(options=list(range(1, 10))), "flag": ipywidgets.Checkbox()}
+    cache = DragCache(controls, ("x",), compute)
+    with DragCache.reader_waiting():
+        assert cache.get({"x": 1, "flag": False}) == 2
+    assert calls[0] == 3  # the setting and its two neighbours, while the reader waited
+    ahead = ({"x": 6, "flag": False}, {"x": 1, "flag": True})
+    deadline = time.monotonic() + 10
+    while not all(cache._key(setting) in cache._results for setting in ahead):
+        assert time.monotonic() < deadline, "the cache did not compute ahead within 10 s"
+        time.sleep(0.01)
+    count = len(calls)
+    assert cache.get({"x": 6, "flag": False}) == 12 and cache.get({"x": 1, "flag": True}) == 3
+    assert len(calls) == count  # served from what was computed ahead
+
+
 @pytest.mark.parametrize("name", sorted(set(EXPLORERS) - {"ShowdownExplorer"}))  # that one needs a finished sweep
 def test_what_an_update_moves_is_in_the_saved_picture_too(name):
     """matplotlib leaves animated artists out of a normal draw, and out of a saved picture too unless

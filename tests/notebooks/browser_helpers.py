@@ -76,7 +76,7 @@ class LabServer:
         return f"http://127.0.0.1:{self.port}"
 
     def page_url(self, path: str) -> str:
-        """``path`` ('lab/tree/x.ipynb', 'rise/x.ipynb') with the token."""
+        """``path`` (such as 'lab/tree/x.ipynb') with the token."""
         return f"{self.url}/{path}?token={self.token}"
 
     def start(self, timeout_s: float = 90) -> "LabServer":

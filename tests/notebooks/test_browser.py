@@ -165,6 +165,10 @@ def test_notebook_runs_renders_and_its_explorers_react(notebook, lab, page_for):
             problems.append(f"{name}: slider {value_before} -> {value_after} but the figure's pixels did not "
                             f"change within {REDRAW_TIMEOUT_S} s")
 
+    console_errors = [line for line in view.console if line.startswith(("error:", "page error:"))]
+    if console_errors:
+        problems.append("errors in the browser console:\n" + "\n".join(console_errors))
+
     page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
     print(f"{notebook.name}: ran in {ran_s:.1f} s, {report['mathCount']} formulas, "
           f"{outputs.count()} explorer(s) checked")

@@ -54,8 +54,10 @@ def test_no_internal_names_in_what_a_learner_sees(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
 def test_every_notebook_ends_with_its_references(path):
     markdown = ["".join(cell["source"]) for cell in cells(path) if cell["cell_type"] == "markdown"]
-    last = markdown[-1]
-    assert last.lstrip().startswith("## References"), "the last markdown cell is not the References"
+    headings = [i for i, text in enumerate(markdown) if text.lstrip().startswith("## References")]
+    assert headings and not any(text.lstrip().startswith("#") for text in markdown[headings[-1] + 1:]), \
+        "the notebook does not end with its References (a slide may continue them in a cell without a heading)"
+    last = "\n".join(markdown[headings[-1]:])
     entries = [line for line in last.splitlines() if line.lstrip().startswith(("-", "*", "1."))]
     assert entries and all(re.search(r"\(\d{4}\)|\b(19|20)\d{2}\b", entry) for entry in entries), \
         "each reference gives its year"

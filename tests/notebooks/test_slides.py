@@ -1,13 +1,26 @@
-"""The slides: live in JupyterLab, and the exported offline deck."""
+"""The slides: live in JupyterLab (jupyterlab-slideshow's deck, on the notebook itself), and the
+exported offline deck."""
 
 import importlib.util
 import re
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from browser_helpers import ROOT, exercises_without_solutions, expected_explorers, has_math, notebook_paths, solutions
+from browser_helpers import (
+    JS_IDLE_AND_DONE,
+    JS_NOTEBOOK_READY,
+    JS_RUN_ALL,
+    ROOT,
+    WIDGET_VIEW,
+    exercises_without_solutions,
+    expected_explorers,
+    has_math,
+    notebook_paths,
+    solutions,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -42,41 +55,165 @@ def deck_notebook() -> Path:
     return (with_explorer or NOTEBOOKS)[0]
 
 
-def test_live_slideshow_with_rise_opens_and_navigates_offline(lab, page_for, deck_notebook):
-    view = page_for(f"rise-{deck_notebook.stem}")
+JS_DECK = """() => {
+    // What the deck shows now: the active cell, and the index and text of every cell on screen.
+    const notebook = window.jupyterapp.shell.currentWidget.content;
+    const shown = notebook.widgets.flatMap((cell, index) => cell.node.classList.contains('jp-deck-mod-visible')
+        ? [[index, cell.node.innerText.replace(/\\s+/g, ' ').toLowerCase()]] : []);
+    return {active: notebook.activeCellIndex, shown,
+            math: document.querySelectorAll('.jp-deck-mod-visible mjx-container').length > 0,
+            presenting: !!document.querySelector('.jp-NotebookPanel.jp-Deck')};
+}"""
+
+JS_CANVAS_DRAWN = """(figure) => {
+    // the figure's canvas holds more than one colour
+    const canvas = figure.querySelector('canvas');
+    if (!canvas || !canvas.width) return false;
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 4; i < data.length; i += 4 * 97) if (data[i] !== data[0] || data[i + 1] !== data[1]) return true;
+    return false;
+}"""
+
+
+def slide_types(path: Path) -> list[str]:
+    cells = nbformat.read(path, as_version=4).cells
+    return [cell.metadata.get("slideshow", {}).get("slide_type", "") for cell in cells]
+
+
+JS_DECK_SETTING_OFF = """async () => {
+    const settings = await window.jupyterapp.serviceManager.settings.fetch('jupyterlab-slideshow:plugin');
+    return !(settings.settings || {}).active;
+}"""
+
+
+def explorer_cells(path: Path) -> list[int]:
+    """The index of every code cell whose saved output is an explorer (a widget view)."""
+    cells = nbformat.read(path, as_version=4).cells
+    return [index for index, cell in enumerate(cells) if cell.cell_type == "code"
+            and any(WIDGET_VIEW in output.get("data", {}) for output in cell.get("outputs", []))]
+
+
+def press(page, key: str) -> dict:
+    """Press ``key`` and return the deck once its active cell has moved."""
+    active = page.evaluate(JS_DECK)["active"]
+    page.keyboard.press(key)
+    page.wait_for_function(f"n => ({JS_DECK})().active !== n", arg=active, timeout=10_000)
+    return page.evaluate(JS_DECK)
+
+
+def redraws(figure, before_png: bytes, timeout_s: float = 20) -> bool:
+    """Whether the figure's pixels differ from ``before_png`` within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while figure.screenshot() == before_png:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def explore_while_presenting(page, cell, deck: dict) -> list[str]:
+    """Move the explorer's slider on the slide with the keyboard and with the mouse; return what failed.
+
+    A focused slider takes the arrow keys, so the slide must stay while the value and the picture change.
+    """
+    problems = []
+    output = cell.locator(".jp-OutputArea-output").filter(has=page.locator(".jupyter-matplotlib canvas")).first
+    figure = output.locator(".jupyter-matplotlib-canvas-div").first
+    handle = output.locator(".widget-slider .noUi-handle").first
+    figure.scroll_into_view_if_needed()
+    page.wait_for_function(JS_CANVAS_DRAWN, arg=figure.element_handle(), timeout=20_000)
+    if handle.count() == 0:
+        return ["the explorer on the slide has no slider"]
+
+    value, picture = handle.get_attribute("aria-valuetext"), figure.screenshot()
+    handle.focus()
+    handle.press("ArrowRight")
+    if handle.get_attribute("aria-valuetext") == value:  # at its top end: the other way
+        handle.press("ArrowLeft")
+    page.wait_for_timeout(300)  # a key the deck took would have moved the slide by now
+    if [index for index, _ in page.evaluate(JS_DECK)["shown"]] != [index for index, _ in deck["shown"]]:
+        problems.append("→ on the focused slider changed the slide")
+    if handle.get_attribute("aria-valuetext") == value:
+        problems.append(f"→/← on the focused slider did not move it (value {value})")
+    elif not redraws(figure, picture):
+        problems.append("the slider moved by a key but the figure did not change")
+
+    value, picture = handle.get_attribute("aria-valuetext"), figure.screenshot()
+    handle.scroll_into_view_if_needed()
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - 60 if x > 200 else x + 60, y, steps=5)
+    page.mouse.up()
+    if handle.get_attribute("aria-valuetext") == value:
+        problems.append(f"a mouse drag did not move the slider (value {value})")
+    elif not redraws(figure, picture):
+        problems.append("the slider moved by a mouse drag but the figure did not change")
+    return problems
+
+
+def test_live_deck_presents_the_run_notebook_with_live_explorers(lab, page_for, deck_notebook):
+    """What a lecturer does (README, "How to present"): Run All, select the first cell, start the deck
+    from the notebook's toolbar, walk through every slide, work an explorer on its slide, Esc."""
+    view = page_for(f"deck-live-{deck_notebook.stem}", viewport={"width": 1280, "height": 720})
     page = view.page
-    page.goto(lab.page_url(f"rise/{deck_notebook.name}"))
-    page.wait_for_selector(".reveal .slides section.present", timeout=90_000)
-    titles = slide_titles(deck_notebook)
-    page.wait_for_function("n => document.querySelectorAll('.reveal .slides > section').length >= n", arg=len(titles))
-    assert plain(titles[0]) in present_text(page), "the first slide is not the title slide"
-    if has_math(deck_notebook):
-        page.wait_for_function("() => document.querySelectorAll('.reveal mjx-container').length > 0", timeout=30_000)
+    page.goto(lab.page_url(f"lab/workspaces/deck-{deck_notebook.stem}/tree/{deck_notebook.name}"))
+    page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=250)
+    page.evaluate(JS_RUN_ALL)
+    page.wait_for_function(JS_IDLE_AND_DONE, timeout=240_000, polling=250)
 
-    page.locator(".reveal").click(position={"x": 5, "y": 5})
-    page.keyboard.press("ArrowRight")
-    page.wait_for_function(
-        "t => document.querySelector('.reveal .slides > section.present')?.innerText.replace(/\\s+/g, ' ').toLowerCase().includes(t)",
-        arg=plain(titles[1]), timeout=10_000)
-    # The solutions are not in the slideshow (they are skipped, like the import cells).
-    shown = page.evaluate("() => document.querySelector('.reveal .slides').textContent")
-    assert exercises_without_solutions(shown, deck_notebook), "a solution shows in the slides, or an exercise is missing"
-    # What the slideshow tried to fetch from outside (RISE's reveal theme asks for web fonts) was
-    # refused, and the slides above rendered all the same.
-    print("blocked:", sorted(set(view.blocked)))
+    types, titles = slide_types(deck_notebook), slide_titles(deck_notebook)
+    on_slides = [index for index, kind in enumerate(types) if kind not in ("skip", "notes")]
+    page.locator(".jp-Notebook .jp-Cell").first.locator("h1").click()  # the first cell: the deck starts there
+    page.locator(".jp-NotebookPanel-toolbar [data-jp-item-name='deck'] jp-button").click()
+    try:
+        page.wait_for_function(f"() => ({JS_DECK})().presenting")
+        deck = page.evaluate(JS_DECK)
+        assert [index for index, _ in deck["shown"]] == [0] and plain(titles[0]) in deck["shown"][0][1], \
+            f"the first slide is not the title slide alone: {deck['shown']}"
+        deck = press(page, "ArrowRight")
+        assert plain(titles[1]) in " ".join(text for _, text in deck["shown"]), "→ did not go to the second slide"
+        deck = press(page, "ArrowLeft")
+        assert deck["active"] == 0, "← did not go back to the title slide"
 
+        # Space walks the deck in reading order; the explorer is worked on its slide on the way.
+        shown, math, explored = {}, False, None
+        for _ in range(3 * len(types)):
+            shown.update(deck["shown"])
+            math = math or deck["math"]
+            on_screen = [index for index, _ in deck["shown"]]
+            explorers = [index for index in explorer_cells(deck_notebook) if index in on_screen]
+            if explored is None and explorers:
+                cell = page.locator(".jp-Notebook .jp-Cell").nth(explorers[0])
+                explored = explore_while_presenting(page, cell, deck)
+                handle = cell.locator(".widget-slider .noUi-handle").first
+                value = handle.get_attribute("aria-valuetext")
+                deck = press(page, "Space")  # the slider still has the focus: Space goes on all the same
+                assert handle.get_attribute("aria-valuetext") == value, "Space on a focused slider moved the slider"
+            elif deck["active"] == on_slides[-1]:
+                break
+            else:
+                deck = press(page, "Space")
+        hidden = sorted(set(on_slides) - set(shown))
+        assert not hidden, (f"cells {hidden} (slide types {[types[i] for i in hidden]}) never showed in the deck"
+                            " (jupyterlab-slideshow shows no cell of slide type '-': JupyterLab writes '' for it)")
+        assert explored is not None, "no explorer showed in the deck"
+        assert not explored, f"the explorer on its slide in {deck_notebook.name}:\n" + "\n".join(explored)
+        assert not set(shown) & {index for index, _ in solutions(deck_notebook)}, "a solution cell showed in the deck"
+        assert exercises_without_solutions(" ".join(shown.values()), deck_notebook), \
+            "a solution shows in the deck, or an exercise is missing"
+        assert math or not has_math(deck_notebook), "no typeset formula showed in the deck"
 
-WIDGET_PLUGIN_FAILURE = re.compile(r"Failed to create module: package: @jupyter-widgets|"
-                                   r"'(jupyter-matplotlib|matplotlib-jupyter|@jupyter-widgets)[^']*' failed to activate")
-
-
-def test_widget_extensions_load_inside_the_rise_slideshow(lab, page_for, deck_notebook):
-    view = page_for(f"rise-widgets-{deck_notebook.stem}")
-    view.page.goto(lab.page_url(f"rise/{deck_notebook.name}"))
-    view.page.wait_for_selector(".reveal .slides section.present", timeout=90_000)
-    view.page.wait_for_timeout(2000)  # plugins activate after the first slide shows
-    failures = [line for line in view.console if WIDGET_PLUGIN_FAILURE.search(line)]
-    assert not failures, "widget extensions failed in the RISE slideshow:\n" + "\n".join(failures)
+        page.keyboard.press("Escape")
+        page.wait_for_function(f"() => !({JS_DECK})().presenting", timeout=10_000)
+    finally:  # never leave the server's settings in presenting mode for the next page
+        page.evaluate("async () => document.querySelector('.jp-Deck')"
+                      " && await window.jupyterapp.commands.execute('deck:stop')")
+        page.wait_for_function(JS_DECK_SETTING_OFF, timeout=10_000)
+        page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    errors = [line for line in view.console if line.startswith(("error:", "page error:"))]
+    assert not errors, "errors in the browser console while presenting:\n" + "\n".join(errors)
 
 
 def load_export_slides():

@@ -1,0 +1,255 @@
+"""Felt latency of every explorer in real Chromium: at most 60 ms median and 200 ms worst from a
+reader's input to new pixels on the explorer's canvas.
+
+``bench_explorers`` times the kernel's share of an update; a reader feels more: the browser sends
+the new control value to the kernel, the kernel recomputes, renders and sends a PNG, and the
+browser decodes it and paints it on the canvas. This benchmark measures all of it, in the page.
+
+How: a JupyterLab server (``tests/notebooks/browser_helpers.LabServer``) and headless Chromium at
+1440×900. Each notebook with an explorer is opened and Run All; ``READING_S`` later (a reader reads
+the cell first) every enabled control of every explorer is used as a reader would, one input at a
+time: a slider moved step by step with the arrow keys and back, then 5 steps at once (PageUp /
+PageDown) and back; a dropdown through each of its options back to the first; a checkbox on and
+off. Before an input the canvas must have been still for ``QUIET_MS``; the page then keeps a copy
+of the canvas pixels, notes the time of the input event (``keydown``, ``input``, ``change`` or
+``pointerdown``, whichever comes first: ``event.timeStamp``) and on every animation frame compares
+the canvas with the copy. The first frame whose pixels differ ends the measurement: input event →
+the frame that paints the new picture. An input whose picture does not change within
+``GIVE_UP_MS`` is reported, and misses the target.
+
+``--quick`` (``make bench QUICK=1``) moves each slider 2 steps, the full run 4 steps, twice over.
+
+    .venv/bin/python -m benchmarks latency          # or: make bench BENCH=latency
+    .venv/bin/python -m benchmarks.bench_latency --quick 02 08    # some notebooks only
+"""
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import Result
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "notebooks"))
+from browser_helpers import (  # noqa: E402  (the browser tests' helpers, not a copy)
+    INSTALL_HINT,
+    JS_IDLE_AND_DONE,
+    JS_NOTEBOOK_READY,
+    JS_RUN_ALL,
+    LabServer,
+    expected_explorers,
+    find_chromium,
+    launch_chromium,
+    local_only,
+    notebook_paths,
+)
+
+MAX_MEDIAN_S = 0.060
+MAX_WORST_S = 0.200
+VIEWPORT = {"width": 1440, "height": 900}
+QUIET_MS = 200
+GIVE_UP_MS = 5000
+READING_S = 2.0
+"""Wait after Run All before the first input, as a reader reads an explorer's cell before using it
+(the explorers compute ahead meanwhile, ``course_lib.interactive.explorer.DragCache``)."""
+
+JS_CONTROLS = """(output) => {
+    // the explorer's controls in page order; each is tagged so that Python can find it again
+    const found = [...output.querySelectorAll(
+        '.widget-slider .noUi-handle, .widget-dropdown select, .widget-checkbox input')];
+    return found.map((node, index) => {
+        node.setAttribute('data-bench-control', index);
+        const box = node.closest('.widget-inline-hbox');
+        const label = [node.closest('label'), box && box.querySelector('.widget-label')]
+            .find(l => l && l.textContent.replace(/[\u200b\s]/g, ''));
+        const kind = node.tagName === 'SELECT' ? 'dropdown' : node.tagName === 'INPUT' ? 'checkbox' : 'slider';
+        const disabled = kind === 'slider' ? !!node.closest('.noUi-target[disabled]') : node.disabled;
+        return {index, kind, disabled, name: label ? label.textContent.trim() : `control ${index}`};
+    });
+}"""
+
+JS_WATCH_FRAMES = """() => {
+    // note when each picture from the kernel arrives (a comm message with a binary buffer)
+    window.__frames = [];
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    kernel.anyMessage.connect((_, args) => {
+        if (args.direction === 'recv' && args.msg.header.msg_type === 'comm_msg' && (args.msg.buffers || []).length)
+            window.__frames.push(performance.now());
+    });
+}"""
+
+JS_ARM = """([output, quietMs, giveUpMs]) => {
+    // wait until the canvas is still, keep its pixels, then time the next input to new pixels
+    const canvas = output.querySelector('.jupyter-matplotlib canvas');
+    const context = canvas.getContext('2d');
+    const read = () => new Uint32Array(context.getImageData(0, 0, canvas.width, canvas.height).data.buffer);
+    const differs = (a, b) => { if (a.length !== b.length) return true;
+                                for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return true; return false; };
+    const frame = () => new Promise(requestAnimationFrame);
+    return new Promise(armed => { (async () => {
+        let before = read(), stillSince = performance.now();
+        while (performance.now() - stillSince < quietMs) {
+            await frame();
+            const now = read();
+            if (differs(now, before)) { before = now; stillSince = performance.now(); }
+        }
+        let input = null;
+        const events = ['keydown', 'input', 'change', 'pointerdown'];
+        const onInput = event => { if (input === null) input = event.timeStamp; };
+        events.forEach(name => document.addEventListener(name, onInput, true));
+        window.__latency = (async () => {
+            const start = performance.now();
+            try {
+                while (performance.now() - start < giveUpMs + 1000) {
+                    await frame();
+                    if (input !== null && differs(read(), before)) {
+                        const painted = performance.now();
+                        return {input, painted, frame: (window.__frames || []).find(t => t >= input) ?? null};
+                    }
+                    if (input !== null && performance.now() - input > giveUpMs) break;
+                }
+                return {input, painted: null};
+            } finally {
+                events.forEach(name => document.removeEventListener(name, onInput, true));
+            }
+        })();
+        armed(true);
+    })(); });
+}"""
+
+
+def slider_moves(handle, steps: int) -> list[str]:
+    """Keys that move a slider ``steps`` steps and back, then 5 steps at once (PageUp / PageDown)
+    and back: up from the lower half of its range, down from the upper half."""
+    now, low, top = (float(handle.get_attribute(f"aria-value{name}")) for name in ("now", "min", "max"))
+    up = now - low <= top - now
+    forward, back = ("ArrowRight", "ArrowLeft") if up else ("ArrowLeft", "ArrowRight")
+    jump, jump_back = ("PageUp", "PageDown") if up else ("PageDown", "PageUp")
+    return [forward] * steps + [back] * steps + [jump, jump_back]
+
+
+def timed(page, output, act, parts: list) -> float | None:
+    """Seconds from the input ``act()`` makes to new pixels on the canvas, None if none came; adds
+    (input → the picture's arrival from the kernel, arrival → painted) to ``parts``."""
+    page.evaluate(JS_ARM, [output.element_handle(), QUIET_MS, GIVE_UP_MS])
+    act()
+    got = page.evaluate("() => window.__latency")
+    if got["input"] is None or got["painted"] is None:
+        return None
+    if got["frame"] is not None:
+        parts.append(((got["frame"] - got["input"]) / 1e3, (got["painted"] - got["frame"]) / 1e3))
+    return (got["painted"] - got["input"]) / 1e3
+
+
+def measure_explorer(page, output, steps: int, parts: list) -> dict[str, list]:
+    """Every enabled control of the explorer used in turn; {control name: latencies (None: no new pixels)}."""
+    output.scroll_into_view_if_needed()
+    got = {}
+    for control in output.evaluate(JS_CONTROLS):
+        if control["disabled"]:
+            continue
+        node = output.locator(f'[data-bench-control="{control["index"]}"]')
+        name = f"{control['name']} ({control['kind']})"
+        if control["kind"] == "slider":
+            node.focus()
+            got[name] = [timed(page, output, lambda key=key: node.press(key), parts)
+                         for key in slider_moves(node, steps)]
+        elif control["kind"] == "dropdown":
+            options = node.locator("option").evaluate_all("os => os.map(o => o.value)")
+            start = options.index(node.input_value())
+            order = [options[(start + k) % len(options)] for k in range(1, len(options) + 1)]
+            got[name] = [timed(page, output, lambda value=value: node.select_option(value), parts) for value in order]
+        else:
+            got[name] = [timed(page, output, node.click, parts) for _ in range(2)]
+    return got
+
+
+def run_notebook(browser, server, notebook: Path, passes: int, steps: int) -> list[tuple]:
+    """Open and Run All ``notebook``; (explorer text, latencies per control, their parts) for each
+    of its explorers."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    local_only(page, [])
+    try:
+        page.goto(server.page_url(f"lab/workspaces/bench-{notebook.stem}/tree/{notebook.name}"))
+        page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=250)
+        page.evaluate(JS_RUN_ALL)
+        page.wait_for_function(JS_IDLE_AND_DONE, timeout=240_000, polling=250)
+        names = expected_explorers(notebook)
+        outputs = page.locator(".jp-OutputArea-output").filter(
+            has=page.locator(".jupyter-widgets .jupyter-matplotlib canvas"))
+        page.wait_for_function(
+            "n => document.querySelectorAll('.jp-OutputArea-output .jupyter-matplotlib canvas').length >= 2 * n",
+            arg=len(names), timeout=30_000)
+        page.wait_for_timeout(READING_S * 1000)
+        page.evaluate(JS_WATCH_FRAMES)
+        found = []
+        for index, name in enumerate(names):
+            latencies, parts = {}, []
+            for _ in range(passes):
+                for control, times in measure_explorer(page, outputs.nth(index), steps, parts).items():
+                    latencies.setdefault(control, []).extend(times)
+            found.append((name, latencies, parts))
+        page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+        return found
+    finally:
+        context.close()
+
+
+def summary(name: str, latencies: dict, parts: list) -> Result:
+    """One explorer's row: median and worst over all its inputs; per control and the two parts of
+    the wait (until the picture arrives from the kernel, then until it is painted) in the note."""
+    seen = {control: [t for t in times if t is not None] for control, times in latencies.items()}
+    times = [t for ts in seen.values() for t in ts]
+    missing = {control: ts.count(None) for control, ts in latencies.items() if None in ts}
+    median, worst = (statistics.median(times), max(times)) if times else (float("inf"), float("inf"))
+    per_control = ", ".join(f"{control} {statistics.median(ts) * 1e3:.0f}/{max(ts) * 1e3:.0f}"
+                            for control, ts in seen.items() if ts)
+    arrive, paint = ([statistics.median(part[i] for part in parts) * 1e3 for i in (0, 1)] if parts
+                     else [float("nan")] * 2)
+    note = (f"{len(times)} inputs; median/worst ms per control: {per_control}; median ms until the picture "
+            f"arrives {arrive:.0f}, then until painted {paint:.0f}"
+            + (f"; NO NEW PIXELS within {GIVE_UP_MS} ms: {missing}" if missing else ""))
+    return Result(f"felt latency {name.split(':')[0]}", f"median {median * 1e3:.0f} ms, worst {worst * 1e3:.0f} ms",
+                  f"<= {MAX_MEDIAN_S * 1e3:.0f} ms median, <= {MAX_WORST_S * 1e3:.0f} ms worst",
+                  median <= MAX_MEDIAN_S and worst <= MAX_WORST_S and not missing, note=note)
+
+
+def run(quick: bool, notebooks=None) -> list[Result]:
+    chromium = find_chromium()
+    if chromium is None:
+        print(f"latency: skipped, {INSTALL_HINT}", flush=True)
+        return []
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("latency: skipped, playwright is missing (`make venv` installs it)", flush=True)
+        return []
+    passes, steps = (1, 2) if quick else (2, 4)
+    notebooks = notebooks or [path for path in notebook_paths() if expected_explorers(path)]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
+        server = LabServer(Path(tmp)).start()
+        browser = launch_chromium(playwright, chromium)
+        try:
+            for notebook in notebooks:
+                started = time.perf_counter()
+                for name, latencies, parts in run_notebook(browser, server, notebook, passes, steps):
+                    results.append(summary(name, latencies, parts))
+                    print(f"  {notebook.stem}: {results[-1].figure} ({time.perf_counter() - started:.0f} s, "
+                          f"load {os.getloadavg()[0]:.2f})", flush=True)
+        finally:
+            browser.close()
+            server.stop()
+    return results
+
+
+if __name__ == "__main__":  # python -m benchmarks.bench_latency [NN ...]: some notebooks only
+    from benchmarks.run import table
+
+    chosen = [path for path in notebook_paths() if any(path.name.startswith(n) for n in sys.argv[1:])]
+    print(table(run(quick="--quick" in sys.argv, notebooks=chosen or None)))
