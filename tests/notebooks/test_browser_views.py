@@ -41,8 +41,10 @@ SETTLE_S = 15
 # ---------------------------------------------------------------------------------- the page side
 
 JS_CANVASES = """() => [...document.querySelectorAll(
-    '.jp-OutputArea-output .jupyter-matplotlib-canvas-div canvas:first-child')].map(c => c.toDataURL())"""
-"""What each explorer's figure canvas on the page shows, as PNG data URLs (lossless)."""
+    '.jp-OutputArea-output .jupyter-matplotlib-canvas-div canvas:first-child')]
+    .filter(c => c.width > 0 && c.height > 0).map(c => c.toDataURL())"""
+"""What each explorer's figure canvas on the page shows, as PNG data URLs (lossless). A canvas not laid out
+yet (while a run replaces the output) has no pixels and no PNG: it is left out."""
 
 JS_EXPLORER_MODEL_IDS = """() => window.jupyterapp.shell.currentWidget.content.widgets
     .filter(cell => cell.model.type === 'code').flatMap(cell => cell.model.outputs.toJSON())
