@@ -2,7 +2,7 @@
 
 Import the part you need; nothing heavy is loaded by ``import course_lib``::
 
-    from course_lib import optim, schedules, clipping, averages
+    from course_lib import optim, schedules, clipping, averages, swa_utils
 
 Every optimizer, scheduler and clipping function mirrors its ``torch.optim`` /
 ``torch.nn.utils`` namesake (names, arguments, defaults, validation and results),
@@ -16,4 +16,5 @@ __all__ = [
     "clipping",
     "optim",
     "schedules",
+    "swa_utils",
 ]

@@ -7,11 +7,14 @@ Two families live here.
   ``inverse_sqrt_decay``, plus the ``cosine_annealing`` closed form and a
   ``linear_warmup`` multiplier. They accept a number or a NumPy array of epochs.
 * **Schedulers** that mirror ``torch.optim.lr_scheduler`` (torch 2.13): ``LambdaLR``,
-  ``StepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, ``LinearLR``, ``SequentialLR``
-  and ``ReduceLROnPlateau``. They work with any optimizer that has a mutable float
+  ``StepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, ``CosineAnnealingWarmRestarts``,
+  ``LinearLR``, ``ConstantLR``, ``OneCycleLR``, ``SequentialLR`` and
+  ``ReduceLROnPlateau``. They work with any optimizer that has a mutable float
   attribute ``lr`` (``course_lib.optim``, or ``types.SimpleNamespace(lr=0.1)``) and
   reproduce torch's learning rates exactly, float for float: the chainable ones use
-  torch's recursive update, not the closed form it approximates.
+  torch's recursive update, not the closed form it approximates. A ``course_lib``
+  optimizer is one torch parameter group: where torch takes one value per group
+  (``max_lr``), a list must hold one value.
 
 As in torch, constructing a scheduler performs its initial step (``optimizer.lr`` is
 then the rate for epoch 0), each ``step()`` advances ``last_epoch`` by one, and the
@@ -39,6 +42,9 @@ __all__ = [
     "ExponentialLR",
     "CosineAnnealingLR",
     "LinearLR",
+    "ConstantLR",
+    "CosineAnnealingWarmRestarts",
+    "OneCycleLR",
     "SequentialLR",
     "ReduceLROnPlateau",
 ]
@@ -179,16 +185,22 @@ class LRScheduler:
     ``last_epoch``. ``step()`` advances ``last_epoch`` and sets ``optimizer.lr`` to
     ``_next_lr(optimizer.lr)``; the constructor takes that first step, to epoch 0.
     Subclasses check their arguments before calling ``super().__init__`` so that a
-    bad argument leaves the optimizer untouched.
+    bad argument leaves the optimizer untouched. ``last_epoch=k >= 0`` resumes a run
+    as torch does: the optimizer must carry the first run's ``initial_lr``, and the
+    constructor steps from the current rate to epoch k + 1.
     """
 
-    def __init__(self, optimizer):
+    def __init__(self, optimizer, last_epoch=-1):
         _check_optimizer(optimizer)
+        last_epoch = _integer("last_epoch", last_epoch, minimum=-1)
+        if last_epoch >= 0 and not hasattr(optimizer, "initial_lr"):
+            raise ValueError(f"last_epoch={last_epoch} resumes a schedule, but the optimizer has no "
+                             "'initial_lr' from the first run (use last_epoch=-1 to start one)")
         if not hasattr(optimizer, "initial_lr"):  # torch: group.setdefault("initial_lr", lr)
             optimizer.initial_lr = float(optimizer.lr)
         self.optimizer = optimizer
         self.base_lr = optimizer.initial_lr
-        self.last_epoch = -1
+        self.last_epoch = last_epoch
         self.step()
 
     @property
@@ -308,6 +320,55 @@ class CosineAnnealingLR(LRScheduler):
         return float(cosine_annealing(self.base_lr, self.last_epoch, self.T_max, self.eta_min))
 
 
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR (Loshchilov & Hutter 2017): cosine annealing that restarts at base_lr.
+
+    lr = eta_min + (base_lr − eta_min) · (1 + cos(π · T_cur / T_i)) / 2, where T_cur counts
+    the epochs since the last restart and the i-th cycle lasts T_i = T_0 · T_mult^i epochs.
+    Not chainable: each step takes the closed form. ``step(epoch)`` jumps to a (float)
+    epoch, e.g. ``step(epoch + batch / batches)`` within an epoch, with torch's formula
+    for the cycle: n = ⌊log_{T_mult}(1 + epoch · (T_mult − 1) / T_0)⌋. That logarithm is
+    rounded, so at some restarts (T_0 = 1, T_mult = 3: epoch 121) torch, and so this
+    mirror, places the epoch at the end of the previous cycle (lr = eta_min) instead of
+    the start of the next (base_lr). As in torch, ``last_epoch=k`` resumes with T_cur = k,
+    which is the true position only while no restart has lengthened the cycles.
+    """
+
+    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
+        self.T_0 = self.T_i = _integer("T_0", T_0, minimum=1)
+        self.T_mult = _integer("T_mult", T_mult, minimum=1)
+        self.eta_min = _number("eta_min", eta_min, minimum=0)
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def step(self, epoch=None):
+        """Advance one epoch, or go to ``epoch`` (a number >= 0) if given."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur, self.T_i = self.T_cur % self.T_i, self.T_i * self.T_mult
+            self.last_epoch += 1
+        else:
+            _number("epoch", epoch, minimum=0)  # checked, then used as given, as torch does
+            T_0, T_mult = self.T_0, self.T_mult
+            if epoch < T_0:
+                self.T_i, self.T_cur = T_0, epoch
+            elif T_mult == 1:
+                self.T_cur = epoch % T_0
+            else:
+                n = int(math.log(epoch / T_0 * (T_mult - 1) + 1, T_mult))
+                self.T_cur = epoch - T_0 * (T_mult**n - 1) / (T_mult - 1)
+                self.T_i = T_0 * T_mult**n
+            self.last_epoch = math.floor(epoch)
+        self._set_lr(self._closed_form_lr())
+
+    def _closed_form_lr(self):
+        eta_min = self.eta_min
+        return eta_min + (self.base_lr - eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+
+
 class LinearLR(LRScheduler):
     """Scale the rate by a factor that moves linearly from ``start_factor`` to
     ``end_factor`` over ``total_iters`` epochs, then stays (torch's warm-up tool).
@@ -334,6 +395,151 @@ class LinearLR(LRScheduler):
     def _closed_form_lr(self):
         s, e = self.start_factor, self.end_factor
         return self.base_lr * (s + (e - s) * min(self.total_iters, self.last_epoch) / self.total_iters)
+
+
+class ConstantLR(LRScheduler):
+    """Scale the rate by ``factor`` for the first ``total_iters`` epochs, then restore it.
+
+    Closed form: lr_t = base_lr · factor for t < total_iters, base_lr after. torch's
+    chainable form multiplies by ``factor`` at epoch 0 and by 1 / factor at epoch
+    ``total_iters``. ``factor=1.0`` is the flat middle of warmup-stable-decay:
+    ``SequentialLR(opt, [LinearLR(...), ConstantLR(opt, 1.0), LinearLR(opt, 1.0, 0.0, n)], ...)``.
+    torch accepts factor = 0 but then divides by zero at ``total_iters``, and with
+    total_iters = 0 it never restores the rate; both are refused here.
+    """
+
+    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
+        self.factor = _number("factor", factor, above=0, maximum=1)
+        self.total_iters = _integer("total_iters", total_iters, minimum=1)
+        super().__init__(optimizer, last_epoch)
+
+    def _next_lr(self, lr):
+        if self.last_epoch == 0:
+            return lr * self.factor
+        if self.last_epoch != self.total_iters:
+            return lr
+        return lr * (1.0 / self.factor)
+
+    def _closed_form_lr(self):
+        return self.base_lr * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
+
+
+def _one_per_group(name, value, **bounds):
+    """A number, or torch's one-value-per-param-group list, which here holds one value."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise ValueError(f"{name} must hold one value per parameter group (a course_lib "
+                             f"optimizer is one group), got {len(value)} values: {value!r}")
+        value = value[0]
+    return _number(name, value, **bounds)
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith & Topin 2019), stepped once per batch for ``total_steps``.
+
+    The rate climbs from initial_lr = max_lr / div_factor to ``max_lr`` over the first
+    pct_start · total_steps steps, then anneals to min_lr = initial_lr / final_div_factor
+    at step total_steps − 1; ``three_phase=True`` comes back down to initial_lr
+    symmetrically before a last phase to min_lr. Within a phase running from step s₀ to
+    s₁, with p = (t − s₀) / (s₁ − s₀): ``"cos"`` gives end + (start − end) · (1 + cos πp) / 2,
+    ``"linear"`` gives start + (end − start) · p. Momentum (SGD's and RMSprop's
+    ``momentum``, or β₁ of Adam's ``betas``) moves the opposite way, between
+    ``max_momentum`` and ``base_momentum``; as in torch, an SGD without momentum gets it.
+
+    Like torch: the steps are t = 0 … total_steps, so the last one lies past s₁ and
+    extrapolates (a "linear" rate goes below min_lr, even negative) and one more raises
+    (here before anything changes); initial_lr is overwritten on the optimizer and the
+    bounds are kept there (max_lr, min_lr, max_momentum, base_momentum: torch keeps them
+    in the param group) so that ``last_epoch=k`` can resume. A phase of zero steps, where
+    torch divides by zero mid-run (pct_start · total_steps = 1, or pct_start = 1), is refused.
+    """
+
+    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None,
+                 pct_start=0.3, anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85,
+                 max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False,
+                 last_epoch=-1):
+        _check_optimizer(optimizer)
+        last_epoch = _integer("last_epoch", last_epoch, minimum=-1)
+        if total_steps is not None:
+            total_steps = _integer("total_steps", total_steps, minimum=1)
+        elif epochs is not None and steps_per_epoch is not None:
+            total_steps = (_integer("epochs", epochs, minimum=1)
+                           * _integer("steps_per_epoch", steps_per_epoch, minimum=1))
+        else:
+            raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch), "
+                             f"got total_steps={total_steps!r}, epochs={epochs!r}, "
+                             f"steps_per_epoch={steps_per_epoch!r}")
+        pct_start = _number("pct_start", pct_start, minimum=0, maximum=1)
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+        for name, flag in [("cycle_momentum", cycle_momentum), ("three_phase", three_phase)]:
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
+        max_lr = _one_per_group("max_lr", max_lr, minimum=0)
+        max_momentum = _one_per_group("max_momentum", max_momentum, minimum=0)
+        base_momentum = _one_per_group("base_momentum", base_momentum, minimum=0)
+        div_factor = _number("div_factor", div_factor, above=0)
+        final_div_factor = _number("final_div_factor", final_div_factor, above=0)
+        if cycle_momentum and not (hasattr(optimizer, "momentum") or hasattr(optimizer, "betas")):
+            raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option "
+                             f"enabled: {type(optimizer).__name__} has no 'momentum' or 'betas' "
+                             "(pass cycle_momentum=False)")
+        end = float(pct_start * total_steps) - 1
+        if three_phase:
+            self._phases = [(end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                            (float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr",
+                             "base_momentum", "max_momentum"),
+                            (total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
+        else:
+            self._phases = [(end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                            (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
+        if end == 0 or self._phases[-1][0] == self._phases[-2][0]:
+            raise ValueError(f"pct_start={pct_start!r} with total_steps={total_steps} gives a phase "
+                             "of zero steps (torch divides by zero in it)")
+        keep = ["initial_lr", "max_lr", "min_lr"] + ["max_momentum", "base_momentum"] * cycle_momentum
+        if last_epoch >= 0 and not all(hasattr(optimizer, name) for name in keep):
+            raise ValueError(f"last_epoch={last_epoch!r} resumes a cycle, but the optimizer lacks "
+                             f"some of {keep} from the first run")
+        self.total_steps, self.anneal_strategy = total_steps, anneal_strategy
+        self.cycle_momentum, self.use_beta1 = cycle_momentum, hasattr(optimizer, "betas")
+        if last_epoch == -1:
+            optimizer.initial_lr = max_lr / div_factor
+            optimizer.max_lr, optimizer.min_lr = max_lr, optimizer.initial_lr / final_div_factor
+            if cycle_momentum:
+                optimizer.max_momentum, optimizer.base_momentum = max_momentum, base_momentum
+        super().__init__(optimizer, last_epoch)
+
+    def step(self):
+        """Advance one batch; past ``total_steps`` raise, like torch, changing nothing."""
+        if self.last_epoch + 1 > self.total_steps:
+            raise ValueError(f"Tried to step {self.last_epoch + 1} times. "
+                             f"The specified number of total steps is {self.total_steps}")
+        super().step()
+
+    def _anneal(self, start, end, pct):
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def _set_momentum(self, momentum):
+        if self.use_beta1:
+            self.optimizer.betas = (momentum, *self.optimizer.betas[1:])
+        else:
+            self.optimizer.momentum = momentum
+
+    def _next_lr(self, lr):
+        start_step, o = 0.0, self.optimizer
+        for i, (end_step, lr0, lr1, momentum0, momentum1) in enumerate(self._phases):
+            if self.last_epoch <= end_step or i == len(self._phases) - 1:
+                pct = (self.last_epoch - start_step) / (end_step - start_step)
+                break
+            start_step = end_step
+        if self.cycle_momentum:
+            self._set_momentum(self._anneal(getattr(o, momentum0), getattr(o, momentum1), pct))
+        return self._anneal(getattr(o, lr0), getattr(o, lr1), pct)
+
+    def _closed_form_lr(self):
+        return self._next_lr(None)
 
 
 class SequentialLR:

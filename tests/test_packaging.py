@@ -72,7 +72,7 @@ def test_this_environment_meets_the_minimums():
 def test_import_course_lib_loads_neither_torch_nor_matplotlib():
     code = (
         "import sys, course_lib\n"
-        "from course_lib import optim, schedules, clipping, averages\n"
+        "from course_lib import optim, schedules, clipping, averages, swa_utils\n"
         "from course_lib.lab import landscapes, runner\n"
         "heavy = sorted(m for m in ('torch', 'matplotlib', 'ipywidgets') if m in sys.modules)\n"
         "print(','.join(heavy))\n"
