@@ -105,9 +105,21 @@ class Explorer:
 
     def _on_change(self, change) -> None:
         if self._updating_on_change:
+            self._snap(change.owner)
             with DragCache.reader_waiting():  # computing ahead pauses meanwhile, and restarts from here
                 with self.canvas.drawing_once():  # the new picture goes out at once (LayeredCanvas)
                     self.update()
+
+    def _snap(self, control) -> None:
+        """Put a value the browser sent on its slider's grid: the browser adds steps in binary
+        floating point (0.9 + 0.01 arrives as 0.9100000000000001), the reader means 0.91."""
+        name = next(name for name, each in self.controls.items() if each is control)
+        try:
+            value = _check_setting(self.controls, name, control.value)
+        except (TypeError, ValueError):  # not near a grid position: leave it to update() as it is
+            return
+        if value != control.value:
+            self._assign({name: value})
 
     def _on_canvas_message(self, canvas, content, buffers) -> None:
         if content.get("type") == "initialized":  # a browser shows the explorer: get ready for it
@@ -382,6 +394,8 @@ def _check_setting(controls: dict, name: str, value):
         raise ValueError(f"{name}={value!r} is not a position of the {name} slider; the nearest are {nearest}")
     if isinstance(control, ipywidgets.IntSlider):
         return int(round(grid[index]))
+    if isinstance(control, ipywidgets.FloatSlider):  # its grid point, as written in decimal (0.91, not 0.91000…01)
+        return float(f"{grid[index]:.12g}")
     return grid[index] if isinstance(control, ipywidgets.SelectionSlider) else value
 
 

@@ -319,6 +319,28 @@ def test_a_value_between_grid_points_is_refused_naming_the_slider_and_its_neighb
         assert explorer.describe() == before
 
 
+def test_a_float_sliders_value_from_the_browser_is_put_on_its_round_grid_point():
+    """The browser adds slider steps in binary floating point: from 0.9, one step of 0.01 sends
+    0.9100000000000001. The explorer keeps and uses 0.91, the value the reader sees."""
+    import ipywidgets
+
+    checked = []
+    for name in sorted(set(EXPLORERS) - {"ShowdownExplorer"}):
+        explorer = built(name)
+        for slider, control in sliders(explorer).items():
+            if type(control) is not ipywidgets.FloatSlider:
+                continue
+            start = control.value
+            step = control.step if start + control.step <= control.max else -control.step
+            sent = float(np.nextafter(start + step, np.inf))  # one ulp off the grid point, as a browser may send
+            control.value = sent
+            assert control.value == float(f"{start + step:.12g}") != sent, (name, slider, control.value)
+            assert "0000000" not in explorer.describe(), explorer.describe()
+            explorer.set(**{slider: start})
+            checked.append(f"{name}.{slider}")
+    assert checked, "no explorer has a FloatSlider: this test checks nothing"
+
+
 def test_the_notebooks_values_are_slider_positions_and_stay_exact():
     """The values the notebooks and their text use: 0.036 and κ = 50 (02), 0.03 (10), 2⁻² (08)."""
     explorer = momentum.MomentumExplorer(lr=0.036, beta=0.7, condition=50)
