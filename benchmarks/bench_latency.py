@@ -36,15 +36,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "notebooks"))
 from browser_helpers import (  # noqa: E402  (the browser tests' helpers, not a copy)
     INSTALL_HINT,
-    JS_IDLE_AND_DONE,
-    JS_NOTEBOOK_READY,
-    JS_RUN_ALL,
     LabServer,
     expected_explorers,
+    explorer_outputs,
     find_chromium,
     launch_chromium,
     local_only,
     notebook_paths,
+    open_notebook,
+    run_all,
 )
 
 MAX_MEDIAN_S = 0.060
@@ -175,13 +175,10 @@ def run_notebook(browser, server, notebook: Path, passes: int, steps: int) -> li
     page.set_default_timeout(60_000)
     local_only(page, [])
     try:
-        page.goto(server.page_url(f"lab/workspaces/bench-{notebook.stem}/tree/{notebook.name}"))
-        page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=250)
-        page.evaluate(JS_RUN_ALL)
-        page.wait_for_function(JS_IDLE_AND_DONE, timeout=240_000, polling=250)
+        open_notebook(page, server, notebook.name, f"bench-{notebook.stem}")
+        run_all(page)
         names = expected_explorers(notebook)
-        outputs = page.locator(".jp-OutputArea-output").filter(
-            has=page.locator(".jupyter-widgets .jupyter-matplotlib canvas"))
+        outputs = explorer_outputs(page)
         page.wait_for_function(
             "n => document.querySelectorAll('.jp-OutputArea-output .jupyter-matplotlib canvas').length >= 2 * n",
             arg=len(names), timeout=30_000)

@@ -199,6 +199,18 @@ def exercises_without_solutions(text: str, path: Path) -> bool:
 
 # JavaScript run in the JupyterLab page (the app is exposed as window.jupyterapp).
 
+JS_CANVAS_DRAWN = """(root) => {
+    // whether the first canvas in root (an explorer's output, or its figure) is drawn: more than one colour
+    const canvas = root.querySelector('canvas');
+    if (!canvas || canvas.width === 0 || canvas.height === 0) return false;
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let first = data.slice(0, 4).join(), colours = 0;
+    for (let i = 0; i < data.length; i += 4 * 97) {
+        if ([data[i], data[i + 1], data[i + 2], data[i + 3]].join() !== first) { colours++; if (colours > 50) break; }
+    }
+    return colours > 50;
+}"""
+
 JS_NOTEBOOK_READY = """() => {
     const app = window.jupyterapp;
     const panel = app && app.shell.currentWidget;
@@ -257,6 +269,24 @@ JS_PAGE_REPORT = """() => {
         canvases: node.querySelectorAll('.jp-OutputArea-output .jupyter-widgets .jupyter-matplotlib canvas').length,
     };
 }"""
+
+
+
+def open_notebook(page, server: LabServer, name: str, workspace: str) -> None:
+    """Open notebook ``name`` in a workspace of its own and wait for its kernel to be idle."""
+    page.goto(server.page_url(f"lab/workspaces/{workspace}/tree/{name}"))
+    page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=250)
+
+
+def run_all(page, timeout_ms: int = 240_000) -> None:
+    """Clear the open notebook's outputs, run every cell and wait until the last has run."""
+    page.evaluate(JS_RUN_ALL)
+    page.wait_for_function(JS_IDLE_AND_DONE, timeout=timeout_ms, polling=250)
+
+
+def explorer_outputs(page):
+    """The output areas that hold an ipympl figure inside a widget."""
+    return page.locator(".jp-OutputArea-output").filter(has=page.locator(".jupyter-widgets .jupyter-matplotlib canvas"))
 
 
 if __name__ == "__main__":

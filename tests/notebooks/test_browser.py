@@ -21,13 +21,14 @@ from pathlib import Path
 import pytest
 
 from browser_helpers import (
-    JS_IDLE_AND_DONE,
-    JS_NOTEBOOK_READY,
+    JS_CANVAS_DRAWN,
     JS_PAGE_REPORT,
-    JS_RUN_ALL,
     expected_explorers,
+    explorer_outputs,
     has_math,
     notebook_paths,
+    open_notebook,
+    run_all,
     saved_stderr_count,
     solutions,
 )
@@ -40,24 +41,6 @@ REDRAW_TIMEOUT_S = 30
 
 
 # ----------------------------------------------------------------------------------- JupyterLab
-
-JS_EXPLORER_STATE = """(output) => {
-    const canvas = output.querySelector('.jupyter-matplotlib canvas');
-    if (!canvas || canvas.width === 0 || canvas.height === 0) return {drawn: false};
-    // drawn: the figure's canvas holds more than one colour
-    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-    let first = data.slice(0, 4).join(), colours = 0;
-    for (let i = 0; i < data.length; i += 4 * 97) {
-        if ([data[i], data[i + 1], data[i + 2], data[i + 3]].join() !== first) { colours++; if (colours > 50) break; }
-    }
-    return {drawn: colours > 50};
-}"""
-
-
-def explorer_outputs(page):
-    """The output areas that hold an ipympl figure inside a widget."""
-    return page.locator(".jp-OutputArea-output").filter(has=page.locator(".jupyter-widgets .jupyter-matplotlib canvas"))
-
 
 def move_first_slider(output) -> tuple[str, str]:
     """Press a key on the explorer's first slider handle; return the value before and after.
@@ -102,12 +85,10 @@ def change_other_control(output) -> tuple[str, str]:
 def test_notebook_runs_renders_and_its_explorers_react(notebook, lab, page_for):
     view = page_for(notebook.stem)
     page = view.page
-    page.goto(lab.page_url(f"lab/workspaces/test-{notebook.stem}/tree/{notebook.name}"))
-    page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=250)
+    open_notebook(page, lab, notebook.name, f"test-{notebook.stem}")
 
     started = time.monotonic()
-    page.evaluate(JS_RUN_ALL)  # clears the saved outputs first: what follows is this run's
-    page.wait_for_function(JS_IDLE_AND_DONE, timeout=RUN_TIMEOUT_MS, polling=250)
+    run_all(page, RUN_TIMEOUT_MS)  # clears the saved outputs first: what follows is this run's
     ran_s = time.monotonic() - started
 
     explorers = expected_explorers(notebook)
@@ -145,7 +126,7 @@ def test_notebook_runs_renders_and_its_explorers_react(notebook, lab, page_for):
         output.scroll_into_view_if_needed()
         figure = output.locator(".jupyter-matplotlib-canvas-div").first
         try:
-            page.wait_for_function(f"o => ({JS_EXPLORER_STATE})(o).drawn", arg=output.element_handle(), timeout=20_000)
+            page.wait_for_function(JS_CANVAS_DRAWN, arg=output.element_handle(), timeout=20_000)
         except Exception:
             problems.append(f"{name}: the figure's canvas stays blank")
             view.save(f"explorer{index + 1}-blank", figure)
@@ -201,8 +182,7 @@ JS_CELL_NODE = """([index, id]) => {
 
 def test_solutions_show_collapsed_and_open_on_click(lab, page_for, exercise_notebook):
     page = page_for(f"solutions-{exercise_notebook.stem}").page
-    page.goto(lab.page_url(f"lab/workspaces/solutions-{exercise_notebook.stem}/tree/{exercise_notebook.name}"))
-    page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=250)
+    open_notebook(page, lab, exercise_notebook.name, f"solutions-{exercise_notebook.stem}")
     for number, (index, name) in enumerate(solutions(exercise_notebook)):
         assert page.evaluate(JS_CELL_NODE, [index, f"solution-{number}"]), f"cell {index} shows its source or verdict"
         cell = page.locator(f"#solution-{number}")

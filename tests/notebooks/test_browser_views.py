@@ -28,7 +28,7 @@ import pytest
 from PIL import Image
 
 from course_lib.interactive.canvas import LayeredCanvas
-from browser_helpers import JS_IDLE_AND_DONE, JS_NOTEBOOK_READY, JS_RUN_ALL, NOTEBOOKS, WIDGET_VIEW
+from browser_helpers import JS_IDLE_AND_DONE, NOTEBOOKS, WIDGET_VIEW, open_notebook, run_all
 
 pytestmark = pytest.mark.browser
 
@@ -96,14 +96,8 @@ def differing_pixels(a: np.ndarray, b: np.ndarray) -> str:
     return f"{int((a != b).any(axis=-1).sum())} of {a.shape[0] * a.shape[1]} pixels differ"
 
 
-def open_notebook(view, lab, name: str, workspace: str):
-    view.page.goto(lab.page_url(f"lab/workspaces/{workspace}/tree/{name}"))
-    view.page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=250)
-
-
-def run_all(page) -> None:
-    page.evaluate(JS_RUN_ALL)
-    page.wait_for_function(JS_IDLE_AND_DONE, timeout=240_000, polling=250)
+def run_all_and_draw(page) -> None:
+    run_all(page)
     page.wait_for_function(f"() => ({JS_CANVASES})().length > 0", timeout=30_000)
 
 
@@ -175,8 +169,8 @@ def models_missing_from_saved_state(path) -> tuple[list[str], dict]:
 def test_a_saved_notebook_reopens_with_each_explorers_last_picture_and_runs_again(lab, page_for):
     name = copy_for_test(lab, "reopen_" + SOURCE.name)
     first = page_for("reopen-first-run")
-    open_notebook(first, lab, name, "reopen-1")
-    run_all(first.page)
+    open_notebook(first.page, lab, name, "reopen-1")
+    run_all_and_draw(first.page)
     before, after = press_quickly(first.page, "ArrowRight", 2)  # a picture the run alone did not draw
     assert before != after, "the slider did not move"
     [model_id] = first.page.evaluate(JS_EXPLORER_MODEL_IDS)
@@ -198,7 +192,7 @@ def test_a_saved_notebook_reopens_with_each_explorers_last_picture_and_runs_agai
     first.close()
 
     reopened = page_for("reopen-again")
-    open_notebook(reopened, lab, name, "reopen-2")
+    open_notebook(reopened.page, lab, name, "reopen-2")
     page = reopened.page
     page.wait_for_function(f"""() => /Error displaying widget|model not found/.test(document.body.innerText)
         || ({JS_CANVASES})().length > 0""", timeout=30_000)
@@ -211,7 +205,7 @@ def test_a_saved_notebook_reopens_with_each_explorers_last_picture_and_runs_agai
         "the reopened explorer shows another picture than the one on screen when it was saved: "
         + differing_pixels(pictures[0], shown[0]))
 
-    run_all(page)
+    run_all_and_draw(page)
     start = wait_until(lambda: (p := canvases(page)) and not blank(p[0]) and p)
     assert start, "after running again the explorer's canvas stays blank"
     before, after = press_quickly(page, "ArrowRight", 1)
@@ -230,11 +224,11 @@ def test_a_saved_notebook_reopens_with_each_explorers_last_picture_and_runs_agai
 def test_two_pages_on_one_kernel_both_show_the_kernels_picture_after_quick_moves(lab, page_for):
     name = copy_for_test(lab, "two_views_" + SOURCE.name)
     one, two = page_for("two-views-1"), page_for("two-views-2")
-    open_notebook(one, lab, name, "two-views-1")
-    run_all(one.page)
+    open_notebook(one.page, lab, name, "two-views-1")
+    run_all_and_draw(one.page)
     one.page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     one.page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
-    open_notebook(two, lab, name, "two-views-2")  # the saved outputs, live: models from the kernel
+    open_notebook(two.page, lab, name, "two-views-2")  # the saved outputs, live: models from the kernel
     assert one.page.evaluate(JS_KERNEL_ID) == two.page.evaluate(JS_KERNEL_ID), "the pages do not share a kernel"
     [model_id] = one.page.evaluate(JS_EXPLORER_MODEL_IDS)
     assert two.page.evaluate(JS_EXPLORER_MODEL_IDS) == [model_id]

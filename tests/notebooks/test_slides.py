@@ -10,15 +10,15 @@ import nbformat
 import pytest
 
 from browser_helpers import (
-    JS_IDLE_AND_DONE,
-    JS_NOTEBOOK_READY,
-    JS_RUN_ALL,
+    JS_CANVAS_DRAWN,
     ROOT,
     WIDGET_VIEW,
     exercises_without_solutions,
     expected_explorers,
     has_math,
     notebook_paths,
+    open_notebook,
+    run_all,
     solutions,
 )
 
@@ -64,16 +64,6 @@ JS_DECK = """() => {
             math: document.querySelectorAll('.jp-deck-mod-visible mjx-container').length > 0,
             presenting: !!document.querySelector('.jp-NotebookPanel.jp-Deck')};
 }"""
-
-JS_CANVAS_DRAWN = """(figure) => {
-    // the figure's canvas holds more than one colour
-    const canvas = figure.querySelector('canvas');
-    if (!canvas || !canvas.width) return false;
-    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-    for (let i = 4; i < data.length; i += 4 * 97) if (data[i] !== data[0] || data[i + 1] !== data[1]) return true;
-    return false;
-}"""
-
 
 def slide_types(path: Path) -> list[str]:
     cells = nbformat.read(path, as_version=4).cells
@@ -158,10 +148,8 @@ def test_live_deck_presents_the_run_notebook_with_live_explorers(lab, page_for, 
     from the notebook's toolbar, walk through every slide, work an explorer on its slide, Esc."""
     view = page_for(f"deck-live-{deck_notebook.stem}", viewport={"width": 1280, "height": 720})
     page = view.page
-    page.goto(lab.page_url(f"lab/workspaces/deck-{deck_notebook.stem}/tree/{deck_notebook.name}"))
-    page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=250)
-    page.evaluate(JS_RUN_ALL)
-    page.wait_for_function(JS_IDLE_AND_DONE, timeout=240_000, polling=250)
+    open_notebook(page, lab, deck_notebook.name, f"deck-{deck_notebook.stem}")
+    run_all(page)
 
     types, titles = slide_types(deck_notebook), slide_titles(deck_notebook)
     on_slides = [index for index, kind in enumerate(types) if kind not in ("skip", "notes")]
