@@ -19,9 +19,9 @@ Everything is importable from here, as the notebook uses it::
 """
 
 from course_lib.lab.display import verdict  # noqa: F401  (notebook 05 uses lesson.verdict)
+from course_lib.lab.regression import minibatches, noisy_regression, RegressionProblem  # noqa: F401
 from course_lib.lessons.decay.experiments import (
-    DIVERGENCE_BOUND, minibatches, noise_free_excess, noisy_regression, PlateauRates, RegressionProblem, run_sgd,
-    schedule_lrs, scheduler_lrs, SCHEDULES, SGDRuns,
+    DIVERGENCE_BOUND, noise_free_excess, PlateauRates, run_sgd, schedule_lrs, scheduler_lrs, SCHEDULES, SGDRuns,
 )
 from course_lib.lessons.decay.explorer import ScheduleExplorer
 from course_lib.lessons.decay.exercises import (

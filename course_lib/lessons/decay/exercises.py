@@ -13,7 +13,8 @@ from course_lib.interactive.checking import (
     call_on_case, check_answer, check_function, CheckResult, describe_value, Exercise, Mistake, Question, RTOL,
     UnusableAnswer,
 )
-from course_lib.lessons.decay.experiments import noise_free_excess, noisy_regression, run_sgd, schedule_lrs
+from course_lib.lab.regression import noisy_regression
+from course_lib.lessons.decay.experiments import noise_free_excess, run_sgd, schedule_lrs
 
 
 def _inverse_time(lr0, epoch, decay_rate):

@@ -7,7 +7,8 @@ import numpy as np
 from course_lib.interactive.explorer import (check_steps, DragCache, Explorer, log_slider, log_values, ROUND_10,
     sparse_ticks, status_text)
 from course_lib.lab import plots
-from course_lib.lessons.decay.experiments import noisy_regression, run_sgd, schedule_lrs, SCHEDULES
+from course_lib.lab.regression import noisy_regression
+from course_lib.lessons.decay.experiments import run_sgd, schedule_lrs, SCHEDULES
 
 
 class ScheduleExplorer(Explorer):
