@@ -78,3 +78,30 @@ def test_printed_lines_fit_a_slide(path):
 ])
 def test_the_internal_names_are_recognised(text, internal):
     assert bool(INTERNAL.search(text)) == internal
+
+
+def references_text(path) -> str:
+    """The markdown of a notebook from its "## References" heading to the end."""
+    markdown = ["".join(cell["source"]) for cell in cells(path) if cell["cell_type"] == "markdown"]
+    start = max(i for i, text in enumerate(markdown) if text.lstrip().startswith("## References"))
+    return "\n".join(markdown[start:])
+
+
+def test_the_readme_bibliography_names_the_notebooks_that_cite_each_work():
+    """Each entry of the README's bibliography ends with "Notebook(s) NN, …": exactly the notebooks whose
+    References list a work by that first author in that year (for PyTorch's documentation and paper: any
+    reference to PyTorch)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    bibliography = readme[readme.index("## Bibliography"):]
+    cited = {path.name[:2]: references_text(path).split("\n- ") for path in NOTEBOOKS}
+    wrong = []
+    for entry in re.findall(r"^- (.+)$", bibliography, flags=re.M):
+        surname, year = entry.split(",")[0], re.search(r"\((\d{4})\)", entry).group(1)
+        said = re.search(r"Notebooks? ([\d, ]+)\.?$", entry)
+        said = set(re.findall(r"\d\d", said.group(1))) if said else set()
+        matches = ((lambda line: "PyTorch" in line) if surname.startswith("PyTorch") else
+                   (lambda line: surname in line and f"({year}" in line))
+        found = {number for number, lines in cited.items() if any(map(matches, lines))}
+        if said != found:
+            wrong.append(f"{surname} ({year}): README says {sorted(said)}, References of {sorted(found)}")
+    assert not wrong, "\n".join(wrong)
