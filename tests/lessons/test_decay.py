@@ -91,6 +91,12 @@ SCHEDULERS = {
     "warm-up + cosine": (lambda m, o: m.SequentialLR(o, [m.LinearLR(o, start_factor=0.2, total_iters=5),
                                                           m.CosineAnnealingLR(o, T_max=45)], milestones=[5]),
                          {"warmup": 5}),
+    "one-cycle": (lambda m, o: m.OneCycleLR(o, max_lr=0.4, total_steps=50), {}),
+    "warm restarts": (lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=4, T_mult=3), {"interval": 4, "T_mult": 3}),
+    "warmup-stable-decay": (lambda m, o: m.SequentialLR(o, [
+        m.LinearLR(o, start_factor=1 / 6, total_iters=6), m.ConstantLR(o, factor=1.0, total_iters=1),
+        m.LinearLR(o, start_factor=1.0, end_factor=0.0, total_iters=9)], milestones=[6, 41]),
+        {"warmup": 6, "interval": 9}),
 }
 
 
@@ -102,6 +108,82 @@ def test_schedule_lrs_equal_torch_schedulers(name):
     ours = lesson.scheduler_lrs(make, 50, 0.4)
     np.testing.assert_allclose(formula, theirs, rtol=1e-12)
     np.testing.assert_array_equal(ours, theirs)
+
+
+def test_every_named_schedule_is_checked_against_torch():
+    assert set(SCHEDULERS) == set(lesson.SCHEDULES) - {"constant"}
+
+
+def torch_one_cycle(steps, momentum=0.9, **settings):
+    """torch's OneCycleLR on an SGD with momentum: (rates, momenta) of steps 0 … steps − 1."""
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0, momentum=momentum)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(opt, total_steps=steps, **settings)
+    rates, momenta = [], []
+    for _ in range(steps):
+        rates.append(opt.param_groups[0]["lr"])
+        momenta.append(opt.param_groups[0]["momentum"])
+        opt.step()
+        scheduler.step()
+    return np.array(rates), np.array(momenta)
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_one_cycle_closed_form_is_torch_s_rate_and_momentum(case):
+    rng = np.random.default_rng(case)
+    steps = int(rng.integers(8, 400))
+    settings = {"max_lr": float(rng.uniform(0.01, 3)), "pct_start": float(rng.uniform(0.1, 0.9)),
+                "div_factor": float(rng.uniform(2, 100)), "final_div_factor": float(rng.uniform(2, 1e5)),
+                "max_momentum": float(rng.uniform(0.9, 0.99)), "base_momentum": float(rng.uniform(0.5, 0.89))}
+    rates, momenta = lesson.one_cycle(steps=steps, **settings)
+    their_rates, their_momenta = torch_one_cycle(steps, **settings)
+    np.testing.assert_allclose(rates, their_rates, rtol=1e-12)
+    np.testing.assert_allclose(momenta, their_momenta, rtol=1e-12)
+    peak = int(np.argmax(rates))
+    assert np.argmin(momenta) == peak and momenta[0] == settings["max_momentum"]  # momentum moves against lr
+
+
+@pytest.mark.parametrize("T_0, T_mult, eta_min", [(1, 1, 0.0), (1, 2, 0.0), (3, 1, 0.01), (5, 2, 0.02), (2, 3, 0.0),
+                                                  (20, 2, 0.0), (7, 4, 0.05)])
+def test_warm_restarts_closed_form_is_torch_s(T_0, T_mult, eta_min):
+    make = lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=T_0, T_mult=T_mult, eta_min=eta_min)  # noqa: E731
+    theirs = lesson.scheduler_lrs(make, 200, 0.3, use_torch=True)
+    np.testing.assert_allclose(lesson.warm_restarts(0.3, 200, T_0, T_mult, eta_min), theirs, rtol=1e-12)
+    restarts, start, length = [], T_0, T_0   # cycles of T_0, T_0·T_mult, T_0·T_mult², … epochs
+    while start < 200:
+        restarts.append(start)
+        length *= T_mult
+        start += length
+    np.testing.assert_array_equal(np.flatnonzero(np.isclose(theirs, 0.3, rtol=1e-14))[1:], restarts)
+
+
+@pytest.mark.parametrize("epochs, warmup, cooldown", [(3, 1, 1), (10, 1, 8), (10, 8, 1), (60, 5, 12), (200, 20, 40)])
+def test_warmup_stable_decay_closed_form_is_torch_s(epochs, warmup, cooldown):
+    make = lambda m, o: m.SequentialLR(o, [  # noqa: E731
+        m.LinearLR(o, start_factor=1 / warmup, total_iters=warmup), m.ConstantLR(o, factor=1.0, total_iters=1),
+        m.LinearLR(o, start_factor=1.0, end_factor=0.0, total_iters=cooldown)], milestones=[warmup, epochs - cooldown])
+    theirs = lesson.scheduler_lrs(make, epochs, 0.7, use_torch=True)
+    ours = lesson.warmup_stable_decay(0.7, epochs, warmup, cooldown)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    flat = ours[warmup:epochs - cooldown]
+    assert len(flat) >= 1 and np.all(flat == 0.7) and ours[-1] == pytest.approx(0.7 / cooldown)
+
+
+@pytest.mark.parametrize("warmup, cooldown", [(0, 3), (3, 0), (8, 2), (9, 1), (2.0, 3), (True, 3), (3, 7)])
+def test_warmup_stable_decay_refuses_phases_that_leave_no_flat_epoch(warmup, cooldown):
+    with pytest.raises(ValueError, match="warmup|cooldown"):
+        lesson.warmup_stable_decay(0.5, 10, warmup, cooldown)
+
+
+def test_scheduler_lrs_records_the_momentum_one_cycle_moves():
+    make = lambda m, o: m.OneCycleLR(o, max_lr=0.3, total_steps=40, base_momentum=0.8)  # noqa: E731
+    (rates, momenta), (their_rates, their_momenta) = (lesson.scheduler_lrs(make, 40, 0.3, momentum=0.9, use_torch=t)
+                                                      for t in (False, True))
+    np.testing.assert_array_equal(rates, their_rates)
+    np.testing.assert_array_equal(momenta, their_momenta)
+    assert momenta.min() == pytest.approx(0.8) and momenta[0] == 0.95
+    flat = lesson.scheduler_lrs(lambda m, o: m.StepLR(o, step_size=3), 6, 0.3, momentum=0.5)[1]
+    np.testing.assert_array_equal(flat, 0.5)
+    assert isinstance(lesson.scheduler_lrs(make, 40, 0.3), np.ndarray)   # without momentum: the rates alone
 
 
 def test_plateau_rates_match_torch_on_the_same_losses(problem):
@@ -137,6 +219,22 @@ def test_schedule_explorer_updates_in_place_and_reports_divergence():
     assert explorer.describe() == "ScheduleExplorer: schedule=warm-up + cosine, lr0=0.2, warmup=5, epochs=12, seeds=2"
     with pytest.raises(ValueError, match="schedule"):
         explorer.set(schedule="linear")
+
+
+def test_schedule_explorer_shows_the_practitioners_schedules():
+    explorer = lesson.ScheduleExplorer(epochs=12, seeds=2)
+    explorer.set(schedule="one-cycle", lr0=0.3)
+    np.testing.assert_allclose(explorer._rate.get_ydata(), lesson.one_cycle(0.3, 12)[0])
+    assert all(explorer.controls[name].disabled for name in ("decay_rate", "gamma", "interval", "warmup"))
+    explorer.set(schedule="warm restarts", interval=3)
+    np.testing.assert_allclose(explorer._rate.get_ydata(), lesson.warm_restarts(0.3, 12, 3, 2))
+    assert explorer.describe() == "ScheduleExplorer: schedule=warm restarts, lr0=0.3, interval=3, epochs=12, seeds=2"
+    explorer.set(schedule="warmup-stable-decay", warmup=4, interval=30)   # the cool-down is cut to fit
+    np.testing.assert_allclose(explorer._rate.get_ydata(), lesson.warmup_stable_decay(0.3, 12, 4, 7))
+    assert not explorer.controls["warmup"].disabled and not explorer.controls["interval"].disabled
+    assert explorer.controls["gamma"].disabled
+    explorer.set(warmup=20)
+    np.testing.assert_allclose(explorer._rate.get_ydata(), lesson.warmup_stable_decay(0.3, 12, 10, 1))
 
 
 # ------------------------------------------------------------------------------------- checkers

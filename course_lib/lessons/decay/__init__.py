@@ -3,7 +3,8 @@ least-squares problem, in three parts:
 
 * ``experiments``: the seeded regression ``noisy_regression``, ``run_sgd`` (many schedules and
   seeds at once), ``PlateauRates``, ``schedule_lrs`` and ``scheduler_lrs`` (the textbook decays and
-  their torch schedulers), ``noise_free_excess``;
+  their torch schedulers), the closed forms ``one_cycle``, ``warm_restarts`` and
+  ``warmup_stable_decay`` (the schedules practitioners use), ``noise_free_excess``;
 * ``explorer``: ``ScheduleExplorer``;
 * ``exercises``: ``check_update_lr``, ``check_schedule_lr_decay``, ``check_fixed_interval_lambda``
   and the design task ``check_schedule`` (a schedule for a step budget).
@@ -21,7 +22,8 @@ Everything is importable from here, as the notebook uses it::
 from course_lib.lab.display import verdict  # noqa: F401  (notebook 05 uses lesson.verdict)
 from course_lib.lab.regression import minibatches, noisy_regression, RegressionProblem  # noqa: F401
 from course_lib.lessons.decay.experiments import (
-    DIVERGENCE_BOUND, noise_free_excess, PlateauRates, run_sgd, schedule_lrs, scheduler_lrs, SCHEDULES, SGDRuns,
+    DIVERGENCE_BOUND, noise_free_excess, one_cycle, PlateauRates, run_sgd, schedule_lrs, scheduler_lrs, SCHEDULES,
+    SGDRuns, warm_restarts, warmup_stable_decay,
 )
 from course_lib.lessons.decay.explorer import ScheduleExplorer
 from course_lib.lessons.decay.exercises import (

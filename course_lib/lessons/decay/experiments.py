@@ -135,12 +135,60 @@ class PlateauRates:
 
 
 SCHEDULES = ("constant", "inverse time", "fixed interval", "exponential", "inverse sqrt", "StepLR", "cosine",
-             "warm-up + cosine")
+             "warm-up + cosine", "one-cycle", "warm restarts", "warmup-stable-decay")
 """The schedules that ``schedule_lrs`` (and the ScheduleExplorer) know, by name."""
 
 
+def _cosine_between(start, end, fraction):
+    """From ``start`` (fraction 0) to ``end`` (fraction 1) along half a cosine wave."""
+    return end + (start - end) * (1 + np.cos(np.pi * fraction)) / 2
+
+
+def one_cycle(max_lr: float, steps: int, pct_start: float = 0.3, div_factor: float = 25.0,
+              final_div_factor: float = 1e4, max_momentum: float = 0.95, base_momentum: float = 0.85):
+    """(rates, momenta) of steps 0 … steps − 1 of torch's ``OneCycleLR(total_steps=steps)`` with its
+    default two cosine phases: the rate climbs from max_lr / div_factor to max_lr until step
+    s = pct_start · steps − 1, then falls to max_lr / (div_factor · final_div_factor) at the last
+    step; momentum (β₁ for Adam) moves the other way, max_momentum → base_momentum → max_momentum."""
+    t, peak = np.arange(steps, dtype=float), float(pct_start * steps) - 1
+    up = t <= peak
+    fraction = np.where(up, t / peak, (t - peak) / (steps - 1 - peak))
+    low, high = max_lr / div_factor, max_lr
+    rates = np.where(up, _cosine_between(low, high, fraction), _cosine_between(high, low / final_div_factor, fraction))
+    momenta = np.where(up, _cosine_between(max_momentum, base_momentum, fraction),
+                       _cosine_between(base_momentum, max_momentum, fraction))
+    return rates, momenta
+
+
+def warm_restarts(lr0: float, epochs: int, T_0: int, T_mult: int = 1, eta_min: float = 0.0) -> np.ndarray:
+    """SGDR, torch's ``CosineAnnealingWarmRestarts``: cosine from lr0 to eta_min over T_0 epochs,
+    then back to lr0 at once (a warm restart) for a cycle T_mult times as long, and so on."""
+    cycle_start, length, position = 0, T_0, np.zeros(epochs)
+    cycle_length = np.zeros(epochs)
+    for epoch in range(epochs):
+        if epoch - cycle_start == length:
+            cycle_start, length = epoch, length * T_mult
+        position[epoch], cycle_length[epoch] = epoch - cycle_start, length
+    return _cosine_between(lr0, eta_min, position / cycle_length)
+
+
+def warmup_stable_decay(lr0: float, epochs: int, warmup: int, cooldown: int) -> np.ndarray:
+    """Warmup-stable-decay over ``epochs``: a linear warm-up from lr0 / warmup to lr0 over ``warmup``
+    epochs, lr0 held flat, then a linear cool-down over the last ``cooldown`` epochs towards 0
+    (reached one epoch after the budget). In torch, ``SequentialLR`` of ``LinearLR``,
+    ``ConstantLR(factor=1)`` and ``LinearLR(end_factor=0, total_iters=cooldown)``."""
+    for name, value, most in (("warmup", warmup, epochs - 2), ("cooldown", cooldown, epochs - 1 - warmup)):
+        if isinstance(value, bool) or not isinstance(value, Integral) or not 1 <= value <= most:
+            raise ValueError(f"{name} must be an integer from 1 to {most} (a flat phase of at least one epoch "
+                             f"between warm-up and cool-down), got {value!r}")
+    e = np.arange(epochs)
+    start, stable_end = 1.0 / warmup, epochs - cooldown
+    ramp = lr0 * (start + (1 - start) * np.minimum(e, warmup) / warmup)
+    return np.where(e < stable_end, ramp, lr0 * (1 - (e - stable_end) / cooldown))
+
+
 def schedule_lrs(name: str, lr0: float, epochs: int, decay_rate: float = 1.0, gamma: float = 0.9,
-                 interval: int = 10, warmup: int = 5) -> np.ndarray:
+                 interval: int = 10, warmup: int = 5, T_mult: int = 2) -> np.ndarray:
     """The learning rate of epochs 0 … epochs − 1 under a named schedule, from the closed forms
     of ``course_lib.schedules`` (equal to torch's schedulers, see notebook 05):
 
@@ -150,7 +198,11 @@ def schedule_lrs(name: str, lr0: float, epochs: int, decay_rate: float = 1.0, ga
     gamma^⌊e/interval⌋, with gamma = 0.5 the lecture's discrete staircase; cosine:
     ``CosineAnnealingLR(T_max=epochs)``;
     warm-up + cosine: ``LinearLR(start_factor=1/warmup, total_iters=warmup)`` for ``warmup``
-    epochs, then ``CosineAnnealingLR(T_max=epochs − warmup)`` (torch's ``SequentialLR``).
+    epochs, then ``CosineAnnealingLR(T_max=epochs − warmup)`` (torch's ``SequentialLR``);
+    one-cycle: ``OneCycleLR(max_lr=lr0, total_steps=epochs)``, stepped once per epoch;
+    warm restarts: ``CosineAnnealingWarmRestarts(T_0=interval, T_mult=T_mult)``;
+    warmup-stable-decay: ``warmup`` epochs of warm-up, then flat, then a linear cool-down over the
+    last ``interval`` epochs (``warmup_stable_decay``).
     """
     if name not in SCHEDULES:
         raise ValueError(f"Unknown schedule: name={name!r} (known: {', '.join(SCHEDULES)})")
@@ -171,6 +223,12 @@ def schedule_lrs(name: str, lr0: float, epochs: int, decay_rate: float = 1.0, ga
         return lr0 * gamma ** (e // interval)
     if name == "cosine":
         return schedules.cosine_annealing(lr0, e, epochs)
+    if name == "one-cycle":
+        return one_cycle(lr0, epochs)[0]
+    if name == "warm restarts":
+        return warm_restarts(lr0, epochs, interval, T_mult)
+    if name == "warmup-stable-decay":
+        return warmup_stable_decay(lr0, epochs, warmup, interval)
     if isinstance(warmup, bool) or not isinstance(warmup, Integral) or not 1 <= warmup < epochs:
         raise ValueError(f"warmup must be an integer from 1 to epochs − 1 = {epochs - 1}, got {warmup!r}")
     start = 1.0 / warmup
@@ -178,7 +236,7 @@ def schedule_lrs(name: str, lr0: float, epochs: int, decay_rate: float = 1.0, ga
     return np.concatenate([ramp, schedules.cosine_annealing(lr0, e[warmup:] - warmup, epochs - warmup)])
 
 
-def scheduler_lrs(make, epochs: int, lr0: float, *, use_torch: bool = False, metrics=None) -> np.ndarray:
+def scheduler_lrs(make, epochs: int, lr0: float, *, use_torch: bool = False, metrics=None, momentum=None):
     """The learning rate of epochs 0 … epochs − 1 under the scheduler ``make(module, optimizer)``.
 
     ``module`` is ``course_lib.schedules`` or, with ``use_torch=True``, ``torch.optim.lr_scheduler``
@@ -188,28 +246,33 @@ def scheduler_lrs(make, epochs: int, lr0: float, *, use_torch: bool = False, met
         make = lambda m, opt: m.StepLR(opt, step_size=30, gamma=0.1)
         scheduler_lrs(make, 100, 0.5), scheduler_lrs(make, 100, 0.5, use_torch=True)
 
-    For ``ReduceLROnPlateau`` pass ``metrics``: the value monitored at the end of each epoch.
+    For ``ReduceLROnPlateau`` pass ``metrics``: the value monitored at the end of each epoch. With
+    ``momentum`` the optimizer is an SGD with that momentum, and the result is (rates, momenta):
+    what ``OneCycleLR`` cycles. For a per-batch scheduler the "epochs" are optimizer steps.
     """
     if use_torch:
         import torch
 
-        optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr0)
-        module = torch.optim.lr_scheduler
+        optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr0, momentum=momentum or 0.0)
+        module, group = torch.optim.lr_scheduler, optimizer.param_groups[0]
     else:
         import types
 
-        optimizer, module = types.SimpleNamespace(lr=lr0), schedules
+        # like torch's SGD, it always has a momentum (0 unless given), which OneCycleLR may cycle
+        optimizer, module, group = types.SimpleNamespace(lr=lr0, momentum=momentum or 0.0), schedules, None
     scheduler = make(module, optimizer)
-    lrs = []
+    lrs, momenta = [], []
     for epoch in range(epochs):
-        lrs.append(optimizer.param_groups[0]["lr"] if use_torch else optimizer.lr)
+        lrs.append(group["lr"] if use_torch else optimizer.lr)
+        momenta.append(group["momentum"] if use_torch else optimizer.momentum)
         if use_torch:
             optimizer.step()
         if metrics is None:
             scheduler.step()
         else:
             scheduler.step(metrics[epoch])
-    return np.array(lrs, dtype=float)
+    lrs = np.array(lrs, dtype=float)
+    return lrs if momentum is None else (lrs, np.array(momenta, dtype=float))
 
 
 def noise_free_excess(problem: RegressionProblem, lrs) -> float:

@@ -31,6 +31,9 @@ class ScheduleExplorer(Explorer):
         "StepLR": ("gamma", "interval"),
         "cosine": (),
         "warm-up + cosine": ("warmup",),
+        "one-cycle": (),
+        "warm restarts": ("interval",),
+        "warmup-stable-decay": ("warmup", "interval"),
     }
     FORMULAS = {
         "constant": "lr = lr0",
@@ -41,6 +44,9 @@ class ScheduleExplorer(Explorer):
         "StepLR": "lr0 · γ^⌊epoch / interval⌋  (StepLR)",
         "cosine": "cosine from lr0 to 0 (CosineAnnealingLR)",
         "warm-up + cosine": "linear warm-up, then cosine",
+        "one-cycle": "OneCycleLR, one step per epoch",
+        "warm restarts": "SGDR: T_0 = interval, T_mult = 2",
+        "warmup-stable-decay": "warm-up, flat, cool-down = interval",
     }
 
     def __init__(self, schedule: str = "inverse time", lr0: float = 0.2, decay_rate: float = 1.0,
@@ -83,10 +89,13 @@ class ScheduleExplorer(Explorer):
         self._freeze_layout()
 
     def _lrs(self, setting: dict) -> np.ndarray:
-        """The rate of every epoch under ``setting``."""
-        return schedule_lrs(setting["schedule"], setting["lr0"], self.epochs,
-                            decay_rate=setting["decay_rate"], gamma=setting["gamma"],
-                            interval=setting["interval"], warmup=min(setting["warmup"], self.epochs - 1))
+        """The rate of every epoch under ``setting``. Warm-up and cool-down are shortened where they
+        would not fit the epochs shown (warmup-stable-decay keeps a flat phase of at least one epoch)."""
+        warmup, interval = min(setting["warmup"], self.epochs - 2), setting["interval"]
+        if setting["schedule"] == "warmup-stable-decay":
+            interval = min(interval, self.epochs - 1 - warmup)
+        return schedule_lrs(setting["schedule"], setting["lr0"], self.epochs, decay_rate=setting["decay_rate"],
+                            gamma=setting["gamma"], interval=interval, warmup=warmup)
 
     def _run_batch(self, settings: list[dict]) -> list[dict]:
         """For each setting its rates and the runs of its schedule and of the constant rate lr0, every
