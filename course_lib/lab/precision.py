@@ -109,14 +109,22 @@ def update_scale(scale: float, growth_tracker: int, found_inf: bool, growth_fact
 
     A step whose gradients held inf or NaN was skipped: the scale backs off (× 0.5) and the count
     of good steps restarts. Otherwise the count grows; at ``growth_interval`` good steps in a row
-    the scale grows (× 2) and the count restarts.
+    the scale grows (× 2) and the count restarts, except where growing would overflow float32: torch
+    keeps the scale in a float32 tensor and never grows it to inf. Each product is computed in
+    float64 and rounded to float32, as torch's kernel does.
     """
     if found_inf:
-        return scale * backoff_factor, 0
+        return _float32_product(scale, backoff_factor), 0
     growth_tracker += 1
     if growth_tracker == growth_interval:
-        return scale * growth_factor, 0
+        grown = _float32_product(scale, growth_factor)
+        return (grown if math.isfinite(grown) else scale), 0
     return scale, growth_tracker
+
+
+def _float32_product(scale: float, factor: float) -> float:
+    with np.errstate(over="ignore"):
+        return float(np.float32(float(np.float32(scale)) * factor))
 
 
 def unscale_(grads, scale: float) -> bool:

@@ -1,10 +1,8 @@
-"""Notebook 09, gradient clipping and mixed precision: the explorer of clipping on the cliff of
-Pascanu et al. (2013), their Figure 6 computed (``plot_cliff_runs``), and the exercises (clipping by
-global norm; finding non-finite gradients and unscaling before clipping, the two steps of mixed
-precision; choosing a threshold that survives the cliff, ``check_cliff_threshold``, judged by
-running the cliff at that threshold). The clipping functions are part of the
-mirror (``course_lib.clipping``); float16's range and the loss scale, shared with notebook 10, are
-``course_lib.lab.precision``.
+"""Notebook 09, gradient clipping: the explorer of clipping on the cliff of Pascanu et al. (2013),
+their Figure 6 computed (``plot_cliff_runs``), and the exercises (clipping by global norm; finding
+non-finite gradients; choosing a threshold that survives the cliff, ``check_cliff_threshold``,
+judged by running the cliff at that threshold). The clipping functions are part of the mirror
+(``course_lib.clipping``).
 
     from course_lib.lessons import gradient_clipping as lesson
     lesson.ClippingExplorer(mode="norm", threshold=1.0, lr=1.0)
@@ -220,18 +218,6 @@ def _is_one_number(value: Any) -> bool:
         return False
 
 
-def _unscaled_gradients(returned: Any) -> np.ndarray:
-    """What ``unscale_then_clip`` returned as one flat vector, or UnusableAnswer (also for the norm
-    that clip_grad_norm_ returns, or a pair with it, in place of the list)."""
-    if _is_one_number(returned):
-        raise UnusableAnswer("your function returned a single number, perhaps the norm that clip_grad_norm_ "
-                             "returns; it clips the list in place: return the list")
-    if isinstance(returned, tuple) and len(returned) == 2 and isinstance(returned[0], list) and \
-            _is_one_number(returned[1]):
-        raise UnusableAnswer("you returned a pair (gradients, norm); return only the list of gradients")
-    return _flat_gradients(returned)
-
-
 def clip_by_global_norm_reference(grads, max_norm):
     """torch's clip_grad_norm_ without the in-place part: (clipped copies, total norm before)."""
     clipped = [np.array(g, dtype=float) for g in grads]
@@ -424,60 +410,6 @@ NONFINITE_EXERCISE = Exercise(
 def check_find_nonfinite(fn: Callable) -> CheckResult:
     """Check ``fn(named_grads)`` -> {"nan": [names holding NaN], "inf": [names holding ±inf]}."""
     return check_function(fn, NONFINITE_EXERCISE)
-
-
-def unscale_then_clip_reference(scaled_grads, scale, max_norm):
-    """What the optimizer should see under a GradScaler: unscale first, then clip the true gradients."""
-    grads = [np.asarray(g, dtype=float) / scale for g in scaled_grads]
-    clipping.clip_grad_norm_(grads, max_norm)
-    return grads
-
-
-def _clip_copies(grads, max_norm):
-    grads = [np.array(g, dtype=float) for g in grads]
-    clipping.clip_grad_norm_(grads, max_norm)
-    return grads
-
-
-_UNSCALE_CASES = [
-    {"scaled_grads": _gradient_list(40, [(3,)] * 2, 65536.0 * 2.0), "scale": 65536.0, "max_norm": 1.0},
-    {"scaled_grads": _gradient_list(41, [(4,)] * 2, 1024.0 * 0.1), "scale": 1024.0, "max_norm": 1.0},
-    {"scaled_grads": _gradient_list(42, [(2, 3)], 8.0 * 5.0), "scale": 8.0, "max_norm": 2.0},
-]
-
-UNSCALE_EXERCISE = Exercise(
-    name="unscale_then_clip",
-    cases=_UNSCALE_CASES,
-    expected=lambda scaled_grads, scale, max_norm: _flat_gradients(unscale_then_clip_reference(scaled_grads, scale,
-                                                                                               max_norm)),
-    run=_unscaled_gradients,
-    outputs=("the gradients for the optimizer (all entries in a row)",),
-    success="unscale first, then clip: the threshold applies to the true gradients.",
-    mistakes=[
-        Mistake(lambda scaled_grads, scale, max_norm: [g / scale for g in _clip_copies(scaled_grads, max_norm)],
-                "you clipped before unscaling: the scaled gradients' norm is `scale` times too large, so "
-                "the step ends up `scale` times too short. Unscale first, then clip."),
-        Mistake(lambda scaled_grads, scale, max_norm: _clip_copies(scaled_grads, max_norm),
-                "you never unscaled: divide by the scale first (the optimizer must see the true gradients)."),
-        Mistake(lambda scaled_grads, scale, max_norm: [np.asarray(g, dtype=float) / scale for g in scaled_grads],
-                "you unscaled but did not clip: after dividing by the scale, clip by the global norm."),
-        Mistake(lambda scaled_grads, scale, max_norm: _clip_each_own_norm([np.asarray(g) / scale
-                                                                           for g in scaled_grads], max_norm),
-                "you clipped each gradient by its own norm, which turns the update: clip all of them "
-                "together, by their global norm."),
-        Mistake(lambda scaled_grads, scale, max_norm: [np.clip(np.asarray(g, dtype=float) / scale, -max_norm,
-                                                               max_norm) for g in scaled_grads],
-                "you clipped by value (each entry to [−max_norm, max_norm]); clip by the global norm, "
-                "which keeps the direction."),
-    ],
-    hint="the gradients hold S·g: get the true g back first, then clip those "
-         "(clipping.clip_grad_norm_ works in place).",
-)
-
-
-def check_unscale_then_clip(fn: Callable) -> CheckResult:
-    """Check ``fn(scaled_grads, scale, max_norm)`` -> the unscaled, then globally clipped gradients."""
-    return check_function(fn, UNSCALE_EXERCISE)
 
 
 # --------------------------------------------------------------------------------------------------

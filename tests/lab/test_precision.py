@@ -48,3 +48,23 @@ def test_unscale_matches_grad_scaler_and_reports_inf():
     np.testing.assert_array_equal(grads[0], [1.0, -3.0])
     assert precision.unscale_([np.array([np.inf, 1.0])], 2.0) is True
     assert precision.describe_scale(65536.0) == "65536 = 2^16" and precision.describe_scale(3.0) == "3"
+
+
+@pytest.mark.parametrize("growth_factor, backoff_factor", [(4.0, 0.5), (1.1, 0.3), (2.0, 0.25)])
+def test_update_scale_rounds_to_float32_and_never_grows_to_inf_like_grad_scaler(growth_factor, backoff_factor):
+    """The scale is a float32 tensor in torch: products round to float32, and growth past float32's
+    largest value is refused (the scale stays, the count restarts)."""
+    w = torch.nn.Parameter(torch.tensor([1.0]))
+    optimizer = torch.optim.SGD([w], lr=0.0)
+    settings = {"growth_factor": growth_factor, "backoff_factor": backoff_factor, "growth_interval": 1}
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**100, **settings)
+    scale, tracker = 2.0**100, 0
+    flags = [False] * 40 + [True] * 3 + [False] * 5
+    for found_inf in flags:
+        optimizer.zero_grad()
+        scaler.scale((w * (float("inf") if found_inf else 0.0)).sum()).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        scale, tracker = precision.update_scale(scale, tracker, found_inf, **settings)
+        assert scale == scaler.get_scale() and tracker == scaler.state_dict()["_growth_tracker"]
+        assert np.isfinite(scale)

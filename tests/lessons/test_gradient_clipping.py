@@ -1,6 +1,6 @@
 """Notebook 09's lesson: the ClippingExplorer and the checkers (clipping by global norm, finding
-non-finite gradients, unscaling before clipping) and the question (a clipping threshold that
-survives the cliff, judged by running the cliff)."""
+non-finite gradients) and the question (a clipping threshold that survives the cliff, judged by
+running the cliff)."""
 
 import base64
 import re
@@ -62,7 +62,6 @@ def test_explorer_mimebundle_and_bad_settings(explorer):
 CHECKERS = [
     (lesson.check_clip_by_global_norm, lesson.GLOBAL_NORM_EXERCISE, lesson.clip_by_global_norm_reference),
     (lesson.check_find_nonfinite, lesson.NONFINITE_EXERCISE, clipping.nonfinite_gradients),
-    (lesson.check_unscale_then_clip, lesson.UNSCALE_EXERCISE, lesson.unscale_then_clip_reference),
 ]
 
 
@@ -92,16 +91,9 @@ def find_nonfinite_solution(named_grads):
     return found
 
 
-def unscale_then_clip_solution(scaled_grads, scale, max_norm):
-    grads = [g / scale for g in scaled_grads]
-    clipping.clip_grad_norm_(grads, max_norm)
-    return grads
-
-
 def test_the_notebook_s_solutions_pass():
     assert str(lesson.check_clip_by_global_norm(clip_by_global_norm_solution)).startswith("Correct!")
     assert str(lesson.check_find_nonfinite(find_nonfinite_solution)).startswith("Correct!")
-    assert str(lesson.check_unscale_then_clip(unscale_then_clip_solution)).startswith("Correct!")
     assert str(lesson.check_cliff_threshold(0.5)).startswith("Correct!")
 
 
@@ -128,7 +120,6 @@ def test_checkers_explain_unusable_answers():
         "your dict has the keys 'NaN', 'inf'; return a dict")
     message = lesson.check_find_nonfinite(lambda named: {"nan": "embedding.weight", "inf": []}).message
     assert message.startswith("found['nan'] should be a list of the parameter names")
-    assert "forget `return`" in lesson.check_unscale_then_clip(lambda g, s, c: None).message
 
 
 def test_clipping_the_caller_s_gradients_in_place_is_reported():
@@ -162,25 +153,9 @@ def test_the_new_mistakes_are_named():
     assert lesson.check_clip_by_global_norm(no_square_root).message == (
         "your total is Σ g², the squared norm: take its square root, √(Σ_i ‖g_i‖²).")
 
-    def unscale_then_clip_each(scaled_grads, scale, max_norm):
-        grads = [g / scale for g in scaled_grads]
-        for g in grads:
-            clipping.clip_grad_norm_(g, max_norm)
-        return grads
-
-    assert lesson.check_unscale_then_clip(unscale_then_clip_each).message.startswith(
-        "you clipped each gradient by its own norm")
-
-    def unscale_then_clip_by_value(scaled_grads, scale, max_norm):
-        grads = [g / scale for g in scaled_grads]
-        clipping.clip_grad_value_(grads, max_norm)
-        return grads
-
-    assert lesson.check_unscale_then_clip(unscale_then_clip_by_value).message.startswith("you clipped by value")
-
 
 def test_no_check_message_names_material_the_learner_does_not_have():
-    for exercise in (lesson.GLOBAL_NORM_EXERCISE, lesson.NONFINITE_EXERCISE, lesson.UNSCALE_EXERCISE):
+    for exercise in (lesson.GLOBAL_NORM_EXERCISE, lesson.NONFINITE_EXERCISE):
         for text in [exercise.success, exercise.hint] + [mistake.explanation for mistake in exercise.mistakes]:
             assert "seed" not in text.lower(), text
         assert len(f"Correct! {exercise.success}") <= 100, "the saved success line must fit a slide"
@@ -238,21 +213,6 @@ def test_the_review_s_mistakes_are_named_as_a_learner_writes_them():
     assert lesson.check_clip_by_global_norm(total_first).message == (
         "you returned (total_norm, clipped_grads); return them the other way round, (clipped_grads, total_norm) "
         "(test case 1 of 4).")
-
-    def returns_what_clip_grad_norm_returns(scaled_grads, scale, max_norm):
-        return clipping.clip_grad_norm_([g / scale for g in scaled_grads], max_norm)
-
-    assert lesson.check_unscale_then_clip(returns_what_clip_grad_norm_returns).message.startswith(
-        "your function returned a single number, perhaps the norm that clip_grad_norm_ returns")
-
-    def returns_the_pair(scaled_grads, scale, max_norm):
-        grads = [g / scale for g in scaled_grads]
-        return grads, clipping.clip_grad_norm_(grads, max_norm)
-
-    assert lesson.check_unscale_then_clip(returns_the_pair).message == (
-        "you returned a pair (gradients, norm); return only the list of gradients (test case 1 of 3).")
-    # a right answer returned as a tuple of arrays is still right, even with two parameters
-    assert lesson.check_unscale_then_clip(lambda g, s, c: tuple(unscale_then_clip_solution(g, s, c))).passed
 
 
 # --------------------------------------------------------------------------------------------------

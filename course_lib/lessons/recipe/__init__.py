@@ -1,11 +1,11 @@
-"""Notebook 10, putting it together: the modern recipe (AdamW, linear warm-up then cosine decay,
+"""Notebook 13, putting it together: the modern recipe (AdamW, linear warm-up then cosine decay,
 clipping, mixed precision) on a small MLP, in one lesson split in three parts:
 
 * ``training``: the schedule, the task and the model, ``train_many`` (many runs at once) and
   ``train_torch`` (the whole recipe in plain PyTorch);
 * ``explorer``: ``RecipeExplorer``;
-* ``exercises``: ``check_warmup_cosine``, ``check_accumulation_step`` (gradient accumulation with a
-  GradScaler) and ``check_warmup_length`` (choose a warm-up length for a high peak rate).
+* ``exercises``: ``check_warmup_cosine`` and ``check_warmup_length`` (choose a warm-up length for a
+  high peak rate).
 
 Everything is importable from here, as the notebook uses it::
 
@@ -20,7 +20,6 @@ from course_lib.lessons.recipe.training import (
 )
 from course_lib.lessons.recipe.explorer import RecipeExplorer
 from course_lib.lessons.recipe.exercises import (
-    ACCUMULATION_HINT, ACCUMULATION_MISTAKES, accumulation_step_reference, check_accumulation_step,
     check_warmup_cosine, check_warmup_length, WARMUP_COSINE_EXERCISE, warmup_cosine_reference, WARMUP_QUESTION,
     warmup_runs,
 )

@@ -1,4 +1,4 @@
-"""The explorer of notebook 10: warm-up, peak rate and clipping threshold of one run, retrained as a
+"""The explorer of notebook 13: warm-up, peak rate and clipping threshold of one run, retrained as a
 control moves, beside the notebook's recipe."""
 
 

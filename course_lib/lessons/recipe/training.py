@@ -1,4 +1,4 @@
-"""The modern recipe (notebook 10): AdamW, linear warm-up then cosine decay, clipping, AMP; the
+"""The modern recipe (notebook 13): AdamW, linear warm-up then cosine decay, clipping, AMP; the
 experiments of the notebook.
 
 Three parts:
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from course_lib import clipping, optim
-from course_lib.lab.display import verdict  # noqa: F401  (notebook 10 uses lesson.verdict)
+from course_lib.lab.display import verdict  # noqa: F401  (notebook 13 uses lesson.verdict)
 
 LAYERS = (8, 32, 32, 4)
 """The MLP of the notebook: 8 inputs, two hidden ReLU layers of 32, 4 classes."""
