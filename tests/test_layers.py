@@ -1,6 +1,6 @@
 """course_lib's layers, and who may import whom.
 
-    course_lib/optim.py schedules.py clipping.py averages.py swa_utils.py   the mirror of torch.optim
+    course_lib/optim/ schedules.py clipping.py averages.py swa_utils.py   the mirror of torch.optim
     course_lib/lab/           the shared equipment
     course_lib/interactive/   canvas, explorer base, exercise checking
     course_lib/lessons/       one lesson per notebook
@@ -99,7 +99,7 @@ def test_every_layer_and_every_notebook_s_lesson_is_there():
     for folder in ("lab", "interactive", "lessons"):
         assert (PACKAGE / folder / "__init__.py").exists()
     for mirror in ("optim", "schedules", "clipping", "averages", "swa_utils"):
-        assert (PACKAGE / f"{mirror}.py").exists()
+        assert (PACKAGE / f"{mirror}.py").exists() or (PACKAGE / mirror / "__init__.py").exists()
     for lesson in NOTEBOOK_LESSONS.values():
         assert (PACKAGE / "lessons" / f"{lesson}.py").exists() or (PACKAGE / "lessons" / lesson / "__init__.py").exists()
     assert sorted(path.name[:2] for path in NOTEBOOKS) == sorted(NOTEBOOK_LESSONS)
