@@ -284,6 +284,25 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
+def is_one_number(value: Any) -> bool:
+    """Whether ``value`` is a single real number (a Python or NumPy scalar, or a 0-d array)."""
+    try:
+        return np.ndim(value) == 0 and np.asarray(value).dtype.kind in "iuf"
+    except (TypeError, ValueError):
+        return False
+
+
+def flat_array_list(arrays: Any, what: str) -> np.ndarray:
+    """A learner's list of arrays (one per parameter) as one flat float vector, or
+    :class:`UnusableAnswer` saying what ``what`` should have been."""
+    if isinstance(arrays, np.ndarray) or not isinstance(arrays, (list, tuple)):
+        raise UnusableAnswer(f"{what} should be a list with one array per parameter; got {describe_value(arrays)}")
+    try:
+        return np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in arrays]) if arrays else np.empty(0)
+    except (TypeError, ValueError):
+        raise UnusableAnswer(f"{what} should be a list of number arrays; got {describe_value(arrays)}") from None
+
+
 def _changed_argument(case: dict[str, Any], arguments: list, updates: tuple[str, ...]) -> str | None:
     """The name of the first argument (other than ``updates``) the learner's function changed in place."""
     return next((name for name, before, after in zip(case, case.values(), arguments)

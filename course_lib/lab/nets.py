@@ -16,6 +16,7 @@ lines then train R networks at once, one per optimizer, learning rate and seed, 
 torch is imported only by ``train_torch``.
 """
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -424,13 +425,10 @@ def train_torch(setting: Setting, epochs=200, record_every=10, device="cpu", dty
     """
     import torch
 
-    threads = torch.get_num_threads()
-    if torch.device(device).type == "cpu":
-        torch.set_num_threads(1)   # a network this small only loses time to thread hand-offs
-    try:
+    from course_lib.lab.torch_bridge import one_cpu_thread
+
+    with one_cpu_thread() if torch.device(device).type == "cpu" else contextlib.nullcontext():
         return _train_torch(torch, setting, epochs, record_every, device, dtype, hyper)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train_torch(torch, setting, epochs, record_every, device, dtype, hyper):

@@ -8,6 +8,7 @@ torch is imported by this module only, so ``import course_lib`` stays NumPy-only
     both.max_abs_difference                           # ~1e-16
 """
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,19 @@ import torch
 
 from course_lib.lab import runner
 from course_lib.lab.landscapes import Landscape
+
+
+@contextlib.contextmanager
+def one_cpu_thread():
+    """Run torch on one CPU thread inside the block (or the decorated function), then restore the
+    count. The course's networks are tiny: on a busy machine a second thread waiting for its share
+    of a small matrix slows every step down several times. The numbers do not depend on it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def pick_device() -> tuple[torch.device, str]:

@@ -17,12 +17,14 @@ import numpy as np
 
 from course_lib import clipping
 from course_lib.interactive.checking import (
-    check_answer, check_function, CheckResult, describe_value, Exercise, Mistake, Question, UnusableAnswer,
+    check_answer, check_function, CheckResult, describe_value, Exercise, flat_array_list, is_one_number, Mistake,
+    Question, UnusableAnswer,
 )
 from course_lib.interactive.explorer import (
     check_steps, DragCache, Explorer, EXPLORER_LOSS_DECADES, log_slider, log_values, lr_slider, status_text,
 )
 from course_lib.lab import plots, runner
+from course_lib.lab.gradient_cases import clip_each_own_norm, gradient_list
 from course_lib.lab.landscapes import cliff
 
 # --------------------------------------------------------------------------------------------------
@@ -185,37 +187,15 @@ def plot_cliff_runs(runs: dict, threshold: float = 1.0):
 # The exercises
 # --------------------------------------------------------------------------------------------------
 
-def _gradient_list(seed: int, shapes, scale: float) -> list:
-    rng = np.random.default_rng(seed)
-    return [scale * rng.normal(size=shape) for shape in shapes]
-
-
-def _flat_gradients(grads: Any, what: str = "the gradients") -> np.ndarray:
-    """A list of gradient arrays as one flat float vector, or UnusableAnswer."""
-    if isinstance(grads, np.ndarray) or not isinstance(grads, (list, tuple)):
-        raise UnusableAnswer(f"{what} should be a list with one array per parameter; got {describe_value(grads)}")
-    try:
-        return np.concatenate([np.ravel(np.asarray(g, dtype=float)) for g in grads]) if grads else np.empty(0)
-    except (TypeError, ValueError):
-        raise UnusableAnswer(f"{what} should be a list of number arrays; got {describe_value(grads)}") from None
-
-
 def _clipped_and_total(returned: Any) -> tuple:
     if not isinstance(returned, (tuple, list)) or len(returned) != 2:
         raise UnusableAnswer(f"your function returned {describe_value(returned)}; return the pair "
                              f"(clipped_grads, total_norm)")
     grads, total = returned
-    if _is_one_number(grads) and isinstance(total, (list, tuple)):
+    if is_one_number(grads) and isinstance(total, (list, tuple)):
         raise UnusableAnswer("you returned (total_norm, clipped_grads); return them the other way round, "
                              "(clipped_grads, total_norm)")
-    return _flat_gradients(grads, "clipped_grads"), total
-
-
-def _is_one_number(value: Any) -> bool:
-    try:
-        return np.ndim(value) == 0 and np.asarray(value).dtype.kind in "iuf"
-    except (TypeError, ValueError):
-        return False
+    return flat_array_list(grads, "clipped_grads"), total
 
 
 def clip_by_global_norm_reference(grads, max_norm):
@@ -240,17 +220,10 @@ def _clip_with_total(total: Callable) -> Callable:
     return clip
 
 
-def _clip_each_own_norm(grads, max_norm):
-    clipped = [np.array(g, dtype=float) for g in grads]
-    for g in clipped:
-        clipping.clip_grad_norm_(g, max_norm)
-    return clipped
-
-
 _GLOBAL_NORM_CASES = [
-    {"grads": _gradient_list(20, [(3, 2)] * 3, 2.0), "max_norm": 1.0},     # total ≈ 8: clipped
-    {"grads": _gradient_list(21, [(5,)] * 2, 0.05), "max_norm": 1.0},      # total ≈ 0.2: left alone
-    {"grads": _gradient_list(22, [(4,)] * 3, 3e-5), "max_norm": 1e-5},     # tiny: the 1e-6 shows
+    {"grads": gradient_list(20, [(3, 2)] * 3, 2.0), "max_norm": 1.0},     # total ≈ 8: clipped
+    {"grads": gradient_list(21, [(5,)] * 2, 0.05), "max_norm": 1.0},      # total ≈ 0.2: left alone
+    {"grads": gradient_list(22, [(4,)] * 3, 3e-5), "max_norm": 1e-5},     # tiny: the 1e-6 shows
     {"grads": [np.array([3.0, 4.0]), np.array([12.0, 0.0])], "max_norm": 6.5},  # total = 13
 ]
 
@@ -262,7 +235,7 @@ GLOBAL_NORM_EXERCISE = Exercise(
     outputs=("clipped_grads (all entries in a row)", "total_norm"),
     success="one global norm, one factor min(1, max_norm/(total + 1e-6)), the norm before clipping.",
     mistakes=[
-        Mistake(lambda grads, max_norm: (_clip_each_own_norm(grads, max_norm), _global_norm(grads)),
+        Mistake(lambda grads, max_norm: (clip_each_own_norm(grads, max_norm), _global_norm(grads)),
                 "you clipped each gradient by its own norm, which turns the update. Take ONE norm over all "
                 "gradients together and scale them all by the same factor."),
         Mistake(_clip_with_total(lambda grads: sum(np.linalg.norm(np.ravel(g)) for g in grads)),

@@ -255,3 +255,16 @@ def test_a_refusal_of_the_computation_is_reported():
 
     result = check_answer(-1.0, Question("my_lr", ("lr",), "hint", judge))
     assert not result.passed and result.message == "that answer cannot be run: Invalid learning rate: -1.0"
+
+
+def test_is_one_number_and_flat_array_list_read_a_learners_values():
+    from course_lib.interactive.checking import flat_array_list, is_one_number, UnusableAnswer
+
+    assert is_one_number(3) and is_one_number(np.float32(2.5)) and is_one_number(np.array(1.0))
+    assert not is_one_number([1.0]) and not is_one_number("1") and not is_one_number(None)
+    flat = flat_array_list([np.ones((2, 2)), [5.0, 6.0]], "the gradients")
+    assert flat.tolist() == [1.0, 1.0, 1.0, 1.0, 5.0, 6.0] and flat_array_list([], "x").size == 0
+    for bad, words in ((np.ones(3), "should be a list with one array per parameter"),
+                       ([np.ones(2), "a"], "should be a list of number arrays")):
+        with pytest.raises(UnusableAnswer, match=f"the gradients {words}"):
+            flat_array_list(bad, "the gradients")

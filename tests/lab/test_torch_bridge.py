@@ -116,3 +116,25 @@ def test_bad_optimizer_names_and_settings_raise_before_running():
         side_by_side(landscapes.saddle(), "LBFGS", 0.1)
     with pytest.raises(ValueError, match="lr"):
         side_by_side(landscapes.saddle(), "Adam", -0.1)
+
+
+def test_one_cpu_thread_holds_torch_to_one_thread_and_restores_the_count_even_after_an_error():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch_bridge.one_cpu_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+
+        @torch_bridge.one_cpu_thread()
+        def fails():
+            assert torch.get_num_threads() == 1
+            raise ValueError("inside")
+
+        with pytest.raises(ValueError, match="inside"):
+            fails()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

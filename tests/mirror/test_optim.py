@@ -241,7 +241,7 @@ def test_array_lr_and_weight_decay_sweep_equals_separate_runs(name, dtype):
                                           ("RMSprop", dict(momentum=0.9, centered=True)),
                                           ("Adam", dict(amsgrad=True)), ("AdamW", {})])
 def test_large_parameters_updated_block_by_block_match_torch(name, kwargs):
-    shapes = [(optim._BLOCK_SIZE + 5,), (3,)]
+    shapes = [(optim.core._BLOCK_SIZE + 5,), (3,)]
     run_both(name, kwargs, np.float32, shapes=shapes, steps=3, foreach=True)
 
 
@@ -255,7 +255,7 @@ def test_updating_in_blocks_gives_the_same_numbers_as_whole_arrays(name, kwargs,
     whole = getattr(optim, name)([p.copy() for p in params], **kwargs)
     for g in grads:
         whole.step(g)
-    monkeypatch.setattr(optim, "_BLOCK_SIZE", 4)  # many blocks, the last one short
+    monkeypatch.setattr(optim.core, "_BLOCK_SIZE", 4)  # many blocks, the last one short
     blocked = getattr(optim, name)([p.copy() for p in params], **kwargs)
     for g in grads:
         blocked.step(g)

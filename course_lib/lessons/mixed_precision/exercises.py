@@ -9,43 +9,26 @@ import numpy as np
 
 from course_lib import clipping
 from course_lib.interactive.checking import (
-    check_answer, check_function, CheckResult, describe_value, Exercise, Mistake, Question, UnusableAnswer,
+    check_answer, check_function, CheckResult, Exercise, flat_array_list, is_one_number, Mistake,
+    Question, UnusableAnswer,
 )
+from course_lib.lab.gradient_cases import clip_each_own_norm, gradient_list
 from course_lib.lessons.mixed_precision.gradients import activation_gradients, survival
 
 # --------------------------------------------------------------------------------------------------
 # Unscale, then clip
 # --------------------------------------------------------------------------------------------------
 
-def _gradient_list(seed: int, shapes, scale: float) -> list:
-    rng = np.random.default_rng(seed)
-    return [scale * rng.normal(size=shape) for shape in shapes]
-
-
-def _is_one_number(value: Any) -> bool:
-    try:
-        return np.ndim(value) == 0 and np.asarray(value).dtype.kind in "iuf"
-    except (TypeError, ValueError):
-        return False
-
-
 def _unscaled_gradients(returned: Any) -> np.ndarray:
     """What ``unscale_then_clip`` returned as one flat vector, or UnusableAnswer (also for the norm
     that clip_grad_norm_ returns, or a pair with it, in place of the list)."""
-    if _is_one_number(returned):
+    if is_one_number(returned):
         raise UnusableAnswer("your function returned a single number, perhaps the norm that clip_grad_norm_ "
                              "returns; it clips the list in place: return the list")
     if isinstance(returned, tuple) and len(returned) == 2 and isinstance(returned[0], list) and \
-            _is_one_number(returned[1]):
+            is_one_number(returned[1]):
         raise UnusableAnswer("you returned a pair (gradients, norm); return only the list of gradients")
-    if isinstance(returned, np.ndarray) or not isinstance(returned, (list, tuple)):
-        raise UnusableAnswer(f"the gradients should be a list with one array per parameter; got "
-                             f"{describe_value(returned)}")
-    try:
-        return np.concatenate([np.ravel(np.asarray(g, dtype=float)) for g in returned]) if returned else np.empty(0)
-    except (TypeError, ValueError):
-        raise UnusableAnswer(f"the gradients should be a list of number arrays; got {describe_value(returned)}") \
-            from None
+    return flat_array_list(returned, "the gradients")
 
 
 def unscale_then_clip_reference(scaled_grads, scale, max_norm):
@@ -61,17 +44,10 @@ def _clip_copies(grads, max_norm):
     return grads
 
 
-def _clip_each_own_norm(grads, max_norm):
-    clipped = [np.array(g, dtype=float) for g in grads]
-    for g in clipped:
-        clipping.clip_grad_norm_(g, max_norm)
-    return clipped
-
-
 _UNSCALE_CASES = [
-    {"scaled_grads": _gradient_list(40, [(3,)] * 2, 65536.0 * 2.0), "scale": 65536.0, "max_norm": 1.0},
-    {"scaled_grads": _gradient_list(41, [(4,)] * 2, 1024.0 * 0.1), "scale": 1024.0, "max_norm": 1.0},
-    {"scaled_grads": _gradient_list(42, [(2, 3)], 8.0 * 5.0), "scale": 8.0, "max_norm": 2.0},
+    {"scaled_grads": gradient_list(40, [(3,)] * 2, 65536.0 * 2.0), "scale": 65536.0, "max_norm": 1.0},
+    {"scaled_grads": gradient_list(41, [(4,)] * 2, 1024.0 * 0.1), "scale": 1024.0, "max_norm": 1.0},
+    {"scaled_grads": gradient_list(42, [(2, 3)], 8.0 * 5.0), "scale": 8.0, "max_norm": 2.0},
 ]
 
 UNSCALE_EXERCISE = Exercise(
@@ -90,7 +66,7 @@ UNSCALE_EXERCISE = Exercise(
                 "you never unscaled: divide by the scale first (the optimizer must see the true gradients)."),
         Mistake(lambda scaled_grads, scale, max_norm: [np.asarray(g, dtype=float) / scale for g in scaled_grads],
                 "you unscaled but did not clip: after dividing by the scale, clip by the global norm."),
-        Mistake(lambda scaled_grads, scale, max_norm: _clip_each_own_norm([np.asarray(g) / scale
+        Mistake(lambda scaled_grads, scale, max_norm: clip_each_own_norm([np.asarray(g) / scale
                                                                            for g in scaled_grads], max_norm),
                 "you clipped each gradient by its own norm, which turns the update: clip all of them "
                 "together, by their global norm."),

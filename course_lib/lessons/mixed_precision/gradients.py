@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from course_lib.interactive.explorer import Explorer, status_text
-from course_lib.lab import plots
+from course_lib.lab import plots, torch_bridge
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -69,12 +69,8 @@ def activation_gradients(seed: int = 0) -> GradientSample:
 
     Trained on one CPU thread: the matrices are small, and on a busy machine a second thread
     waiting for its share slows every step down several times. The values do not depend on it."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_bridge.one_cpu_thread():
         return _train_and_collect(seed)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train_and_collect(seed: int) -> GradientSample:

@@ -17,7 +17,6 @@ Three parts:
 torch is imported here (``import course_lib`` stays NumPy-only).
 """
 
-import functools
 import math
 from dataclasses import dataclass, replace
 
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 
 from course_lib import clipping, optim
+from course_lib.lab import torch_bridge
 from course_lib.lab.display import verdict  # noqa: F401  (notebook 13 uses lesson.verdict)
 
 LAYERS = (8, 32, 32, 4)
@@ -269,23 +269,7 @@ def _loss_per_run(theta, X, y):
     return torch.nn.functional.cross_entropy(logits.reshape(R * B, C), y.reshape(-1), reduction="none").reshape(R, B).mean(1)
 
 
-def _on_one_thread(function):
-    """Run torch on one CPU thread during ``function``: the matrices here are tiny, and on a busy
-    machine a second thread waiting for its share of them slows every step down many times."""
-
-    @functools.wraps(function)
-    def on_one_thread(*args, **kwargs):
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return function(*args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
-
-    return on_one_thread
-
-
-@_on_one_thread
+@torch_bridge.one_cpu_thread()
 def train_many(recipes, seeds=(0, 1, 2), steps=200, batch_size=64, task=None, names=None) -> Runs:
     """Train every recipe from every seed, all runs at once, and record the curves.
 
@@ -391,7 +375,7 @@ class TorchRun:
     skipped_steps: int
 
 
-@_on_one_thread
+@torch_bridge.one_cpu_thread()
 def train_torch(recipe: Recipe = RECIPE, steps=200, batch_size=64, seed=0, task=None,
                 device="cpu", plan=None) -> TorchRun:
     """The modern recipe as a reader would write it in PyTorch::

@@ -215,9 +215,8 @@ def _judge_decay(decay: float) -> CheckResult:
 DECAY_QUESTION = Question(
     name="my_decay",
     fields=("decay",),
-    hint=f"A decay β averages over about 1/(1 − β) steps. At lr 0.2 the iterate remembered about 50 steps; "
-         f"at lr {DECAY_LR}? The window must be longer than that, yet short enough to forget the start "
-         f"within {DECAY_BUDGET} steps.",
+    hint=f"β averages about 1/(1 − β) steps. At lr 0.2 the iterate remembered about 50 steps; at lr "
+         f"{DECAY_LR}? Average longer than that, yet forget the start within {DECAY_BUDGET} steps.",
     judge=_judge_decay,
 )
 

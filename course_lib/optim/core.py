@@ -1,23 +1,9 @@
-"""The optimizers of ``torch.optim``, rebuilt from small NumPy update functions.
+"""What every optimizer of ``course_lib.optim`` shares: the update functions, the base class, the checks.
 
-``SGD``, ``RMSprop``, ``Adam`` and ``AdamW`` take the arguments, defaults and checks
-of their ``torch.optim`` namesakes and give the same numbers, on NumPy arrays that
-they update in place::
-
-    opt = Adam([w, b], lr=1e-3)
-    opt.step([dw, db])        # one gradient per parameter, same shapes
-    opt.lr = 0.5 * opt.lr     # hyperparameters are plain attributes
-
-Each optimizer is a thin shell around the update functions below, one equation
-each, which the notebooks show beside the maths. A name ending in ``_`` updates its
-first argument in place, as in torch. They keep torch's order of floating-point
-operations; torch fuses a few multiply-adds into one rounding, so float64 results
-agree to about 1e-15 per step and float32 results to float32 rounding.
-
-``lr`` and ``weight_decay`` may also be arrays that broadcast against every
-parameter: with shape (R, 1) and parameters of shape (R, d), one optimizer runs R
-settings side by side, as R independent runs along a leading "run" axis. Such
-arrays are rounded to each parameter's dtype, so a float32 sweep stays float32.
+The update functions are one equation each, which the notebooks show beside the maths. A
+name ending in ``_`` updates its first argument in place, as in torch. They keep torch's
+order of floating-point operations; torch fuses a few multiply-adds into one rounding, so
+float64 results agree to about 1e-15 per step and float32 results to float32 rounding.
 """
 
 import math
@@ -27,10 +13,6 @@ from collections.abc import Iterable
 import numpy as np
 
 __all__ = [
-    "SGD",
-    "RMSprop",
-    "Adam",
-    "AdamW",
     "Optimizer",
     "l2_gradient",
     "decoupled_weight_decay_",
@@ -38,6 +20,8 @@ __all__ = [
     "nesterov_direction",
     "descend_",
     "ewa_",
+    "lerp",
+    "lerp_",
     "ewa_of_squares_",
     "rms_denominator",
     "bias_correction",
@@ -95,6 +79,26 @@ def ewa_(avg, value, beta):
     return avg
 
 
+def lerp(start, end, weight):
+    """Linear interpolation:  start + w·(end − start), a new array.
+
+    An EWA with weight w = 1 − β. Computed as torch's ``lerp`` computes it, from the
+    nearer end: for |w| ≥ 0.5 as end − (end − start)·(1 − w), which gives ``end``
+    exactly at w = 1.
+    """
+    if np.ndim(weight) == 0:
+        if abs(weight) < 0.5:
+            return start + weight * (end - start)
+        return end - (end - start) * (1 - weight)
+    return np.where(np.abs(weight) < 0.5, start + weight * (end - start), end - (end - start) * (1 - weight))
+
+
+def lerp_(start, end, weight):
+    """``lerp`` written into ``start``:  start ← start + w·(end − start)."""
+    start[...] = lerp(start, end, weight)
+    return start
+
+
 def ewa_of_squares_(avg_sq, grad, beta):
     """EWA of the squared gradient:  v ← β·v + (1 − β)·g²."""
     avg_sq *= beta
@@ -140,7 +144,11 @@ class Optimizer:
     returns them as floats, flags, or float64 arrays for lr and weight_decay), names
     the state arrays it keeps in ``_state_names``, and writes the update of one
     parameter in ``_update(param, grad, state, new_state, **hyperparameters)`` from
-    the functions above; ``new_state`` names the state arrays this step created, as zeros.
+    the functions above; ``new_state`` names the state arrays this step created, as zeros
+    unless ``_new_state`` makes them otherwise. An update that reads a whole parameter
+    (a norm, a matrix product) sets ``_elementwise = False``; the others are cut into
+    cache-sized blocks. ``_begin_step`` runs once a step, after every check: where the
+    step keeps numbers of its own (a running weight), it updates them there.
 
     The hyperparameters are checked when the optimizer is made and again at the next step
     after one is assigned (``opt.lr = 0.01``). An array or a list can also change in place,
@@ -148,6 +156,7 @@ class Optimizer:
     """
 
     _hyperparameter_names = ()
+    _elementwise = True  # each entry's update reads only its own entries of param, grad and state
     _settings_checked = None  # the result of _settings(), kept while nothing can have changed it
 
     def __init__(self, params, **hyperparameters):
@@ -177,12 +186,21 @@ class Optimizer:
         settings = self._settings()
         self.steps += 1
         with np.errstate(all="ignore"):  # as in torch, a diverging run turns to inf/nan quietly
+            self._begin_step()
             for param, grad, state, values in zip(self.params, grads, self.state, settings):
-                new_state = [name for name in self._state_names(values) if name not in state]
+                new_state = [name for name in self._state_names(values, param) if name not in state]
                 for name in new_state:
-                    state[name] = np.zeros_like(param)
-                for block in _blocks(param, grad, state, values):
+                    state[name] = self._new_state(name, param, values)
+                blocks = _blocks(param, grad, state, values) if self._elementwise else [(param, grad, state)]
+                for block in blocks:
                     self._update(*block, new_state, **values)
+
+    def _new_state(self, name, param, hyperparameters):
+        """A state array as it starts: zeros shaped like the parameter, unless an optimizer says otherwise."""
+        return np.zeros_like(param)
+
+    def _begin_step(self):
+        """Numbers kept per step rather than per parameter: none, unless an optimizer keeps some."""
 
     def _settings(self):
         """The checked hyperparameters for each parameter, with arrays rounded to its dtype."""
@@ -198,147 +216,6 @@ class Optimizer:
     def state_nbytes(self):
         """Bytes held by the state arrays: the memory an optimizer costs beyond the parameters."""
         return sum(array.nbytes for state in self.state for array in state.values())
-
-
-class SGD(Optimizer):
-    """Stochastic gradient descent with optional momentum, Nesterov and L2 weight decay.
-
-    b ← μ·b + (1 − τ)·g (b₁ = g₁);  d = g + μ·b (Nesterov) or b;  θ ← θ − lr·d.
-    """
-
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False):
-        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                         nesterov=nesterov, maximize=maximize)
-
-    def _checked_hyperparameters(self):
-        checked = dict(
-            lr=_checked_rate("lr", "learning rate", self.lr, self.params),
-            momentum=_checked_number("momentum", "momentum value", self.momentum, _NONNEGATIVE),
-            dampening=_checked_number("dampening", "dampening value", self.dampening, _ANY),
-            weight_decay=_checked_rate("weight_decay", "weight_decay value", self.weight_decay, self.params),
-            nesterov=_checked_flag("nesterov", self.nesterov),
-            maximize=_checked_flag("maximize", self.maximize),
-        )
-        if checked["nesterov"] and (checked["momentum"] <= 0 or checked["dampening"] != 0):
-            raise ValueError("Nesterov momentum requires momentum > 0 and dampening == 0, "
-                             f"got momentum={checked['momentum']!r}, dampening={checked['dampening']!r}")
-        return checked
-
-    def _state_names(self, hyperparameters):
-        return ("momentum_buffer",) if hyperparameters["momentum"] != 0 else ()
-
-    def _update(self, param, grad, state, new_state, *, lr, momentum, dampening, weight_decay,
-                nesterov, maximize):
-        if maximize:
-            grad = -grad
-        if np.any(weight_decay):
-            grad = l2_gradient(grad, param, weight_decay)
-        if momentum != 0:
-            buf = state["momentum_buffer"]
-            if "momentum_buffer" in new_state:
-                np.copyto(buf, grad)  # the first buffer is the gradient itself, undamped
-            else:
-                momentum_buffer_(buf, grad, momentum, dampening)
-            grad = nesterov_direction(grad, buf, momentum) if nesterov else buf
-        descend_(param, grad, lr)
-
-
-class RMSprop(Optimizer):
-    """RMSprop: divide each coordinate's step by the root of an EWA of its squared gradient.
-
-    v ← α·v + (1 − α)·g²;  d = √v + ε, or √(v − ḡ²) + ε when centered (ḡ: EWA of g);
-    θ ← θ − lr·g / d, or with momentum b ← μ·b + g / d, θ ← θ − lr·b. No bias correction.
-    """
-
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
-                 maximize=False):
-        super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                         centered=centered, maximize=maximize)
-
-    def _checked_hyperparameters(self):
-        return dict(
-            lr=_checked_rate("lr", "learning rate", self.lr, self.params),
-            eps=_checked_number("eps", "epsilon value", self.eps, _NONNEGATIVE),
-            momentum=_checked_number("momentum", "momentum value", self.momentum, _NONNEGATIVE),
-            weight_decay=_checked_rate("weight_decay", "weight_decay value", self.weight_decay, self.params),
-            alpha=_checked_number("alpha", "alpha value", self.alpha, _NONNEGATIVE),
-            centered=_checked_flag("centered", self.centered),
-            maximize=_checked_flag("maximize", self.maximize),
-        )
-
-    def _state_names(self, hyperparameters):
-        return (("square_avg",)
-                + (("momentum_buffer",) if hyperparameters["momentum"] > 0 else ())
-                + (("grad_avg",) if hyperparameters["centered"] else ()))
-
-    def _update(self, param, grad, state, new_state, *, lr, eps, momentum, weight_decay, alpha,
-                centered, maximize):
-        if maximize:
-            grad = -grad
-        if np.any(weight_decay):
-            grad = l2_gradient(grad, param, weight_decay)
-        square_avg = ewa_of_squares_(state["square_avg"], grad, alpha)
-        grad_avg = ewa_(state["grad_avg"], grad, alpha) if centered else None
-        denom = rms_denominator(square_avg, eps, grad_avg)
-        if momentum > 0:
-            buf = momentum_buffer_(state["momentum_buffer"], grad / denom, momentum, dampening=0)
-            descend_(param, buf, lr)
-        else:
-            preconditioned_descend_(param, grad, denom, lr)
-
-
-class Adam(Optimizer):
-    """Adam: momentum (an EWA m of g) over RMSprop (an EWA v of g²), both bias-corrected.
-
-    θ ← θ − lr·m̂ / (√v̂ + ε) with m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ);
-    AMSGrad divides by the running maximum of v instead.
-    """
-
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 maximize=False, decoupled_weight_decay=False):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
-
-    def _checked_hyperparameters(self):
-        return dict(
-            lr=_checked_rate("lr", "learning rate", self.lr, self.params),
-            eps=_checked_number("eps", "epsilon value", self.eps, _NONNEGATIVE),
-            betas=_checked_betas(self.betas),
-            weight_decay=_checked_rate("weight_decay", "weight_decay value", self.weight_decay, self.params),
-            amsgrad=_checked_flag("amsgrad", self.amsgrad),
-            maximize=_checked_flag("maximize", self.maximize),
-            decoupled_weight_decay=_checked_flag("decoupled_weight_decay", self.decoupled_weight_decay),
-        )
-
-    def _state_names(self, hyperparameters):
-        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if hyperparameters["amsgrad"] else ())
-
-    def _update(self, param, grad, state, new_state, *, lr, eps, betas, weight_decay, amsgrad,
-                maximize, decoupled_weight_decay):
-        beta1, beta2 = betas
-        if maximize:
-            grad = -grad
-        if np.any(weight_decay):
-            if decoupled_weight_decay:
-                decoupled_weight_decay_(param, lr, weight_decay)
-            else:
-                grad = l2_gradient(grad, param, weight_decay)
-        exp_avg = ewa_(state["exp_avg"], grad, beta1)
-        exp_avg_sq = ewa_of_squares_(state["exp_avg_sq"], grad, beta2)
-        if amsgrad:
-            exp_avg_sq = np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-        denom = adam_denominator(exp_avg_sq, bias_correction(beta2, self.steps), eps)
-        preconditioned_descend_(param, exp_avg, denom, lr / bias_correction(beta1, self.steps))
-
-
-class AdamW(Adam):
-    """Adam with decoupled weight decay: θ ← θ·(1 − lr·λ) before the Adam step."""
-
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         maximize=maximize, decoupled_weight_decay=True)
 
 
 # --- checks and plumbing --------------------------------------------------------
@@ -429,26 +306,50 @@ def _checked_rate(name, label, value, params):
     return rates
 
 
+def _checked_scalar_rate(name, label, value, reason):
+    """lr or weight_decay of an optimizer that cannot run settings side by side: one float >= 0."""
+    if np.ndim(value) != 0:
+        raise TypeError(f"{name} must be a real number, not an array: {reason}")
+    return _checked_number(name, label, value, _NONNEGATIVE)
+
+
+def _checked_count(name, value, minimum=0, maximum=None):
+    """A whole number of steps, in [minimum, maximum]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"Invalid {name}: {name}={value!r} (must be >= {minimum})")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"Invalid {name}: {name}={value!r} (must be <= {maximum})")
+    return int(value)
+
+
+def _checked_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"Invalid {name}: {name}={value!r} (must be one of {', '.join(map(repr, choices))})")
+    return value
+
+
 def _checked_flag(name, value):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
 
 
-def _checked_betas(betas):
+def _checked_betas(betas, rules=(_UNIT_INTERVAL, _UNIT_INTERVAL)):
     if not isinstance(betas, (tuple, list)):
         raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
     if len(betas) != 2:
         raise ValueError(f"betas must be a pair (beta1, beta2), got {len(betas)} values: {betas!r}")
-    return tuple(_checked_number(f"betas[{i}]", f"beta parameter at index {i}", beta, _UNIT_INTERVAL)
-                 for i, beta in enumerate(betas))
+    return tuple(_checked_number(f"betas[{i}]", f"beta parameter at index {i}", beta, rule)
+                 for i, (beta, rule) in enumerate(zip(betas, rules)))
 
 
 def _immutable(value):
-    """Whether ``value`` can change only by assignment: a number, a flag, or a tuple of them."""
+    """Whether ``value`` can change only by assignment: a number, a flag, a name, None, or a tuple of them."""
     if isinstance(value, tuple):
         return all(_immutable(item) for item in value)
-    return isinstance(value, (bool, int, float, np.generic))
+    return value is None or isinstance(value, (bool, int, float, str, np.generic))
 
 
 def _in_dtype(value, dtype):
@@ -457,7 +358,8 @@ def _in_dtype(value, dtype):
 
 
 def _blocks(param, grad, state, hyperparameters):
-    """(param, grad, state) as aligned, cache-sized blocks, or whole where they cannot be cut flat.
+    """(param, grad, state) of an elementwise update as aligned, cache-sized blocks, or whole where
+    they cannot be cut flat.
 
     Every update is elementwise, so updating block by block gives the same numbers
     as updating whole arrays; but a block stays in the CPU cache through the dozen
