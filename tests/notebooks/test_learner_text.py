@@ -105,3 +105,21 @@ def test_the_readme_bibliography_names_the_notebooks_that_cite_each_work():
         if said != found:
             wrong.append(f"{surname} ({year}): README says {sorted(said)}, References of {sorted(found)}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_every_work_a_notebook_cites_is_in_the_readme_bibliography():
+    """The README's list is the whole bibliography: each reference (first author and year) of every
+    notebook has its entry there; PyTorch's documentation has one entry for all."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    entries = re.findall(r"^- (.+)$", readme[readme.index("## Bibliography"):], flags=re.M)
+    missing = []
+    for path in NOTEBOOKS:
+        for reference in references_text(path).split("\n- ")[1:]:
+            if reference.startswith("PyTorch"):
+                continue
+            authors, year = reference.split("(")[0], re.search(r"\((\d{4})\)", reference).group(1)
+            first = re.split(r",| and | & | et al", authors)[0].strip()
+            surname = first.split()[-1]    # "Polyak, B. T." gives Polyak; "Diederik P. Kingma", Kingma
+            if not any(surname in entry and f"({year}" in entry for entry in entries):
+                missing.append(f"{path.name[:2]}: {reference[:70]}")
+    assert not missing, "\n".join(missing)
