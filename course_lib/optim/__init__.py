@@ -23,78 +23,10 @@ runs along a leading "run" axis. Such arrays are rounded to each parameter's dty
 float32 sweep stays float32.
 """
 
-from course_lib.optim.beyond import (
-    AdamWScheduleFree,
-    Adafactor,
-    Lion,
-    Muon,
-    adafactor_direction,
-    adjusted_lr,
-    factored_second_moment_,
-    factored_variance,
-    lion_direction,
-    lion_momentum_,
-    newton_schulz,
-    relative_step_size,
-    rms,
-    round_to_bfloat16,
-    schedule_free_weight,
-    update_clipping,
-)
-from course_lib.optim.classic import SGD, Adagrad, Adam, AdamW, RMSprop, accumulate_squares_, decayed_lr
-from course_lib.optim.core import (
-    Optimizer,
-    adam_denominator,
-    bias_correction,
-    decoupled_weight_decay_,
-    descend_,
-    ewa_,
-    ewa_of_squares_,
-    l2_gradient,
-    lerp,
-    lerp_,
-    momentum_buffer_,
-    nesterov_direction,
-    preconditioned_descend_,
-    rms_denominator,
-)
+# Everything public of the three modules, under one name: ``optim.Adam``, ``optim.descend_``.
+from course_lib.optim import beyond, classic, core
+from course_lib.optim.beyond import *  # noqa: F401,F403
+from course_lib.optim.classic import *  # noqa: F401,F403
+from course_lib.optim.core import *  # noqa: F401,F403
 
-__all__ = [
-    "SGD",
-    "RMSprop",
-    "Adam",
-    "AdamW",
-    "Adagrad",
-    "Adafactor",
-    "Muon",
-    "Lion",
-    "AdamWScheduleFree",
-    "Optimizer",
-    "l2_gradient",
-    "decoupled_weight_decay_",
-    "momentum_buffer_",
-    "nesterov_direction",
-    "descend_",
-    "ewa_",
-    "lerp",
-    "lerp_",
-    "ewa_of_squares_",
-    "rms_denominator",
-    "bias_correction",
-    "adam_denominator",
-    "preconditioned_descend_",
-    "accumulate_squares_",
-    "decayed_lr",
-    "rms",
-    "relative_step_size",
-    "factored_second_moment_",
-    "factored_variance",
-    "adafactor_direction",
-    "update_clipping",
-    "round_to_bfloat16",
-    "newton_schulz",
-    "adjusted_lr",
-    "lion_direction",
-    "lion_momentum_",
-    "schedule_free_weight",
-]
+__all__ = [*classic.__all__, *beyond.__all__, *core.__all__]
