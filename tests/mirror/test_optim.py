@@ -202,19 +202,22 @@ SWEEP = {"SGD": dict(momentum=0.9, nesterov=True), "RMSprop": dict(momentum=0.5,
          "Adam": dict(amsgrad=True), "AdamW": {}}
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
-@pytest.mark.parametrize("name", list(SWEEP))
-def test_array_lr_and_weight_decay_sweep_equals_separate_runs(name, dtype):
+def sweep_and_separate_runs(name, kwargs, dtype, lrs, decays, steps=STEPS, halve_lr_at=None):
+    """One optimizer over a leading run axis (lr and weight_decay arrays of shape (R, 1)) and R
+    separate ones with the matching floats, fed the same gradients; lr halved at step ``halve_lr_at``
+    as a scheduler would. Yields (swept, alone): each run's parameters and state, side by side."""
     rng = np.random.default_rng(2)
-    lrs = np.array([[0.0], [0.01], [0.05], [0.2]])
-    decays = np.array([[0.1], [0.0], [0.01], [0.3]])
-    shapes = [(R, 3), (R, 1)]  # lr and weight_decay of shape (R, 1) broadcast against both
+    runs = len(lrs)
+    shapes = [(runs, 3), (runs, 1)]  # lr and weight_decay of shape (R, 1) broadcast against both
     params = [rng.standard_normal(s).astype(dtype) for s in shapes]
-    sweep = getattr(optim, name)([p.copy() for p in params], lr=lrs, weight_decay=decays, **SWEEP[name])
+    sweep = getattr(optim, name)([p.copy() for p in params], lr=lrs, weight_decay=decays, **kwargs)
     singles = [getattr(optim, name)([p[r].copy() for p in params], lr=float(lrs[r, 0]),
-                                    weight_decay=float(decays[r, 0]), **SWEEP[name]) for r in range(R)]
-    for step in range(STEPS):
-        if step == STEPS // 2:  # as a scheduler would
+                                    weight_decay=float(decays[r, 0]), **kwargs) for r in range(runs)]
+    for opt in [sweep, *singles]:
+        if hasattr(opt, "train"):  # schedule-free optimizers step in training mode
+            opt.train()
+    for step in range(steps):
+        if step == halve_lr_at:
             sweep.lr = 0.5 * sweep.lr
             for single in singles:
                 single.lr = 0.5 * single.lr
@@ -225,13 +228,19 @@ def test_array_lr_and_weight_decay_sweep_equals_separate_runs(name, dtype):
     for r, single in enumerate(singles):
         swept = [p[r] for p in sweep.params] + [v[r] for s in sweep.state for v in s.values()]
         alone = single.params + [v for s in single.state for v in s.values()]
-        for a, b in zip(swept, alone, strict=True):
-            assert a.dtype == dtype
-            if dtype == np.float64 or name in ("SGD", "RMSprop"):  # the same operations, element by element
-                np.testing.assert_array_equal(a, b)
-            else:  # an array of rates is rounded to float32 before Adam's lr / (1 − β₁ᵗ), a float after
-                assert_close(a, b, dtype)
+        yield from zip(swept, alone, strict=True)
 
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+@pytest.mark.parametrize("name", list(SWEEP))
+def test_array_lr_and_weight_decay_sweep_equals_separate_runs(name, dtype):
+    lrs, decays = np.array([[0.0], [0.01], [0.05], [0.2]]), np.array([[0.1], [0.0], [0.01], [0.3]])
+    for a, b in sweep_and_separate_runs(name, SWEEP[name], dtype, lrs, decays, halve_lr_at=STEPS // 2):
+        assert a.dtype == dtype
+        if dtype == np.float64 or name in ("SGD", "RMSprop"):  # the same operations, element by element
+            np.testing.assert_array_equal(a, b)
+        else:  # an array of rates is rounded to float32 before Adam's lr / (1 − β₁ᵗ), a float after
+            assert_close(a, b, dtype)
 
 
 # --- large and non-contiguous parameters ------------------------------------------
@@ -405,20 +414,17 @@ BAD_HYPERPARAMETERS = [
 ]
 
 
-@pytest.mark.parametrize("name, kwargs, error, message, torch_refuses", BAD_HYPERPARAMETERS)
-def test_bad_hyperparameters_are_refused_with_a_message_naming_them(name, kwargs, error, message,
-                                                                    torch_refuses):
-    params = [np.zeros((2, 3)), np.zeros((2, 1))]
+def assert_refused_at_construction(name, kwargs, error, message, torch_refuses):
+    """``optim.<name>`` refuses ``kwargs`` with ``message``; so does torch when ``torch_refuses``."""
     with pytest.raises(error, match=re.escape(message)):
-        getattr(optim, name)(params, **kwargs)
+        getattr(optim, name)([np.zeros((2, 3)), np.zeros((2, 1))], **kwargs)
     if torch_refuses:  # the same condition as torch's
         with pytest.raises(ValueError):
             getattr(torch.optim, name)([torch.zeros(2)], **kwargs)
 
 
-@pytest.mark.parametrize("name, kwargs, error, message, torch_refuses", BAD_HYPERPARAMETERS)
-def test_bad_hyperparameter_set_later_fails_the_step_and_changes_nothing(name, kwargs, error, message,
-                                                                         torch_refuses):
+def assert_refused_at_the_next_step(name, kwargs, error, message):
+    """``kwargs`` assigned after a first step make the next step raise ``message`` and change nothing."""
     opt = getattr(optim, name)([np.ones((2, 3)), np.ones((2, 1))], lr=0.1)
     opt.step([np.ones((2, 3)), np.ones((2, 1))])
     before = snapshot(opt)
@@ -427,6 +433,18 @@ def test_bad_hyperparameter_set_later_fails_the_step_and_changes_nothing(name, k
     with pytest.raises(error, match=re.escape(message)):
         opt.step([np.ones((2, 3)), np.ones((2, 1))])
     assert_unchanged(opt, before)
+
+
+@pytest.mark.parametrize("name, kwargs, error, message, torch_refuses", BAD_HYPERPARAMETERS)
+def test_bad_hyperparameters_are_refused_with_a_message_naming_them(name, kwargs, error, message,
+                                                                    torch_refuses):
+    assert_refused_at_construction(name, kwargs, error, message, torch_refuses)
+
+
+@pytest.mark.parametrize("name, kwargs, error, message, torch_refuses", BAD_HYPERPARAMETERS)
+def test_bad_hyperparameter_set_later_fails_the_step_and_changes_nothing(name, kwargs, error, message,
+                                                                         torch_refuses):
+    assert_refused_at_the_next_step(name, kwargs, error, message)
 
 
 @pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam", "AdamW"])

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from lion_pytorch import Lion as ReferenceLion
-from test_optim import assert_agree, assert_close, assert_unchanged, snapshot, step_both
+from test_optim import assert_agree, assert_close, assert_unchanged, snapshot, step_both, sweep_and_separate_runs
 
 from course_lib import optim
 
@@ -246,33 +246,12 @@ def test_a_zero_lr_gives_zero_weight_in_the_average_as_in_the_reference():
 @pytest.mark.parametrize("name, kwargs", [("Lion", dict(decoupled_weight_decay=True)),
                                           ("AdamWScheduleFree", dict(warmup_steps=5, r=1.0))])
 def test_array_lr_and_weight_decay_sweep_equals_separate_runs(name, kwargs, dtype):
-    rng = np.random.default_rng(2)
     lrs, decays = np.array([[0.001], [0.01], [0.05], [0.2]]), np.array([[0.1], [0.0], [0.01], [0.3]])
-    shapes = [(4, 3), (4, 1)]
-    params = [rng.standard_normal(s).astype(dtype) for s in shapes]
-    sweep = getattr(optim, name)([p.copy() for p in params], lr=lrs, weight_decay=decays, **kwargs)
-    singles = [getattr(optim, name)([p[r].copy() for p in params], lr=float(lrs[r, 0]),
-                                    weight_decay=float(decays[r, 0]), **kwargs) for r in range(4)]
-    for opt in [sweep, *singles]:
-        if name == "AdamWScheduleFree":
-            opt.train()
-    for step in range(20):
-        if step == 10:  # as a scheduler would
-            sweep.lr = 0.5 * sweep.lr
-            for single in singles:
-                single.lr = 0.5 * single.lr
-        grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
-        sweep.step(grads)
-        for r, single in enumerate(singles):
-            single.step([g[r] for g in grads])
-    for r, single in enumerate(singles):
-        swept = [p[r] for p in sweep.params] + [v[r] for s in sweep.state for v in s.values()]
-        alone = single.params + [v for s in single.state for v in s.values()]
-        for a, b in zip(swept, alone, strict=True):
-            if dtype == np.float64:
-                np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-14)
-            else:  # arrays of rates are rounded to float32 where a float rate is not
-                assert_close(a, b, dtype)
+    for a, b in sweep_and_separate_runs(name, kwargs, dtype, lrs, decays, halve_lr_at=10):
+        if dtype == np.float64:
+            np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-14)
+        else:  # arrays of rates are rounded to float32 where a float rate is not
+            assert_close(a, b, dtype)
 
 
 @pytest.mark.parametrize("name", ["Lion", "AdamWScheduleFree"])
