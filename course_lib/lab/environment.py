@@ -11,7 +11,7 @@ from importlib import metadata
 MINIMUM_VERSIONS = {
     "numpy": "1.24",
     "matplotlib": "3.7",
-    "torch": "2.3",
+    "torch": "2.9",
     "ipywidgets": "8.1",
     "ipympl": "0.9.4",
     "jupyterlab": "4.0",

@@ -143,7 +143,8 @@ def newton_schulz(matrix, coefficients=MUON_COEFFICIENTS, steps=5, eps=1e-7, pre
     a, b, c = coefficients
     if precision == "bfloat16":
         rounded, dtype = round_to_bfloat16, np.float64  # bfloat16 values, exact in float64
-        a, b, c = (float(np.float32(value)) for value in coefficients)  # torch's kernels take them as float32
+        # torch's kernels take the coefficients as float32
+        a, b, c = (float(np.float32(value)) for value in coefficients)
     else:
         rounded, dtype = (lambda value: value), np.dtype(precision)
     x = rounded(matrix).astype(dtype)
@@ -246,7 +247,8 @@ class Adafactor(Optimizer):
             shape[-2] = 1
         return np.zeros(shape, dtype=param.dtype)
 
-    def _update(self, param, grad, state, new_state, *, lr, beta2_decay, eps, d, weight_decay, maximize):
+    def _update(self, param, grad, state, new_state, *, lr, beta2_decay, eps, d, weight_decay,
+                maximize):
         if maximize:
             grad = -grad
         eps1, eps2 = eps
@@ -309,13 +311,14 @@ class Muon(Optimizer):
     def _state_names(self, hyperparameters, param):
         return ("momentum_buffer",)
 
-    def _update(self, param, grad, state, new_state, *, lr, weight_decay, momentum, nesterov, ns_coefficients, eps,
-                ns_steps, adjust_lr_fn, ns_precision):
+    def _update(self, param, grad, state, new_state, *, lr, weight_decay, momentum, nesterov,
+                ns_coefficients, eps, ns_steps, adjust_lr_fn, ns_precision):
         buf = lerp_(state["momentum_buffer"], grad, 1 - momentum)
         direction = lerp(grad, buf, momentum) if nesterov else buf
         orthogonalized = newton_schulz(direction, ns_coefficients, ns_steps, eps, ns_precision)
         decoupled_weight_decay_(param, lr, weight_decay)
-        descend_(param, orthogonalized.astype(param.dtype, copy=False), adjusted_lr(lr, adjust_lr_fn, param.shape))
+        step = adjusted_lr(lr, adjust_lr_fn, param.shape)
+        descend_(param, orthogonalized.astype(param.dtype, copy=False), step)
 
 
 class Lion(Optimizer):
@@ -430,9 +433,10 @@ class AdamWScheduleFree(Optimizer):
     def _new_state(self, name, param, hyperparameters):
         return param.copy() if name == "z" else np.zeros_like(param)
 
-    def _update(self, param, grad, state, new_state, *, lr, betas, eps, weight_decay, warmup_steps, r,
-                weight_lr_power):
-        lr, average_weight, bias_correction2 = (_in_dtype(value, param.dtype) for value in self._this_step)
+    def _update(self, param, grad, state, new_state, *, lr, betas, eps, weight_decay,
+                warmup_steps, r, weight_lr_power):
+        lr, average_weight, bias_correction2 = (_in_dtype(value, param.dtype)
+                                                for value in self._this_step)
         beta1, beta2 = betas
         y, z = param, state["z"]
         exp_avg_sq = ewa_of_squares_(state["exp_avg_sq"], grad, beta2)

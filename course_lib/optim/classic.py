@@ -220,11 +220,12 @@ class Adagrad(Optimizer):
     def _new_state(self, name, param, hyperparameters):
         return np.full_like(param, hyperparameters["initial_accumulator_value"])
 
-    def _update(self, param, grad, state, new_state, *, lr, lr_decay, weight_decay, initial_accumulator_value,
-                eps, maximize):
+    def _update(self, param, grad, state, new_state, *, lr, lr_decay, weight_decay,
+                initial_accumulator_value, eps, maximize):
         if maximize:
             grad = -grad
         if np.any(weight_decay):
             grad = l2_gradient(grad, param, weight_decay)
         sum_sq = accumulate_squares_(state["sum"], grad)
-        preconditioned_descend_(param, grad, rms_denominator(sum_sq, eps), decayed_lr(lr, lr_decay, self.steps))
+        denom = rms_denominator(sum_sq, eps)
+        preconditioned_descend_(param, grad, denom, decayed_lr(lr, lr_decay, self.steps))
