@@ -5,6 +5,7 @@
 #   make notebooks  re-execute every notebook in place (the only way committed outputs are made);
 #                   make notebooks NB="02 05" (numbers or paths) re-executes some of them
 #   make slides     export every notebook as a reveal.js deck into slides/ that opens offline
+#   make site       build the course as a static website into site/ that opens offline (site/index.html)
 #   make bench      performance benchmarks against their targets (make bench QUICK=1: fewer repeats, no notebooks)
 
 PYTHON ?= python3
@@ -23,7 +24,7 @@ LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.d
 # JupyterLab refuses to run as root unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test unit nbval nbval-baseline notebooks slides bench venv clean
+.PHONY: lab test unit nbval nbval-baseline notebooks slides site bench venv clean
 
 venv: $(STAMP)
 
@@ -58,6 +59,9 @@ notebooks: $(STAMP)
 
 slides: $(STAMP)
 	$(PY) tools/export_slides.py $(NB)
+
+site: $(STAMP)
+	$(PY) tools/build_site.py
 
 bench: $(STAMP)
 	$(PY) -m benchmarks $(if $(QUICK),--quick,) $(BENCH)

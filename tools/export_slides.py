@@ -20,7 +20,6 @@ widgets, present the notebook itself with the deck in JupyterLab (README, "How t
 """
 
 import argparse
-import copy
 import re
 import sys
 from pathlib import Path
@@ -29,13 +28,12 @@ import nbformat
 from jinja2 import DictLoader
 from nbconvert import SlidesExporter
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by path, as the tests do
+from offline_export import (MATHJAX, MATHJAX_CONFIG, NOTEBOOKS, ROOT, VENDOR,  # noqa: E402
+                            read_vendored, static_notebook)
+
 SLIDES = ROOT / "slides"
-VENDOR = Path(__file__).resolve().parent / "vendor"
 REVEAL = VENDOR / "reveal.js"
-MATHJAX = VENDOR / "mathjax" / "es5" / "tex-svg-full.js"
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 TEMPLATE_NAME = "course_slides.html.j2"
 
 # nbconvert's reveal template with every CDN reference replaced by an inlined local copy.
@@ -47,18 +45,7 @@ TEMPLATE = r"""
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
 {%- block html_head_js_mathjax -%}
-<script>
-window.MathJax = {
-  tex: {
-    inlineMath: [['$', '$'], ['\\(', '\\)']],
-    displayMath: [['$$', '$$'], ['\\[', '\\]']],
-    processEscapes: true,
-    processEnvironments: true
-  },
-  svg: { fontCache: 'global' },
-  options: { enableMenu: false, ignoreHtmlClass: 'tex2jax_ignore', processHtmlClass: 'tex2jax_process' }
-};
-</script>
+{{ resources.course_slides.mathjax_config }}
 <script>{{ resources.course_slides.mathjax_js }}</script>
 {%- endblock html_head_js_mathjax -%}
 {%- block header -%}
@@ -122,42 +109,23 @@ Reveal.on('slidechanged', courseScrollingSlides);
 """
 
 
-def _read_vendored(path: Path) -> str:
-    if not path.is_file():
-        raise SystemExit(f"{path} is missing: tools/vendor/README.md says how to restore it")
-    text = path.read_text(encoding="utf-8")
-    # Inlined, a source-map comment would point the browser at a file that is not there.
-    text = re.sub(r"^//# sourceMappingURL=.*$", "", text, flags=re.MULTILINE)
-    # Nothing must close the inline <script> early.
-    return text.replace("</script", "<\\/script")
-
-
 def _theme_css(name: str) -> str:
     # The theme's web fonts (@import of a relative font folder) are not vendored: the theme's own
     # font stack falls back to Helvetica / sans-serif.
-    css = _read_vendored(REVEAL / "dist" / "theme" / f"{name}.css")
+    css = read_vendored(REVEAL / "dist" / "theme" / f"{name}.css")
     return re.sub(r"@import url\([^)]*\);", "", css)
 
 
 def vendored_assets(theme: str = "white") -> dict:
     """The inlined texts the template refers to as ``resources.course_slides.*``."""
     return {
-        "reveal_js": _read_vendored(REVEAL / "dist" / "reveal.js"),
-        "reveal_css": _read_vendored(REVEAL / "dist" / "reveal.css"),
+        "reveal_js": read_vendored(REVEAL / "dist" / "reveal.js"),
+        "reveal_css": read_vendored(REVEAL / "dist" / "reveal.css"),
         "theme_css": _theme_css(theme),
-        "notes_js": _read_vendored(REVEAL / "plugin" / "notes" / "notes.js"),
-        "mathjax_js": _read_vendored(MATHJAX),
+        "notes_js": read_vendored(REVEAL / "plugin" / "notes" / "notes.js"),
+        "mathjax_js": read_vendored(MATHJAX),
+        "mathjax_config": MATHJAX_CONFIG,
     }
-
-
-def static_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy without live widgets: each widget output keeps its saved picture and text."""
-    notebook = copy.deepcopy(notebook)
-    notebook.metadata.pop("widgets", None)
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            output.get("data", {}).pop(WIDGET_VIEW, None)
-    return notebook
 
 
 def make_exporter(notebook: nbformat.NotebookNode) -> SlidesExporter:
