@@ -22,7 +22,7 @@ MAX_LINES = 700
 RANK = {"mirror": 0, "lab": 1, "interactive": 2, "lessons": 3}
 NOTEBOOK_LESSONS = {"00": "welcome", "01": "ewa", "02": "momentum", "03": "rmsprop", "04": "adam", "05": "decay",
                     "06": "saddles", "07": "showdown", "08": "adamw", "09": "gradient_clipping",
-                    "10": "mixed_precision", "11": "weight_averaging", "13": "recipe"}
+                    "10": "mixed_precision", "11": "weight_averaging", "12": "beyond_adam", "13": "recipe"}
 """The lesson each notebook imports, by the notebook's number."""
 
 

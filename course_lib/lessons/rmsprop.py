@@ -1,11 +1,11 @@
-"""Notebook 03, RMSprop: Adagrad, its ancestor (the step of ``torch.optim.Adagrad`` in NumPy), the
-step lengths of both on a stream of gradients, the explorer of GD beside RMSprop on the
-ill-conditioned bowl (with each coordinate's effective rate), and the exercises (the loop, when
-the long first steps settle, which of three runs is RMSprop, torch's full step). RMSprop's decay ρ
+"""Notebook 03, RMSprop: the step lengths of Adagrad, its ancestor, and of RMSprop on a stream of
+gradients, the explorer of GD beside RMSprop on the ill-conditioned bowl (with each coordinate's
+effective rate), and the exercises (the loop, when the long first steps settle, which of three runs
+is RMSprop, torch's full step). RMSprop's decay ρ
 is torch's argument ``alpha``.
 
     from course_lib.lessons import rmsprop as lesson
-    lesson.Adagrad([w], lr=0.1).step([grad])
+    lesson.step_lengths(np.ones(1000), "Adagrad")
     lesson.RMSpropExplorer(lr=0.05, alpha=0.99)
     lesson.check_rmsprop(my_rmsprop)
     lesson.check_settling_step(175)
@@ -27,42 +27,8 @@ from course_lib.lab import plots, runner
 from course_lib.lab.landscapes import ill_conditioned_bowl
 
 # --------------------------------------------------------------------------------------------------
-# Adagrad, RMSprop's ancestor
+# Adagrad, RMSprop's ancestor, beside RMSprop
 # --------------------------------------------------------------------------------------------------
-
-def adagrad_step(w, state_sum, grad, lr, eps=1e-10, step=1, lr_decay=0.0, weight_decay=0.0):
-    """One step t of torch's Adagrad (Duchi, Hazan & Singer 2011) from s, the sum of the squared
-    gradients so far:  g ← g + λ·w;  s ← s + g²;  w ← w − lr/(1 + (t−1)·lr_decay)·g/(√s + ε).
-    Returns (w_new, s_new)."""
-    grad = grad + weight_decay * w
-    state_sum = state_sum + grad * grad
-    clr = lr / (1 + (step - 1) * lr_decay)
-    return w - clr * grad / (np.sqrt(state_sum) + eps), state_sum
-
-
-class Adagrad:
-    """``torch.optim.Adagrad`` on NumPy arrays, with course_lib's interface: ``step(grads)`` updates
-    ``params`` in place; ``state[i]["sum"]`` is parameter i's sum of squared gradients. The lesson's
-    own stand-in, built on ``adagrad_step``, until the mirror has one."""
-
-    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
-                 eps=1e-10):
-        for name, value in (("lr", lr), ("lr_decay", lr_decay), ("weight_decay", weight_decay),
-                            ("initial_accumulator_value", initial_accumulator_value), ("eps", eps)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ValueError(f"Invalid {name} value: {value!r} (must be a number >= 0)")
-        self.params = list(params)
-        self.lr, self.lr_decay, self.weight_decay, self.eps = lr, lr_decay, weight_decay, eps
-        self.state = [{"sum": np.full_like(param, initial_accumulator_value)} for param in self.params]
-        self.steps = 0
-
-    def step(self, grads) -> None:
-        self.steps += 1
-        with np.errstate(all="ignore"):
-            for param, grad, state in zip(self.params, grads, self.state):
-                param[...], state["sum"] = adagrad_step(param, state["sum"], np.asarray(grad), self.lr, self.eps,
-                                                        self.steps, self.lr_decay, self.weight_decay)
-
 
 def step_lengths(grads, optimizer: str = "RMSprop", **settings) -> np.ndarray:
     """|w_t − w_{t−1}| / lr for t = 1..T of one weight fed the gradients ``grads`` (one per step) by
@@ -71,7 +37,7 @@ def step_lengths(grads, optimizer: str = "RMSprop", **settings) -> np.ndarray:
         raise ValueError(f"optimizer must be 'Adagrad' or 'RMSprop', got {optimizer!r}")
     settings = {"lr": 1.0, **settings}
     w = np.zeros(1)
-    stepper = (Adagrad if optimizer == "Adagrad" else optim.RMSprop)([w], **settings)
+    stepper = getattr(optim, optimizer)([w], **settings)
     lengths = np.empty(len(grads))
     for t, grad in enumerate(np.asarray(grads, dtype=float)):
         before = w[0]

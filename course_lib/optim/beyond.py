@@ -128,7 +128,7 @@ def newton_schulz(matrix, coefficients=MUON_COEFFICIENTS, steps=5, eps=1e-7, pre
     X ← a·X + (b·A + c·A²)·X with A = X·Xᵀ. On the SVD X = U·S·Vᵀ each step maps every
     singular value s to p(s) = a·s + b·s³ + c·s⁵ and keeps U and V. Muon's quintic is steep
     at 0 (a = 3.4445), so small values grow fast: after 5 steps every s above 0.2 % of
-    ‖G‖_F lands between 0.68 and 1.21 rather than on 1. The result is about U·Vᵀ, the
+    ‖G‖_F lands between 0.68 and 1.20 rather than on 1. The result is about U·Vᵀ, the
     (semi-)orthogonal matrix nearest to G, without computing an SVD. A wide matrix (fewer
     rows) keeps A small; a tall one is transposed and back.
 
