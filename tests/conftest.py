@@ -9,3 +9,13 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     if call.when == "call" and outcome.get_result().failed:
         item.failed_call = True
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one CPU thread for a whole test module: small matrices gain nothing from threads, and
+    on a busy machine waiting threads cost seconds. Use with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    from course_lib.lab.torch_bridge import one_cpu_thread
+
+    with one_cpu_thread():
+        yield

@@ -34,13 +34,7 @@ BF16_ROUNDING = 2.0**-8
 BF16_ROUNDINGS = 8
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small matrices gain nothing from threads, and on a busy machine waiting threads cost seconds."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def torch_newton_schulz_in_float64(grad, ns_coefficients, ns_steps, eps):
