@@ -14,6 +14,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg
+# One pytest worker per CPU core (pytest-xdist); each test file stays on one worker, so a file's
+# browser and JupyterLab fixtures start once.
+PARALLEL := -n auto --dist loadfile
 # The CPU's vector units held to the x86-64 baseline, on one thread: NumPy's SIMD dispatch (old and 2.4+ names),
 # OpenBLAS's kernel and torch's. The last bits of exp, sums and products change; the outputs must not.
 BASELINE_CPU := NPY_DISABLE_CPU_FEATURES="AVX2 FMA3 AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL \
@@ -43,16 +46,16 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) $(ROOT_FLAG)
 
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks $(NBVAL)
+	$(PY) -m pytest $(PARALLEL) tests notebooks $(NBVAL)
 
 unit: $(STAMP)
-	$(PY) -m pytest tests -m "not browser"
+	$(PY) -m pytest $(PARALLEL) tests -m "not browser"
 
 nbval: $(STAMP)
-	$(PY) -m pytest notebooks $(NBVAL)
+	$(PY) -m pytest $(PARALLEL) notebooks $(NBVAL)
 
 nbval-baseline: $(STAMP)
-	$(BASELINE_CPU) $(PY) -m pytest notebooks $(NBVAL)
+	$(BASELINE_CPU) $(PY) -m pytest $(PARALLEL) notebooks $(NBVAL)
 
 notebooks: $(STAMP)
 	$(PY) tools/execute_notebooks.py $(NB)
