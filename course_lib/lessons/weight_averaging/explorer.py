@@ -3,12 +3,13 @@ running mean on a 2-D bowl."""
 
 import numpy as np
 
-from course_lib.interactive.explorer import (check_steps, DragCache, Explorer, log_slider, log_values, lr_slider,
+from course_lib.interactive.explorer import (check_steps, DragCache, Explorer, log_slider, lr_slider,
     sparse_ticks, status_text)
 from course_lib.lab import plots
 from course_lib.lessons.weight_averaging.experiments import BOWL, bowl_noise, noisy_bowl
 
 DECAYS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999)
+LOSS_LIMITS = (1e-5, 3e3)
 
 
 class AveragingExplorer(Explorer):
@@ -43,7 +44,9 @@ class AveragingExplorer(Explorer):
         contours.legend(loc="lower right")
         losses.axvline(self.swa_start, color="0.8", linestyle=":", linewidth=1)
         losses.set_yscale("log")
-        losses.set(xlabel="step", ylabel="f", title="f along each path", xlim=(0, self.steps))
+        # Fixed limits: every run starts at f = 13 and the noise keeps f above 1e-5, so the axes never
+        # move and a slider redraws only the curves.
+        losses.set(xlabel="step", ylabel="f", title="f along each path", xlim=(0, self.steps), ylim=LOSS_LIMITS)
         self._statuses = {name: status_text(losses, row) for row, name in enumerate(self.COLORS)}
         for name, status in self._statuses.items():
             status.set_color(self.COLORS[name] if name != "iterate" else "0.35")
@@ -68,7 +71,6 @@ class AveragingExplorer(Explorer):
     def update(self) -> None:
         values = {name: control.value for name, control in self.controls.items()}
         self.paths, self.losses = self._runs.get(values)
-        curves = []
         for name in self.COLORS:
             path, loss = self.paths[name], self.losses[name]
             self._paths[name].set_data(path[:, 0], path[:, 1])
@@ -78,9 +80,7 @@ class AveragingExplorer(Explorer):
                 text = f"{name}: diverged at step {first}"
             else:
                 text = f"{name}: f ≈ {self.final_loss(name):.2g} (last {self.steps // 4} steps)"
-                curves.append(loss)
             self._statuses[name].set_text(text)
-        plots.fit_loss_limits(self.axes[1], curves, headroom=30)
         self.canvas.draw_idle()
 
     def _fixed_settings(self) -> dict:
