@@ -310,7 +310,8 @@ def test_float32_stays_float32_whatever_the_dtype_of_gradients_and_rates(name, k
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
 @pytest.mark.parametrize("name, kwargs", [("SGD", dict(lr=0.1, momentum=0.9)), ("RMSprop", dict(centered=True)),
-                                          ("Adam", dict(amsgrad=True)), ("AdamW", {})])
+                                          ("Adam", dict(amsgrad=True)), ("AdamW", {}),
+                                          ("Adagrad", dict(weight_decay=0.1))])
 def test_non_finite_gradients_give_torchs_inf_and_nan_without_warnings(name, kwargs, dtype):
     rng = np.random.default_rng(5)
     ours, theirs = make_pair(name, kwargs, [rng.standard_normal(6).astype(dtype)])

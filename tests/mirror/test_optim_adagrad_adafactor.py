@@ -4,7 +4,6 @@ by a call that raises, and Adafactor's factored state (a row and a column per ma
 
 import itertools
 import re
-import warnings
 
 import numpy as np
 import pytest
@@ -173,18 +172,6 @@ def test_adagrad_array_lr_and_weight_decay_sweep_equals_separate_runs(dtype):
 def test_only_adagrad_is_updated_in_blocks_and_both_still_match_torch(name, kwargs, monkeypatch):
     monkeypatch.setattr(optim.core, "_BLOCK_SIZE", 4)  # many blocks, the last one short
     run_both(name, kwargs, np.float64, shapes=[(7, 5), (30,), ()], steps=10)
-
-
-@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
-def test_adagrad_non_finite_gradients_give_torchs_inf_and_nan_without_warnings(dtype):
-    rng = np.random.default_rng(5)
-    ours, theirs = make_pair("Adagrad", dict(weight_decay=0.1), [rng.standard_normal(6).astype(dtype)])
-    bad = np.array([np.inf, -np.inf, np.nan, 1e15, 0.0, 1.0], dtype=dtype)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        for grads in ([bad], [rng.standard_normal(6).astype(dtype)]):
-            step_both(ours, theirs, grads)
-    assert_agree(ours, theirs, dtype)
 
 
 @pytest.mark.parametrize("name", ["Adagrad", "Adafactor"])
