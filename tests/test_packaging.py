@@ -1,5 +1,5 @@
-"""The set-up promised in the README: same packages for pip and conda, a light `import course_lib`,
-and `make lab` serving the notebooks on 127.0.0.1 behind a token."""
+"""The set-up promised in the README: same packages for pip and conda (conda-forge), Binder's postBuild,
+a light `import course_lib`, and `make lab` serving the notebooks on 127.0.0.1 behind a token."""
 
 import json
 import os
@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from course_lib.lab import environment
 
@@ -21,32 +22,88 @@ ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENT = re.compile(r"^([A-Za-z0-9_.-]+)\s*(>=\s*[\w.]+(?:,\s*<\s*[\w.]+)?)?$")
 
 
-def requirement_lines(lines):
-    """{name: '>=x.y'} from requirement-style lines, skipping comments and `-e .`."""
-    found = {}
+def requirement_pairs(lines):
+    """[(name, '>=x.y')] from requirement-style lines, in order, skipping comments and `-e .`."""
+    found = []
     for line in lines:
         line = line.split("#")[0].strip().removeprefix("- ")
         if not line or line.startswith("-e") or line.endswith(":"):
             continue
         match = REQUIREMENT.match(line)
         assert match, f"unreadable requirement line: {line!r}"
-        found[match.group(1).lower()] = (match.group(2) or "").replace(" ", "")
+        found.append((match.group(1).lower(), (match.group(2) or "").replace(" ", "")))
     return found
+
+
+def requirement_lines(lines):
+    """{name: '>=x.y'} from requirement-style lines, skipping comments and `-e .`."""
+    return dict(requirement_pairs(lines))
 
 
 def pip_requirements():
     return requirement_lines((ROOT / "requirements.txt").read_text().splitlines())
 
 
-def conda_pip_requirements():
-    text = (ROOT / "environment.yml").read_text()
-    pip_section = text.split("- pip:", 1)[1]
-    return requirement_lines(pip_section.splitlines())
+# environment.yml takes each package from conda-forge, under conda-forge's name where it differs from
+# the pip name in requirements.txt:
+CONDA_FORGE_NAMES = {
+    "torch": "pytorch-cpu",  # the CPU build (the metapackage that picks it); pytorch-gpu for CUDA
+    "matplotlib": "matplotlib-base",  # matplotlib without the Qt window backend
+    "playwright": "playwright-python",  # the Python package, not the Node one
+}
+# ... except these, which environment.yml's pip section installs: conda-forge has no schedulefree,
+# and its lion-pytorch stops at 0.2.3.
+PIP_ONLY = {"lion-pytorch", "schedulefree"}
 
 
-def test_requirements_and_environment_yml_list_the_same_packages():
-    assert pip_requirements() == conda_pip_requirements()
-    assert "-e ." in (ROOT / "environment.yml").read_text(), "environment.yml must install course_lib"
+def environment_yml():
+    return yaml.safe_load((ROOT / "environment.yml").read_text())
+
+
+def conda_and_pip_requirements():
+    """The (name, bound) pairs of environment.yml: its conda dependencies, then its pip section."""
+    dependencies = environment_yml()["dependencies"]
+    conda = requirement_pairs(dep for dep in dependencies if isinstance(dep, str))
+    pip = requirement_pairs(line for dep in dependencies if isinstance(dep, dict) for line in dep["pip"])
+    return conda, pip
+
+
+def test_environment_yml_takes_everything_it_can_from_conda_forge():
+    assert environment_yml()["channels"] == ["conda-forge"]
+    conda, pip = conda_and_pip_requirements()
+    assert {name for name, _ in pip} == PIP_ONLY, "pip is only for what conda-forge lacks"
+    assert not PIP_ONLY & {name for name, _ in conda}
+
+
+def test_environment_yml_lists_each_requirement_once_with_the_same_bound():
+    conda, pip = conda_and_pip_requirements()
+    listed = [(name, bound) for name, bound in conda + pip if name not in ("python", "pip")]
+    names = [name for name, _ in listed]
+    assert sorted({name for name in names if names.count(name) > 1}) == [], "listed twice"
+    expected = {CONDA_FORGE_NAMES.get(name, name): bound for name, bound in pip_requirements().items()}
+    assert dict(listed) == expected
+
+
+def test_environment_yml_python_matches_pyproject():
+    conda, _ = conda_and_pip_requirements()
+    requires = re.search(r'^requires-python = "(.+)"$', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    assert dict(conda)["python"] == requires
+
+
+def test_postbuild_installs_the_course_and_its_lab_defaults(tmp_path):
+    """Binder's last step, run here with a stand-in `python` that only records how it was called."""
+    bin_dir, prefix, calls = tmp_path / "bin", tmp_path / "env", tmp_path / "python-calls"
+    bin_dir.mkdir()
+    (bin_dir / "python").write_text(f'#!/bin/sh\necho "$PWD $*" >> "{calls}"\n')
+    (bin_dir / "python").chmod(0o755)
+    env = dict(os.environ, CONDA_PREFIX=str(prefix), PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    subprocess.run([str(ROOT / "postBuild")], cwd=tmp_path, env=env, check=True)
+    assert calls.read_text().splitlines() == [f"{ROOT} -m pip install --no-deps -e ."]
+    settings = sorted((ROOT / "jupyter-config" / "lab-settings").glob("*.json"))
+    overrides = prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.d"
+    assert settings and sorted(path.name for path in overrides.iterdir()) == [path.name for path in settings]
+    for path in settings:
+        assert (overrides / path.name).read_bytes() == path.read_bytes()
 
 
 def test_every_requirement_has_a_lower_bound():

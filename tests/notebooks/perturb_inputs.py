@@ -98,7 +98,7 @@ def _install_torch():
         return
 
     def perturb_tensor(tensor):
-        if tensor.is_floating_point():
+        if tensor.is_floating_point() and tensor.device.type != "meta":   # a meta tensor has no values
             with torch.no_grad():
                 flat = tensor.detach().cpu().numpy() if tensor.dtype != torch.bfloat16 else None
                 if flat is not None:

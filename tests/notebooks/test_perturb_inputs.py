@@ -60,8 +60,18 @@ def draws():
         "run_start": runner.run(landscapes.get_landscape("rosenbrock"), runner.named_optimizer("GD", 0.0),
                                 start=(0.5, 0.5), steps=1).path[0].tolist(),
         "reddi": np.asarray(adam.reddi_gradients(4)).tolist(),
-        "init_flat": recipe.init_flat([0], dtype=np.float64)[0, :3].tolist(),
+        "recipe_init": recipe_init(),
     }}
+
+def recipe_init():
+    # The first 3 values of the transformer's first parameter (its token embedding, drawn by
+    # torch.nn.init.normal_), built in float64 so that the check sees the 1e-12 change
+    # (float32 is perturbed by one unit in the last place instead).
+    torch.set_default_dtype(torch.float64)
+    try:
+        return next(recipe.make_model(0).parameters()).detach().flatten()[:3].tolist()
+    finally:
+        torch.set_default_dtype(torch.float32)
 
 before = draws()
 import perturb_inputs

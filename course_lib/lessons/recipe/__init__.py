@@ -1,25 +1,31 @@
-"""Notebook 13, putting it together: the modern recipe (AdamW, linear warm-up then cosine decay,
-clipping, mixed precision) on a small MLP, in one lesson split in three parts:
+"""Notebook 13, putting it together: the modern recipe (AdamW with two parameter groups, warm-up then
+cosine, clipping, bfloat16 autocast, an EMA of the weights) on a small transformer that learns to
+sort digits, in one lesson split in four parts:
 
-* ``training``: the schedule, the task and the model, ``train_many`` (many runs at once) and
-  ``train_torch`` (the whole recipe in plain PyTorch);
+* ``model``: the task (``sorting_batch``) and the transformer (``TinyTransformer``), ``param_groups``;
+* ``training``: the schedules, ``Recipe``, ``train`` (one run in plain PyTorch), ``train_seeds``,
+  ``lr_range_test``;
 * ``explorer``: ``RecipeExplorer``;
-* ``exercises``: ``check_warmup_cosine`` and ``check_warmup_length`` (choose a warm-up length for a
-  high peak rate).
+* ``exercises``: ``check_warmup_cosine``, ``check_param_groups`` and a prediction
+  (``check_first_step``).
 
 Everything is importable from here, as the notebook uses it::
 
     from course_lib.lessons import recipe as lesson
-    runs = lesson.train_many(list(lesson.ABLATIONS.values()), names=list(lesson.ABLATIONS))
+    runs = lesson.train_seeds(lesson.RECIPE)
 """
 
+from course_lib.lessons.recipe.model import (
+    Block, CONTEXT, decays, DIGITS, evaluation_set, make_model, param_groups, SEPARATOR, sorted_half_accuracy,
+    sorted_half_loss, sorting_batch, TinyTransformer, VOCABULARY,
+)
 from course_lib.lessons.recipe.training import (
-    ABLATIONS, active_units, batch_order, dtypes_under_autocast, forward_many, init_flat, LAYERS, make_model,
-    make_task, PARAMETERS, Recipe, RECIPE, Runs, SLICES, spread, Task, TorchRun, train_many, train_torch, verdict,
-    warmup_constant, warmup_cosine, warmup_cosine_scheduler,
+    BATCH_SIZE, EMA_DECAY, evaluate, lr_range_test, make_optimizer, RATIO_STEPS, Recipe, RECIPE, Run, Runs,
+    SCHEDULES, SEEDS, spread, STEPS, train, train_seeds, verdict, warmup_cosine, warmup_cosine_scheduler,
+    warmup_stable_decay,
 )
 from course_lib.lessons.recipe.explorer import RecipeExplorer
 from course_lib.lessons.recipe.exercises import (
-    check_warmup_cosine, check_warmup_length, WARMUP_COSINE_EXERCISE, warmup_cosine_reference, WARMUP_QUESTION,
-    warmup_runs,
+    check_first_step, check_param_groups, check_warmup_cosine, first_step_ratio, FIRST_STEP_QUESTION,
+    split_for_decay_reference, WARMUP_COSINE_EXERCISE, warmup_cosine_reference,
 )

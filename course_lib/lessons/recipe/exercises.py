@@ -1,18 +1,24 @@
-"""The exercises of notebook 13: the warm-up + cosine schedule (``check_warmup_cosine``) and a
-warm-up length to choose (``check_warmup_length``, judged by training the recipe at that length).
-Gradient accumulation with a GradScaler is an exercise of notebook 10 (mixed precision)."""
+"""The exercises of notebook 13: the warm-up + cosine schedule (``check_warmup_cosine``), AdamW's two
+parameter groups (``check_param_groups``, on the notebook's transformer and on one of another size)
+and a prediction (``check_first_step``: the size of Adam's first step at a ten times higher peak
+rate, judged against a real run). Gradient accumulation with a GradScaler is an exercise of
+notebook 10 (mixed precision)."""
 
+import copy
 import functools
 from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
+import torch
+from torch import nn
 
 from course_lib.interactive.checking import (
-    accepts_arguments, check_answer, check_function, CheckResult, describe_value, Exercise, Mistake, Question,
-    UnusableAnswer, wrong_signature,
+    accepts_arguments, check_answer, check_function, CheckResult, describe_value, Exercise, Mistake, not_attempted,
+    Question, UnusableAnswer, wrong_signature,
 )
-from course_lib.lessons.recipe.training import make_task, RECIPE, train_many, warmup_cosine
+from course_lib.lessons.recipe.model import decays, make_model, TinyTransformer
+from course_lib.lessons.recipe.training import RECIPE, train, warmup_cosine
 
 # --------------------------------------------------------------------------------------------------
 # 1. The schedule
@@ -149,82 +155,218 @@ def check_warmup_cosine(fn: Callable) -> CheckResult:
 
 
 # --------------------------------------------------------------------------------------------------
-# 2. Choose: a warm-up length for a high peak rate
+# 2. The two parameter groups of AdamW
 # --------------------------------------------------------------------------------------------------
 
-WARMUP_PEAK = 0.3
-"""The peak rate of the question: ten times the recipe's, where runs without warm-up spike."""
-WARMUP_SEEDS = (0, 1, 2, 3, 4)
-STEPS = 200
-SPIKE_FACTOR, SPIKE_STEPS = 3.0, 50
-"""A run spikes when its minibatch loss rises above SPIKE_FACTOR times its first one within SPIKE_STEPS steps."""
-TARGET_ERROR = 18.0
-"""The mean test error (%) over the seeds that the runs must stay below."""
+PARAM_GROUPS_CALL = "split_for_decay(model)"
+OTHER_SIZE = {"width": 32, "heads": 4, "layers": 3}
+"""The second transformer of the check: another width and depth, so a list of names written out by
+hand for the notebook's model fails."""
 
 
 @functools.cache
-def _task():
-    return make_task()
+def _models() -> tuple[tuple[str, nn.Module], ...]:
+    """(description, model) of the two transformers the check splits: the notebook's, and one of
+    another size."""
+    with torch.random.fork_rng():                    # the learner's random state stays as it was
+        notebook = make_model(0)
+        torch.manual_seed(1)
+        other = TinyTransformer(**OTHER_SIZE)
+    return (("the notebook's transformer", notebook),
+            (f"a {OTHER_SIZE['layers']}-layer transformer of width {OTHER_SIZE['width']}", other))
 
 
-def warmup_runs(warmup_steps: int):
-    """The recipe at peak ``WARMUP_PEAK`` with ``warmup_steps`` of warm-up, from every seed of
-    ``WARMUP_SEEDS``, 200 steps (one ``train_many`` call)."""
-    return train_many([replace(RECIPE, peak_lr=WARMUP_PEAK, warmup_steps=warmup_steps)], seeds=WARMUP_SEEDS,
-                      steps=STEPS, task=_task())
+def split_for_decay_reference(model: nn.Module) -> tuple[list[str], list[str]]:
+    """(decay, no_decay): the names of the linear layers' weight matrices, and of everything else
+    (embeddings, biases, LayerNorm gains), as ``param_groups`` splits them."""
+    named = list(model.named_parameters())
+    return [n for n, p in named if decays(n, p)], [n for n, p in named if not decays(n, p)]
 
 
-def _judge_warmup(warmup_steps: float) -> CheckResult:
-    """Train the five runs at this warm-up length and say whether they spiked and how well they ended.
-    Only seed means with one decimal and counts are printed: the digits of one chaotic run are not."""
-    if warmup_steps != int(warmup_steps) or not 0 <= warmup_steps <= STEPS - 2:
-        raise ValueError(f"the warm-up is a whole number of steps from 0 to {STEPS - 2}, not {warmup_steps:g}")
-    W = int(warmup_steps)
-    runs = warmup_runs(W)
-    rises = runs.losses[:SPIKE_STEPS].max(axis=0) / runs.losses[0]
-    spiked = int(np.sum(~(rises <= SPIKE_FACTOR)))           # NaN (an overflow) counts as a spike
-    errors = np.where(runs.diverged, 100.0, 100 * runs.test_error)
-    seeds, mean = len(WARMUP_SEEDS), errors.mean()
-    reaches = "from the first step" if W == 0 else f"by step {W - 1}"
-    if spiked:
-        return CheckResult(False, f"too short: with W = {W} the rate is at {WARMUP_PEAK:g} {reaches}, and {spiked} of "
-                                  f"the {seeds} runs' loss rose above {SPIKE_FACTOR:g}× its start in the first "
-                                  f"{SPIKE_STEPS} steps. Lengthen the warm-up.")
-    shown = _percent(mean)
-    if mean < TARGET_ERROR:
-        # No W in it: the solution's output shows under the question whenever the notebook is run.
-        return CheckResult(True, f"your warm-up let the rate climb to {WARMUP_PEAK:g} gently enough that no run's loss "
-                                 f"rose above {SPIKE_FACTOR:g}× its start, and left time for the decay: the mean test "
-                                 f"error of the {seeds} runs is {shown} %, below {TARGET_ERROR:g} %.")
-    if W < STEPS // 4:
-        return CheckResult(False, f"too short: no loss tripled, but with the rate at {WARMUP_PEAK:g} {reaches} the "
-                                  f"worst run ended at {errors.max():.1f} % error: mean {shown} %, not below "
-                                  f"{TARGET_ERROR:g} %. Lengthen the warm-up.")
-    return CheckResult(False, f"too long: the rate reaches {WARMUP_PEAK:g} only at step {W - 1}, and the decay gets "
-                              f"only the last {STEPS - W} steps: mean test error {shown} % over {seeds} runs, "
-                              f"not below {TARGET_ERROR:g} %. Shorten the warm-up.")
+def _kinds(model: nn.Module) -> dict[str, str]:
+    """The kind of each parameter by the module that holds it: "matrix" (a linear layer's weight),
+    "bias" (of a linear layer or a LayerNorm), "gain" (a LayerNorm's weight) or "embedding"."""
+    kinds = {}
+    for prefix, module in model.named_modules():
+        for attribute, _ in module.named_parameters(recurse=False):
+            kind = ("embedding" if isinstance(module, nn.Embedding) else "bias" if attribute == "bias"
+                    else "gain" if isinstance(module, nn.LayerNorm) else "matrix")
+            kinds[f"{prefix}.{attribute}" if prefix else attribute] = kind
+    return kinds
 
 
-def _percent(mean: float) -> str:
-    """The mean error with one decimal, or as many more as it takes not to print the target itself
-    (17.98 is "17.98", not "18.0", which would contradict "below 18 %")."""
-    for decimals in (1, 2, 3, 4):
-        text = f"{mean:.{decimals}f}"
-        if float(text) != TARGET_ERROR:
-            return text
-    return text
+KIND_REASONS = {
+    "matrix": ("the weight matrices of the linear layers", "in no_decay",
+               "they are what weight decay is for: it keeps the weights that multiply the inputs small."),
+    "embedding": ("the embeddings", "decayed",
+                  "leave them out: a row is a token's (or a position's) vector, looked up, not a weight that "
+                  "multiplies an input."),
+    "gain": ("the LayerNorm gains", "decayed",
+             "a gain starts at 1, its neutral value, and decay would pull it towards 0."),
+    "bias": ("the biases", "decayed",
+             "a bias adds a constant instead of multiplying an input; biases stay out of weight decay."),
+}
+"""For each kind of parameter: what it is, how it went wrong, and why it belongs in its group."""
 
 
-WARMUP_QUESTION = Question(
-    name="my_warmup",
-    fields=("warmup_steps",),
-    hint="too short a warm-up lets the first steps at 0.3 throw the runs; too long a one leaves little "
-         "time for the decay.",
-    judge=_judge_warmup,
+def _names(returned: Any, model: nn.Module) -> tuple[list[str], list[str]]:
+    """The learner's (decay, no_decay) as two lists of names, or :class:`UnusableAnswer` saying what
+    is wrong with them: not two lists, tensors instead of names, a name the model does not have, a
+    name in both lists or twice, a parameter in neither."""
+    if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+        raise UnusableAnswer(f"your function returned {describe_value(returned)}; return two lists of names, "
+                             f"(decay, no_decay)")
+    lists = []
+    for which, names in zip(("decay", "no_decay"), returned):
+        if isinstance(names, (str, dict)) or not isinstance(names, (list, tuple, set)):
+            raise UnusableAnswer(f"your {which} is {describe_value(names)}, not a list of names")
+        if any(isinstance(name, torch.Tensor) for name in names):
+            raise UnusableAnswer(f"your {which} list holds tensors: return the parameters' names, from "
+                                 f"model.named_parameters(), such as \"head.weight\" (a name says which "
+                                 f"parameter it is; param_groups then looks the tensors up)")
+        if not all(isinstance(name, str) for name in names):
+            raise UnusableAnswer(f"your {which} list holds {describe_value(next(n for n in names if not isinstance(n, str)))}"
+                                 f"; it should hold names (strings)")
+        lists.append(list(names))
+    decay, no_decay = lists
+    parameters = [name for name, _ in model.named_parameters()]
+    unknown = next((name for name in decay + no_decay if name not in parameters), None)
+    if unknown is not None:
+        raise UnusableAnswer(f"\"{unknown}\" is not a parameter of the model: take the names from "
+                             f"model.named_parameters()")
+    for name in parameters:
+        if name in decay and name in no_decay:
+            raise UnusableAnswer(f"\"{name}\" is in both lists: each parameter goes in exactly one group")
+        if decay.count(name) + no_decay.count(name) > 1:
+            raise UnusableAnswer(f"\"{name}\" is in a list twice: each parameter goes in exactly once")
+        if name not in decay and name not in no_decay:
+            raise UnusableAnswer(f"\"{name}\" is in neither list: AdamW trains only the parameters it is given; "
+                                 f"build both lists from model.named_parameters()")
+    return decay, no_decay
+
+
+def _explain_groups(decay: list[str], model: nn.Module) -> str | None:
+    """None when ``decay`` holds exactly the parameters ``decays`` picks; else one sentence per kind
+    of parameter in the wrong group, naming one of them."""
+    kinds = _kinds(model)
+    wrong = {}
+    for name, parameter in model.named_parameters():
+        if (name in decay) != decays(name, parameter):
+            wrong.setdefault(kinds[name], []).append(name)
+    if not wrong:
+        return None
+    if set(wrong) == set(KIND_REASONS) and not set(decay) & {n for n, p in model.named_parameters() if decays(n, p)}:
+        return "your two lists are swapped: return (decay, no_decay), the names to decay first."
+    if len(wrong) > 2:                               # e.g. every 2-D or every parameter decayed
+        parts = [f"{KIND_REASONS[kind][0]} are {KIND_REASONS[kind][1]}" for kind in KIND_REASONS if kind in wrong]
+        return (f"decay exactly the weight matrices of the linear layers; in your split, {', '.join(parts[:-1])} "
+                f"and {parts[-1]}.")
+    sentences = []
+    for kind, (what, how, why) in KIND_REASONS.items():
+        if kind in wrong:
+            all_of_them = len(wrong[kind]) == sum(k == kind for k in kinds.values())
+            subject = what if all_of_them else f"some of {what}"
+            sentences.append(f"{subject} are {how} (\"{wrong[kind][0]}\"): {why}")
+    return "\n".join([sentences[0]] + [sentence[0].upper() + sentence[1:] for sentence in sentences[1:]])
+
+
+PARAM_GROUPS_HINT = ("go through model.named_parameters(); a linear layer's weight is 2-D (p.dim() == 2), but so "
+                     "is an embedding (its name starts with \"tokens.\" or \"positions.\").")
+PARAM_GROUPS_SUCCESS = ("decay on the weight matrices of the linear layers, none on the embeddings, biases "
+                        "and LayerNorm gains, on both transformers: AdamW(param_groups(model, λ)) uses this split.")
+
+
+def check_param_groups(fn: Callable) -> CheckResult:
+    """Check ``fn(model)`` -> (decay, no_decay), two lists of parameter names, on the notebook's
+    transformer and on one of another size. Names, not tensors: a name says which parameter a
+    mistake is about."""
+    if not callable(fn):
+        return CheckResult(False, f"expected your function `split_for_decay` itself but got "
+                                  f"{describe_value(fn)}: pass the function without calling it.")
+    if not accepts_arguments(fn, 1):
+        return wrong_signature(PARAM_GROUPS_CALL)
+    for where, model in _models():
+        try:
+            returned = fn(copy.deepcopy(model))
+        except NotImplementedError:
+            return not_attempted(PARAM_GROUPS_HINT)
+        except Exception as error:  # the learner's code may raise anything: report it
+            text = str(error) if len(str(error)) <= 80 else str(error)[:77] + "..."
+            return CheckResult(False, f"your function raised {type(error).__name__}: {text} (on {where}).")
+        if returned is Ellipsis:
+            return not_attempted(PARAM_GROUPS_HINT)
+        try:
+            decay, _ = _names(returned, model)
+        except UnusableAnswer as reason:
+            return CheckResult(False, f"{reason} (on {where}).")
+        explanation = _explain_groups(decay, model)
+        if explanation:
+            return CheckResult(False, explanation)
+    return CheckResult(True, PARAM_GROUPS_SUCCESS)
+
+
+# --------------------------------------------------------------------------------------------------
+# 3. Predict: the first step without warm-up at a ten times higher peak
+# --------------------------------------------------------------------------------------------------
+
+FIRST_STEP_PEAK = 0.1
+"""The peak of the question; the notebook shows the first step at RECIPE.peak_lr = 0.01."""
+FIRST_STEP_TOLERANCE = 0.25
+"""An answer within ±25 % of the measured ratio passes (the scaling is what is asked, not digits)."""
+
+
+@functools.cache
+def first_step_ratio(peak_lr: float) -> float:
+    """‖Δθ‖/‖θ‖ of the first step of the recipe without warm-up at ``peak_lr``, seed 0 (a run of
+    2 steps: the shortest a cosine schedule allows; its first step is at the peak)."""
+    with torch.random.fork_rng():                    # the learner's random state stays as it was
+        run = train(replace(RECIPE, peak_lr=peak_lr, warmup_steps=0), seed=0, steps=2)
+    return float(run.update_ratios[0])
+
+
+def _near(ratio: float, target: float) -> bool:
+    return abs(ratio / target - 1) <= FIRST_STEP_TOLERANCE
+
+
+def _judge_first_step(ratio: float) -> CheckResult:
+    measured = first_step_ratio(FIRST_STEP_PEAK)
+    scale = FIRST_STEP_PEAK / RECIPE.peak_lr
+    if ratio <= 0:
+        return CheckResult(False, "‖Δθ‖/‖θ‖ is a ratio of two lengths: a positive number.")
+    if _near(ratio, measured):
+        return CheckResult(True, "at step 1 Adam's m̂/√v̂ is ±1 for every weight, whatever the gradient's size, "
+                                 "so each weight moves by about lr: the ratio grows in proportion to lr, ten times "
+                                 "the rate, ten times the step.")
+    if _near(ratio, measured / scale):
+        return CheckResult(False, "that is the ratio at 0.01 (or with a warm-up of 10 steps, whose first step is "
+                                  "at peak/10). Here the first step is at the full 0.1: how does the step grow "
+                                  "with lr?")
+    if _near(ratio, measured / scale**2):
+        return CheckResult(False, "you scaled by the warm-up: that is the first step with warm-up at 0.01 "
+                                  "(lr = peak/10). Without warm-up the first step is at the full peak, 0.1.")
+    if _near(ratio, measured / np.sqrt(scale)):
+        return CheckResult(False, "you scaled by √lr: at step 1 m̂/√v̂ = ±1, and lr multiplies it directly. "
+                                  "Ten times the rate, how much bigger the step?")
+    if _near(ratio, measured * scale):
+        return CheckResult(False, "you scaled by lr²: the step is lr·m̂/√v̂ with m̂/√v̂ = ±1 at step 1; "
+                                  "lr enters once.")
+    if abs(ratio / FIRST_STEP_PEAK - 1) <= 0.1:
+        return CheckResult(False, "that is lr itself: each weight moves by about lr, but ‖θ‖ is not one per "
+                                  "weight. Start from the ratio measured at 0.01 and scale it.")
+    return CheckResult(False, f"too {'small' if ratio < measured else 'large'}: start from the ratio measured "
+                              f"without warm-up at 0.01; at step 1 each weight moves by about lr.")
+
+
+FIRST_STEP_QUESTION = Question(
+    name="my_ratio",
+    fields=("ratio",),
+    hint="at step 1 Adam's m̂ = g and v̂ = g², so each weight moves by lr·g/|g|. How does ‖Δθ‖ change "
+         "when lr goes from 0.01 to 0.1?",
+    judge=_judge_first_step,
 )
 
 
-def check_warmup_length(answer: Any) -> CheckResult:
-    """Check a warm-up length W for the recipe at peak 0.3: five seeds trained for 200 steps must not
-    spike (loss above 3× the first within 50 steps) and must reach a mean test error below 18 %."""
-    return check_answer(answer, WARMUP_QUESTION)
+def check_first_step(answer: Any) -> CheckResult:
+    """Check a predicted ‖Δθ‖/‖θ‖ of the first step of the recipe without warm-up at peak 0.1, against
+    the real run (seed 0): within ±25 % passes."""
+    return check_answer(answer, FIRST_STEP_QUESTION)

@@ -1,98 +1,165 @@
-"""The explorer of notebook 13: warm-up, peak rate and clipping threshold of one run, retrained as a
-control moves, beside the notebook's recipe."""
+"""The explorer of notebook 13: the recipe's knobs (warm-up length, peak lr, clipping threshold,
+schedule) on the small transformer, one real training run per setting, beside the notebook's recipe."""
 
+import math
+from dataclasses import replace
 
 import ipywidgets
 import numpy as np
 
 from course_lib import averages
-from course_lib.interactive.explorer import (check_steps, DragCache, Explorer, log_slider, log_values, ROUND_10,
-    sparse_ticks, status_text)
+from course_lib.interactive.explorer import (DragCache, Explorer, HALF_DECADES, log_slider, log_values, sparse_ticks,
+    status_text)
 from course_lib.lab import plots
-from course_lib.lessons.recipe.training import make_task, RECIPE, train_many
+from course_lib.lessons.recipe.training import RECIPE, Run, SCHEDULES, STEPS, train
+
+MAX_WARMUP = 30
+RATE_LIMITS = (1e-6, 1.0)
+"""The lr axis: above the largest peak (0.3) and below the first warm-up step of the smallest
+(1e-3 / 30); a cosine's last steps fall through the bottom on their way to 0."""
+LOSS_LIMITS = (0.2, 30.0)
+"""The loss axis: every run starts at about ln 11 ≈ 2.4; the best reach about 0.4 in 60 steps and
+the worst spikes reach about 15. Fixed, so a control redraws only the curves."""
+SPIKE = 1.1
+"""A run "spiked" when its minibatch loss rose more than 10 % above its first value (a few percent
+is the noise of a 16-example batch)."""
+
+
+class OneRunAtATime(DragCache):
+    """A ``DragCache`` whose thread computes ahead one setting at a time, nearest first: each slider
+    one step either way, every other choice of the checkbox and the dropdown, then the sliders
+    further out. A run costs half a second and a batch of runs saves nothing, so a reader who moves
+    a control waits for at most the one run in progress, not for a batch of twenty."""
+
+    def _ahead(self, setting: dict):
+        others = list(super()._ahead(setting))[1:]  # [another choice, its slider neighbours], …
+        yield from ([near] for name in self.sliders for near in self._moves(setting, name, [self.reach + 1]))
+        yield from ([batch[0]] for batch in others)
+        for distance in range(self.reach + 2, self.FAR + 1):
+            yield from ([far] for name in self.sliders for far in self._moves(setting, name, [distance]))
+        yield from ([each] for batch in others for each in batch[1:])
+
 
 class RecipeExplorer(Explorer):
-    """The modern recipe on the notebook's MLP: warm-up length, peak lr and clipping threshold.
+    """The recipe's knobs on the notebook's transformer: warm-up steps, peak lr, clipping (on/off
+    and its threshold) and the schedule, everything else as in ``RECIPE`` (AdamW, β₂ = 0.95, λ = 0.1
+    on the matrices).
 
-    Left: the learning rate of every step (linear warm-up, then cosine to 0). Right: the training
-    loss (minibatch loss, EWA-smoothed with β = 0.9 and bias correction), with the notebook's
-    recipe in grey for comparison. Runs of ``steps`` steps from seed 0, trained a batch at a time:
-    a new setting together with the settings a drag of each slider reaches next (``DragCache``).
+    Left: the learning rate of every step (log scale). Right: the minibatch loss of seed 0,
+    EWA-smoothed (β = 0.9, bias-corrected); the notebook's recipe in grey on both. The status
+    lines give the held-out accuracy at the end and, for a run whose loss rose, how far and when.
+
+    ``max_norm=math.inf`` or ``clip=False`` is no clipping (the ``clip`` checkbox). Each setting is
+    one real ``train`` run (about half a second on one thread). ``base``, the run of ``RECIPE`` from
+    seed 0 that the notebook has already trained, saves training it again::
+
+        lesson.RecipeExplorer(base=runs.runs[0])
     """
 
     RUN_COLOR = plots.OPTIMIZER_COLORS["AdamW"]
-    BASE_COLOR = plots.OPTIMIZER_COLORS["GD"]
+    BASE_COLOR = "0.55"
+    REACH = 0
+    """Slider steps computed with a new setting: none. Runs here are not batched, so a neighbour
+    costs as much as the setting itself; the cache's thread computes them ahead instead, while the
+    reader looks (``OneRunAtATime``), and a setting not computed yet costs one run, not seven."""
 
-    def __init__(self, warmup: int = 20, peak_lr: float = 3e-2, max_norm: float = 1.0, steps: int = 200):
-        self.steps = check_steps(steps)
-        if self.steps < 102:
-            raise ValueError(f"steps must be >= 102 (the warm-up slider reaches 100), got {steps!r}")
-        self.task = make_task()
+    def __init__(self, warmup: int = RECIPE.warmup_steps, peak_lr: float = RECIPE.peak_lr,
+                 max_norm: float = RECIPE.max_norm, schedule: str = RECIPE.schedule, base: Run | None = None,
+                 clip: bool = True):
+        if base is not None and not isinstance(base, Run):
+            raise TypeError(f"base must be a Run of RECIPE from seed 0 (or None), got {type(base).__name__}")
+        if base is not None and len(base.losses) != STEPS:
+            raise ValueError(f"base must be a run of {STEPS} steps, got {len(base.losses)}")
+        if isinstance(max_norm, (int, float)) and not isinstance(max_norm, bool) and max_norm == math.inf:
+            clip, max_norm = False, RECIPE.max_norm   # "off": the threshold slider waits at the recipe's
         super().__init__({
-            "warmup": ipywidgets.IntSlider(min=0, max=100, description="warm-up"),
-            "peak_lr": log_slider("peak lr", log_values(1e-4, 3, ROUND_10)),
-            "max_norm": log_slider("max_norm", log_values(0.01, 100, ROUND_10)),
+            "warmup": ipywidgets.IntSlider(min=0, max=MAX_WARMUP, description="warm-up"),
+            "peak_lr": log_slider("peak lr", log_values(1e-3, 0.3, HALF_DECADES)),
+            "clip": ipywidgets.Checkbox(description="clip", indent=False, layout=ipywidgets.Layout(width="auto")),
+            "max_norm": log_slider("max_norm", log_values(0.1, 10, HALF_DECADES)),
+            "schedule": ipywidgets.Dropdown(options=SCHEDULES, description="schedule"),
         })
-        self._assign({"warmup": warmup, "peak_lr": peak_lr, "max_norm": max_norm})
-        base = RECIPE
-        self._runs = DragCache(self.controls, ("warmup", "peak_lr", "max_norm"), self._train_batch)
-        self._base = self._runs.get({"warmup": base.warmup_steps, "peak_lr": base.peak_lr, "max_norm": base.max_norm})
+        self._assign({"warmup": warmup, "peak_lr": peak_lr, "clip": clip, "max_norm": max_norm, "schedule": schedule})
+        self._summaries = {} if base is None else {RECIPE: self._summary(base)}
+        self._base = self._summary_of(RECIPE)
+        self._runs = OneRunAtATime(self.controls, ("warmup", "peak_lr", "max_norm"), self._train_each, reach=self.REACH)
+
         rates, losses = self.axes
-        step_axis = np.arange(self.steps)
-        rates.plot(step_axis, base.lrs(self.steps), color=self.BASE_COLOR, linestyle="--", linewidth=1,
-                   label=f"recipe (peak {base.peak_lr:g}, warm-up {base.warmup_steps})")
-        (self._rate,) = rates.plot(step_axis, np.full(self.steps, np.nan), color=self.RUN_COLOR, label="this run")
+        steps = np.arange(STEPS)
+        rates.plot(steps, self._base["lrs"], color=self.BASE_COLOR, linestyle="--", linewidth=1,
+                   label=f"recipe (peak {RECIPE.peak_lr:g}, warm-up {RECIPE.warmup_steps}, {RECIPE.schedule})")
+        (self._rate,) = rates.plot(steps, np.full(STEPS, np.nan), color=self.RUN_COLOR, label="this run")
         rates.set_yscale("log")
-        rates.set(xlabel="step", ylabel="learning rate", title="warm-up, then cosine", xlim=(0, self.steps))
-        rates.legend(loc="upper right", fontsize="small")
-        losses.plot(step_axis, self._base["curve"], color=self.BASE_COLOR, linewidth=1)
-        (self._loss,) = losses.plot(step_axis, np.full(self.steps, np.nan), color=self.RUN_COLOR)
+        rates.set(xlabel="step", ylabel="learning rate", title="the lr of every step", xlim=(0, STEPS - 1),
+                  ylim=RATE_LIMITS)
+        rates.legend(loc="lower left", fontsize="small")
+        losses.plot(steps, self._base["curve"], color=self.BASE_COLOR, linewidth=1)
+        (self._loss,) = losses.plot(steps, np.full(STEPS, np.nan), color=self.RUN_COLOR)
         losses.set_yscale("log")
-        losses.set(xlabel="step", ylabel="training loss (smoothed)", title="AdamW on the MLP, seed 0",
-                   xlim=(0, self.steps))
-        self._statuses = [status_text(losses, 0), status_text(losses, 1)]
+        losses.set(xlabel="step", ylabel="minibatch loss (smoothed)", title="the transformer, seed 0",
+                   xlim=(0, STEPS - 1), ylim=LOSS_LIMITS)
+        self._statuses = [status_text(losses, row) for row in range(3)]
         self._statuses[0].set_color(self.RUN_COLOR)
-        self._statuses[1].set_color(self.BASE_COLOR)
-        self._statuses[1].set_text(f"recipe: {self._base['status']}")
-        self._foreground(self._rate, self._loss, self._statuses[0])
+        self._statuses[1].set_color(self.RUN_COLOR)
+        self._statuses[2].set_color(self.BASE_COLOR)
+        self._statuses[2].set_text(f"recipe: {self._base['accuracy']}")
+        self._foreground(self._rate, self._loss, *self._statuses[:2])
         self.update()
         for ax in self.axes:
             sparse_ticks(ax)
         self._freeze_layout()
 
-    def _recipe_of(self, setting: dict):
-        """The notebook's recipe with the warm-up, peak lr and max_norm of ``setting``."""
-        from dataclasses import replace
+    @staticmethod
+    def recipe_of(setting: dict):
+        """``RECIPE`` with the setting's knobs. Settings that train alike give the same recipe:
+        with clipping off the threshold is ∞ whatever the slider says, and one-cycle brings its own
+        warm-up (so the slider's is left at the recipe's)."""
+        own_warmup = setting["schedule"] == "one-cycle"
+        return replace(RECIPE, peak_lr=float(setting["peak_lr"]), schedule=setting["schedule"],
+                       warmup_steps=RECIPE.warmup_steps if own_warmup else int(setting["warmup"]),
+                       max_norm=float(setting["max_norm"]) if setting["clip"] else math.inf)
 
-        return replace(RECIPE, warmup_steps=int(setting["warmup"]), peak_lr=float(setting["peak_lr"]),
-                       max_norm=float(setting["max_norm"]))
+    def _summary_of(self, recipe) -> dict:
+        """The summary of ``recipe``'s run from seed 0, trained once per distinct recipe."""
+        if recipe not in self._summaries:
+            self._summaries[recipe] = self._summary(train(recipe, seed=0, steps=STEPS))
+        return self._summaries[recipe]
 
-    def _train_batch(self, settings: list[dict]) -> list[dict]:
-        """The runs of ``settings`` from seed 0, trained at once, summarised (``_summary``)."""
-        runs = train_many([self._recipe_of(setting) for setting in settings], seeds=(0,),
-                                       steps=self.steps, task=self.task)
-        return [self._summary(runs, r) for r in range(len(settings))]
+    def _train_each(self, settings: list[dict]) -> list[dict]:
+        """The ``DragCache``'s computation: one run per setting (a batch would save nothing here)."""
+        return [self._summary_of(self.recipe_of(setting)) for setting in settings]
 
-    def _summary(self, runs, r: int) -> dict:
-        with np.errstate(all="ignore"):
-            losses = np.where(np.isfinite(runs.losses[:, r]), runs.losses[:, r], np.nan)
-            curve = averages.ewa(np.nan_to_num(losses, nan=1e6, posinf=1e6), 0.9, bias_correction=True)
-        curve[np.isnan(losses)] = np.nan
-        return {"lrs": runs.lrs[:, r].astype(float), "curve": np.clip(curve, None, 1e3), "status": runs.status(r)}
+    @staticmethod
+    def _summary(run: Run) -> dict:
+        """What the figure shows of a run: its lrs, its smoothed loss and its status lines."""
+        losses = np.asarray(run.losses, dtype=float)
+        finite = np.isfinite(losses)
+        curve = averages.ewa(np.where(finite, losses, 1e6), 0.9, bias_correction=True)
+        curve[~finite] = np.nan
+        if not finite.all():
+            behaviour = f"diverged at step {int(np.argmin(finite))}"
+        elif losses.max() > SPIKE * losses[0]:
+            behaviour = f"spiked to {losses.max() / losses[0]:.2g}× its first loss at step {int(losses.argmax())}"
+        else:
+            behaviour = ""
+        accuracy = f"held-out accuracy {_percent(run.accuracy)} (EMA {_percent(run.ema_accuracy)})"
+        return {"lrs": np.asarray(run.lrs, dtype=float), "curve": curve, "accuracy": accuracy,
+                "behaviour": behaviour}
 
     def update(self) -> None:
         setting = {name: control.value for name, control in self.controls.items()}
+        self.controls["max_norm"].disabled = not setting["clip"]
+        self.controls["warmup"].disabled = setting["schedule"] == "one-cycle"
         self.result = self._runs.get(setting)
         self._rate.set_ydata(self.result["lrs"])
-        peaks = (setting["peak_lr"], RECIPE.peak_lr)
-        plots.set_ylim_if_changed(self.axes[0], min(peaks) / 300, 30 * max(peaks))
         self._loss.set_ydata(self.result["curve"])
-        self._statuses[0].set_text(self.result["status"])
-        shown = [c for c in (self.result["curve"], self._base["curve"]) if np.isfinite(c).any()]
-        low = min(np.nanmin(c) for c in shown)
-        high = max(np.nanmax(c) for c in shown)
-        plots.set_ylim_if_changed(self.axes[1], *plots.decades_around(0.8 * low, 4.0 * high))
+        self._statuses[0].set_text(f"this run: {self.result['accuracy']}")
+        self._statuses[1].set_text(self.result["behaviour"])
         self.canvas.draw_idle()
 
     def _fixed_settings(self) -> dict:
-        return {"steps": self.steps, "seed": 0}
+        return {"steps": STEPS, "seed": 0}
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.0f} %" if np.isfinite(fraction) else "n/a"

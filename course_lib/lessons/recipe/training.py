@@ -1,34 +1,43 @@
-"""The modern recipe (notebook 13): AdamW, linear warm-up then cosine decay, clipping, AMP; the
-experiments of the notebook.
+"""The modern recipe (notebook 13) on the small transformer of ``model``: the schedules, one training
+run in plain PyTorch, the LR range test, and runs over seeds.
 
-Three parts:
+``train`` is the loop a reader would write::
 
-* ``warmup_cosine`` — the learning rate of step s (closed form) and ``warmup_cosine_scheduler`` —
-  the same schedule built from ``LinearLR`` + ``CosineAnnealingLR`` in ``SequentialLR``, for
-  ``course_lib.schedules`` or ``torch.optim.lr_scheduler`` alike;
-* a small seeded classification task (``make_task``) and the MLP of the notebook, trained in
-  plain PyTorch with the whole recipe (``train_torch``: autocast + GradScaler as detected by
-  ``course_lib.lab.precision``);
-* ``train_many``: many runs of the same MLP side by side (seeds × recipes) along a leading run axis:
-  gradients from torch autograd, the update from ``course_lib.optim`` (whose lr and weight decay
-  may differ per run) and ``course_lib.clipping.clip_each_run_`` — the ablation and sweeps of the
-  notebook in one computation each.
+    optimizer = AdamW(param_groups(model, λ), lr=peak, betas=(0.9, 0.95))
+    scheduler = warm-up, then cosine (or warmup-stable-decay, or one-cycle)
+    for each batch:
+        with torch.autocast(device, dtype=bfloat16, enabled=...):     # optional
+            loss = sorted_half_loss(model(x), y)
+        optimizer.zero_grad(); loss.backward()
+        clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step(); scheduler.step()
+        ema.update_parameters(model)                                   # an EMA of the weights
 
-torch is imported here (``import course_lib`` stays NumPy-only).
+Every run is seeded (the initial weights and the batches), so two runs of one recipe from one seed
+are identical on one machine. torch is imported here (``import course_lib`` stays NumPy-only).
 """
 
-import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 
 import numpy as np
+import schedulefree
 import torch
+from torch.optim import lr_scheduler
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from course_lib import clipping, optim
 from course_lib.lab import torch_bridge
 from course_lib.lab.display import verdict  # noqa: F401  (notebook 13 uses lesson.verdict)
+from course_lib.lessons.recipe.model import (evaluation_set, make_model, param_groups, sorted_half_accuracy,
+                                             sorted_half_loss, sorting_batch)
 
-LAYERS = (8, 32, 32, 4)
-"""The MLP of the notebook: 8 inputs, two hidden ReLU layers of 32, 4 classes."""
+STEPS = 60
+"""Steps of every run: a budget of 960 examples (the task has 10⁸ different inputs)."""
+BATCH_SIZE = 16
+SEEDS = (0, 1, 2)
+RATIO_STEPS = 20
+"""``Run.update_ratios`` is measured for the first 20 steps (NaN after): where warm-up acts."""
+EMA_DECAY = 0.9
+"""The EMA of the weights averages over about the last 1 / (1 − 0.9) = 10 steps."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -52,13 +61,6 @@ def warmup_cosine(step, peak_lr, warmup_steps, total_steps, eta_min=0.0):
     ramp = peak_lr * (s + 1) / max(W, 1)
     cosine = eta_min + (peak_lr - eta_min) * (1 + np.cos(np.pi * (s - W) / (T - W - 1))) / 2
     lr = np.where(s < W, ramp, cosine)
-    return float(lr) if lr.ndim == 0 else lr
-
-
-def warmup_constant(step, peak_lr, warmup_steps):
-    """The same warm-up, then the peak rate for good (the recipe without decay)."""
-    s = np.asarray(step, dtype=float)
-    lr = peak_lr * np.minimum(1.0, (s + 1) / max(int(warmup_steps), 1))
     return float(lr) if lr.ndim == 0 else lr
 
 
@@ -87,365 +89,190 @@ def warmup_cosine_scheduler(module, optimizer, warmup_steps, total_steps, eta_mi
     return module.SequentialLR(optimizer, [warmup, cosine], milestones=[W])
 
 
-# --------------------------------------------------------------------------------------------------
-# The task and the model
-# --------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Task:
-    """A seeded 4-class problem in 8 dimensions: labels from a random teacher net (8 tanh units),
-    then 5 % of them redrawn at random (so about 3.75 % end up wrong)."""
-
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-
-
-def make_task(n_train=2048, n_test=4096, noise=0.05, seed=0) -> Task:
-    d, classes = LAYERS[0], LAYERS[-1]
-    rng = np.random.default_rng(seed)
-    W1, W2 = rng.normal(size=(d, 8)) / np.sqrt(d), rng.normal(size=(8, classes)) / np.sqrt(8)
-    X = rng.normal(size=(n_train + n_test, d))
-    y = np.argmax(np.tanh(2 * X @ W1) @ W2, axis=1)
-    flip = rng.random(len(y)) < noise
-    y[flip] = rng.integers(0, classes, size=flip.sum())
-    X = X.astype(np.float32)
-    return Task(X[:n_train], y[:n_train], X[n_train:], y[n_train:])
-
-
-def make_model(seed: int, dtype=torch.float32) -> torch.nn.Sequential:
-    """The notebook's MLP with torch's default initialisation, seeded."""
-    torch.manual_seed(seed)
-    layers = []
-    for i, (fan_in, fan_out) in enumerate(zip(LAYERS[:-1], LAYERS[1:])):
-        layers.append(torch.nn.Linear(fan_in, fan_out, dtype=dtype))
-        if i < len(LAYERS) - 2:
-            layers.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*layers)
-
-
-def batch_order(n: int, batch_size: int, steps: int, seed: int) -> np.ndarray:
-    """(steps, batch_size) indices: epochs of seeded random permutations, cut into batches."""
-    rng = np.random.default_rng(1000 + seed)
-    per_epoch = n // batch_size
-    epochs = -(-steps // per_epoch)
-    order = np.concatenate([rng.permutation(n)[:per_epoch * batch_size] for _ in range(epochs)])
-    return order.reshape(-1, batch_size)[:steps]
+def warmup_stable_decay(step, peak_lr, warmup_steps, total_steps, decay_fraction=0.2):
+    """Warm-up, then the peak held constant, then a straight line down over the last
+    ``decay_fraction`` of the steps (D of them): step t ≥ T − D uses peak · (T − t) / D, so the last
+    step uses peak / D. The constant phase can run as long as wanted; only the final decay must
+    know where the run ends."""
+    W, T = _checked_steps(warmup_steps, total_steps)
+    D = max(1, round(decay_fraction * T))
+    s = np.asarray(step, dtype=float)
+    lr = peak_lr * np.minimum(np.minimum(1.0, (s + 1) / max(W, 1)), (T - s) / D)
+    return float(lr) if lr.ndim == 0 else lr
 
 
 # --------------------------------------------------------------------------------------------------
-# The recipe and its ablations
+# The recipe and one run
 # --------------------------------------------------------------------------------------------------
+
+SCHEDULES = ("cosine", "warmup-stable-decay", "one-cycle", "schedule-free")
+
 
 @dataclass(frozen=True)
 class Recipe:
-    """One training configuration. ``max_norm=inf`` is no clipping; ``optimizer`` is "AdamW",
-    "Adam+L2" (torch ``Adam(weight_decay=λ)``: λθ added to the gradient) or "SGD" (momentum 0.9,
-    L2 decay as torch's ``SGD(weight_decay=λ)``)."""
+    """One training configuration. ``max_norm=inf`` is no clipping; ``decay_everything`` puts every
+    parameter in one group with weight decay λ (instead of ``param_groups``). "one-cycle" is torch's
+    ``OneCycleLR`` with its defaults (its own warm-up over the first 30 % of the steps, which replaces
+    ``warmup_steps``; it also cycles β₁ between 0.85 and 0.95); "schedule-free" is
+    ``schedulefree.AdamWScheduleFree`` with the same warm-up and no schedule after it."""
 
-    peak_lr: float = 3e-2
-    warmup_steps: int = 20
-    decay: bool = True
+    peak_lr: float = 1e-2
+    warmup_steps: int = 10
+    schedule: str = "cosine"
     max_norm: float = 1.0
-    weight_decay: float = 0.05
-    optimizer: str = "AdamW"
-    eta_min: float = 0.0
+    beta2: float = 0.95
+    weight_decay: float = 0.1
+    decay_everything: bool = False
 
-    def lrs(self, steps: int) -> np.ndarray:
-        s = np.arange(steps)
-        if self.decay:
-            return warmup_cosine(s, self.peak_lr, self.warmup_steps, steps, self.eta_min)
-        return warmup_constant(s, self.peak_lr, self.warmup_steps)
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        for name in ("peak_lr", "max_norm"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if self.warmup_steps != int(self.warmup_steps) or self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be a whole number >= 0, got {self.warmup_steps!r}")
+        if not 0 <= self.beta2 < 1 or not self.weight_decay >= 0:
+            raise ValueError(f"need 0 <= beta2 < 1 and weight_decay >= 0, got beta2={self.beta2!r}, "
+                             f"weight_decay={self.weight_decay!r}")
 
 
 RECIPE = Recipe()
-ABLATIONS = {
-    "full recipe": RECIPE,
-    "no warm-up": replace(RECIPE, warmup_steps=0),
-    "no clipping": replace(RECIPE, max_norm=math.inf),
-    "constant lr": replace(RECIPE, decay=False),
-    "no weight decay": replace(RECIPE, weight_decay=0.0),
-    "Adam + L2, λ 5e-4": replace(RECIPE, optimizer="Adam+L2", weight_decay=5e-4),
-    "Adam + L2, λ 0.05": replace(RECIPE, optimizer="Adam+L2", weight_decay=0.05),
-}
-"""The full recipe and one ingredient removed at a time. "no weight decay" (λ = 0) is the control
-that the two Adam + L2 rows need: at its usual small λ and at the recipe's λ = 0.05."""
+"""AdamW (β₂ = 0.95, λ = 0.1 on the matrices only), 10 warm-up steps then cosine to 0, clipping at 1.0."""
 
+
+def make_optimizer(model: torch.nn.Module, recipe: Recipe, steps: int):
+    """(optimizer, scheduler) for ``recipe``; the scheduler is None for schedule-free AdamW."""
+    groups = ([{"params": list(model.parameters()), "weight_decay": recipe.weight_decay}]
+              if recipe.decay_everything else param_groups(model, recipe.weight_decay))
+    betas = (0.9, recipe.beta2)
+    if recipe.schedule == "schedule-free":
+        optimizer = schedulefree.AdamWScheduleFree(groups, lr=recipe.peak_lr, betas=betas,
+                                                   warmup_steps=recipe.warmup_steps)
+        optimizer.train()
+        return optimizer, None
+    optimizer = torch.optim.AdamW(groups, lr=recipe.peak_lr, betas=betas, fused=True)
+    if recipe.schedule == "cosine":
+        return optimizer, warmup_cosine_scheduler(lr_scheduler, optimizer, recipe.warmup_steps, steps)
+    if recipe.schedule == "one-cycle":
+        return optimizer, lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.peak_lr, total_steps=steps)
+    return optimizer, lr_scheduler.LambdaLR(
+        optimizer, lambda t: warmup_stable_decay(t, 1.0, recipe.warmup_steps, steps))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run. Per step (arrays of ``steps``): losses (minibatch loss before the step),
+    grad_norms (before clipping), lrs (of the weight matrices), update_ratios (‖Δθ‖ / ‖θ‖ of the
+    step, for the first RATIO_STEPS steps; NaN after). At the end, on the held-out examples: loss,
+    accuracy (sorted digits predicted right), and the same for the EMA of the weights."""
+
+    losses: np.ndarray
+    grad_norms: np.ndarray
+    lrs: np.ndarray
+    update_ratios: np.ndarray
+    loss: float
+    accuracy: float
+    ema_loss: float
+    ema_accuracy: float
+
+
+def _flat(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, device="cpu") -> tuple[float, float]:
+    """(loss, accuracy) on the held-out examples."""
+    inputs, targets = evaluation_set(device=device)
+    logits = model(inputs)
+    return sorted_half_loss(logits, targets).item(), sorted_half_accuracy(logits, targets)
+
+
+@torch_bridge.one_cpu_thread()
+def train(recipe: Recipe = RECIPE, seed: int = 0, steps: int = STEPS, batch_size: int = BATCH_SIZE,
+          device="cpu", autocast_dtype: torch.dtype | None = None,
+          ema_decay: float = EMA_DECAY) -> Run:
+    """Train the transformer from ``seed`` with ``recipe``; the seed fixes the initial weights and
+    the batches. ``autocast_dtype`` (e.g. torch.bfloat16): the forward pass under
+    ``torch.autocast`` (no GradScaler: bfloat16 has float32's range)."""
+    device = torch.device(device)
+    model = make_model(seed, device)
+    optimizer, scheduler = make_optimizer(model, recipe, steps)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
+    data = torch.Generator().manual_seed(1000 + seed)
+    low_precision = autocast_dtype is not None
+    losses, grad_norms, lrs = (np.empty(steps) for _ in range(3))
+    ratios = np.full(steps, np.nan)
+    for t in range(steps):
+        inputs, targets = sorting_batch(data, batch_size, device)
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=low_precision):
+            loss = sorted_half_loss(model(inputs), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        grad_norms[t] = torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.max_norm).item()
+        group = optimizer.param_groups[0]
+        before = _flat(model) if t < RATIO_STEPS else None
+        optimizer.step()
+        lrs[t] = group.get("scheduled_lr", group["lr"])    # schedule-free keeps its warm-up apart
+        if before is not None:
+            ratios[t] = ((_flat(model) - before).norm() / before.norm()).item()
+        if scheduler is not None:
+            scheduler.step()
+        ema.update_parameters(model)
+        losses[t] = loss.item()
+    if recipe.schedule == "schedule-free":
+        optimizer.eval()                                     # evaluate the average x, not y
+    return Run(losses, grad_norms, lrs, ratios, *evaluate(model, device),
+               *evaluate(ema.module, device))
+
+
+@torch_bridge.one_cpu_thread()
+def lr_range_test(seed: int = 0, lr_min: float = 1e-4, lr_max: float = 1.0, steps: int = STEPS,
+                  batch_size: int = BATCH_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Smith's LR range test: one short run whose rate grows geometrically from lr_min to lr_max
+    (torch's ``ExponentialLR``), AdamW as in the recipe, no clipping. Returns (lrs, losses)."""
+    model = make_model(seed)
+    optimizer = torch.optim.AdamW(param_groups(model, RECIPE.weight_decay), lr=lr_min, betas=(0.9, RECIPE.beta2),
+                                  fused=True)
+    scheduler = lr_scheduler.ExponentialLR(optimizer, gamma=(lr_max / lr_min) ** (1 / (steps - 1)))
+    data = torch.Generator().manual_seed(1000 + seed)
+    lrs, losses = np.empty(steps), np.empty(steps)
+    for t in range(steps):
+        inputs, targets = sorting_batch(data, batch_size)
+        loss = sorted_half_loss(model(inputs), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        lrs[t] = optimizer.param_groups[0]["lr"]
+        optimizer.step()
+        scheduler.step()
+        losses[t] = loss.item()
+    return lrs, losses
+
+
+# --------------------------------------------------------------------------------------------------
+# Runs over seeds
+# --------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Runs:
-    """What ``train_many`` recorded, one column per run (run r = recipe r // seeds, seed r % seeds).
+    """One recipe from several seeds: the fields of ``Run`` stacked, one row (or entry) per seed."""
 
-    losses, grad_norms, update_ratios: (steps, R) — minibatch loss before the step, gradient norm
-    before clipping, ‖Δθ‖/‖θ‖ of the step; lrs: (steps, R); start_loss, train_loss, train_error,
-    test_error: (R,) before and after training; weights: (R, PARAMETERS) after training;
-    spiked_at: (R,) first step whose loss is not finite or above 3× the first one, −1 if none;
-    diverged: (R,) the loss became inf or NaN; classes_predicted: (R,) how many of the 4 classes
-    the trained net predicts on the test set (1: it gives every input the same answer).
-    """
+    recipe: Recipe
+    runs: list = field(repr=False)
 
-    names: tuple
-    seeds: int
-    losses: np.ndarray
-    grad_norms: np.ndarray
-    update_ratios: np.ndarray
-    lrs: np.ndarray
-    start_loss: np.ndarray
-    test_error: np.ndarray
-    train_loss: np.ndarray
-    train_error: np.ndarray
-    weights: np.ndarray
-    spiked_at: np.ndarray
-    diverged: np.ndarray
-    classes_predicted: np.ndarray
-    guess_error: float
-
-    def status(self, r: int) -> str:
-        """Run r in words, what happened and how it ended:
-
-        'test error 14.6 %';  'spiked at step 1, recovered: test error 17.6 %';
-        'spiked at step 1, then collapsed to one class (error 78.3 %)': finite loss, but the net
-        answers every input with the same class; 'learned nothing (error 64.2 %)': no better than
-        always guessing the commonest class; 'diverged: inf/NaN at step 3': the loss overflowed.
-        """
-        if self.diverged[r]:
-            bad = np.flatnonzero(~np.isfinite(self.losses[:, r]))
-            return f"diverged: inf/NaN at step {int(bad[0]) if bad.size else len(self.losses)}"
-        spiked = self.spiked_at[r] >= 0
-        error = f"{100 * self.test_error[r]:.1f} %"
-        if self.classes_predicted[r] == 1:
-            ending = f"collapsed to one class (error {error})"
-        elif self.test_error[r] >= self.guess_error - 0.005:
-            ending = f"learned nothing (error {error})"
-        else:
-            return f"spiked at step {self.spiked_at[r]}, recovered: test error {error}" if spiked else f"test error {error}"
-        return f"spiked at step {self.spiked_at[r]}, then {ending}" if spiked else ending
-
-    def per_recipe(self, values: np.ndarray) -> np.ndarray:
-        """(…, R) → (…, recipes, seeds)."""
-        return values.reshape(*values.shape[:-1], len(self.names), self.seeds)
+    def __getattr__(self, name):
+        if name in Run.__dataclass_fields__:
+            return np.array([getattr(run, name) for run in self.runs])
+        raise AttributeError(name)
 
 
-def _layer_slices():
-    slices, start = [], 0
-    for fan_in, fan_out in zip(LAYERS[:-1], LAYERS[1:]):
-        slices.append((start, start + fan_in * fan_out, start + fan_in * fan_out + fan_out, fan_in, fan_out))
-        start += fan_in * fan_out + fan_out
-    return slices, start
+def train_seeds(recipe: Recipe = RECIPE, seeds=SEEDS, **settings) -> Runs:
+    """``train`` from each seed (``settings`` go to ``train``)."""
+    return Runs(recipe, [train(recipe, seed, **settings) for seed in seeds])
 
 
-SLICES, PARAMETERS = _layer_slices()
-
-
-def init_flat(seeds, dtype=np.float32) -> np.ndarray:
-    """(len(seeds), PARAMETERS): torch's default Linear init, U(±1/√fan_in), one row per seed."""
-    rows = []
-    for seed in seeds:
-        rng = np.random.default_rng(seed)
-        parts = []
-        for _, _, _, fan_in, fan_out in SLICES:
-            bound = 1 / math.sqrt(fan_in)
-            parts += [rng.uniform(-bound, bound, fan_in * fan_out), rng.uniform(-bound, bound, fan_out)]
-        rows.append(np.concatenate(parts))
-    return np.array(rows, dtype=dtype)
-
-
-def forward_many(theta: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """Logits (R, B, classes) of R MLPs, row r of ``theta`` being run r's parameters, on X (R, B, d)."""
-    R, h = theta.shape[0], X
-    for i, (start, mid, end, fan_in, fan_out) in enumerate(SLICES):
-        weight = theta[:, start:mid].reshape(R, fan_in, fan_out)
-        bias = theta[:, mid:end].reshape(R, 1, fan_out)
-        h = torch.baddbmm(bias, h, weight)
-        if i < len(SLICES) - 1:
-            h = torch.relu(h)
-    return h
-
-
-def _loss_per_run(theta, X, y):
-    logits = forward_many(theta, X)
-    R, B, C = logits.shape
-    return torch.nn.functional.cross_entropy(logits.reshape(R * B, C), y.reshape(-1), reduction="none").reshape(R, B).mean(1)
-
-
-@torch_bridge.one_cpu_thread()
-def train_many(recipes, seeds=(0, 1, 2), steps=200, batch_size=64, task=None, names=None) -> Runs:
-    """Train every recipe from every seed, all runs at once, and record the curves.
-
-    In float64, not float32: these runs are chaotic (a ReLU switching on a few test points changes
-    the error), and in float32 the last bits of the arithmetic, which differ between CPUs, would
-    show in the printed mean errors; in float64 they stay ~10⁸ times smaller.
-
-    All recipes must be Adam-family ("AdamW", "Adam+L2") or all "SGD". Each run is exactly the
-    PyTorch loop ``clip_grad_norm_ → optimizer.step() → scheduler.step()`` on its own MLP (the
-    notebook verifies the pieces against torch); runs share the data, and a seed fixes both the
-    initialisation and the order of the minibatches.
-    """
-    task = task or make_task()
-    recipes, seeds = list(recipes), list(seeds)
-    kinds = {r.optimizer for r in recipes}
-    if not (kinds <= {"AdamW", "Adam+L2"} or kinds == {"SGD"}):
-        raise ValueError(f"recipes must all be Adam-family or all SGD, got {sorted(kinds)}")
-    R = len(recipes) * len(seeds)
-    per_run = [recipe for recipe in recipes for _ in seeds]
-    run_seeds = [seed for _ in recipes for seed in seeds]
-    theta = init_flat(run_seeds, dtype=np.float64)
-    lrs = np.stack([recipe.lrs(steps) for recipe in per_run], axis=1)
-    max_norms = np.array([recipe.max_norm for recipe in per_run])
-    decoupled = np.array([[r.weight_decay if r.optimizer == "AdamW" else 0.0] for r in per_run])
-    l2 = np.array([[r.weight_decay if r.optimizer != "AdamW" else 0.0] for r in per_run]).astype(theta.dtype)
-    if kinds == {"SGD"}:
-        opt = optim.SGD([theta], lr=np.zeros((R, 1)), momentum=0.9)
-    else:
-        opt = optim.AdamW([theta], lr=np.zeros((R, 1)), weight_decay=decoupled)
-    X, y = torch.from_numpy(task.X_train.astype(theta.dtype)), torch.from_numpy(task.y_train)
-    orders = np.stack([batch_order(len(task.y_train), batch_size, steps, seed) for seed in run_seeds], axis=1)
-    losses, norms, ratios = (np.empty((steps, R)) for _ in range(3))
-    with torch.no_grad():
-        start_loss = _loss_per_run(torch.from_numpy(theta), X.expand(R, -1, -1), y.expand(R, -1)).numpy()
-    for t in range(steps):
-        idx = torch.from_numpy(orders[t])
-        weights = torch.from_numpy(theta).requires_grad_(True)   # shares memory with theta
-        loss = _loss_per_run(weights, X[idx], y[idx])
-        loss.sum().backward()                                     # runs are independent: Σ gives each its own gradient
-        grad = weights.grad.numpy()
-        losses[t] = loss.detach().numpy()
-        norms[t] = clipping.clip_each_run_(grad, "norm", max_norms)
-        if np.any(l2):
-            grad = optim.l2_gradient(grad, theta, l2)             # Adam(weight_decay=λ): after clipping, in step()
-        before = theta.copy()
-        opt.lr = lrs[t][:, None]
-        opt.step([grad])
-        with np.errstate(all="ignore"):
-            ratios[t] = np.linalg.norm(theta - before, axis=1) / np.linalg.norm(before, axis=1)
-    with torch.no_grad(), np.errstate(all="ignore"):
-        weights = torch.from_numpy(theta)
-        Xt = torch.from_numpy(task.X_test.astype(theta.dtype)).expand(R, -1, -1)
-        predicted = forward_many(weights, Xt).argmax(-1).numpy()
-        test_error = (predicted != task.y_test).mean(1)
-        logits = forward_many(weights, X.expand(R, -1, -1))
-        train_error = (logits.argmax(-1).numpy() != task.y_train).mean(1)
-        train_loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.repeat(R),
-                                                       reduction="none").reshape(R, -1).mean(1).numpy()
-    classes_predicted = np.array([np.unique(row).size for row in predicted])
-    with np.errstate(invalid="ignore"):
-        bad = ~np.isfinite(losses) | (losses > 3 * losses[0])
-        diverged = ~np.isfinite(train_loss) | ~np.isfinite(losses).all(0)
-    test_error = np.where(diverged, np.nan, test_error)
-    train_error = np.where(diverged, np.nan, train_error)
-    spiked_at = np.where(bad.any(0), bad.argmax(0), -1)
-    names = tuple(names or (f"recipe {i}" for i in range(len(recipes))))
-    guess_error = 1 - np.bincount(task.y_test).max() / len(task.y_test)
-    return Runs(names, len(seeds), losses, norms, ratios, lrs, start_loss, test_error, train_loss, train_error,
-                theta.copy(), spiked_at, diverged, classes_predicted, float(guess_error))
-
-
-def active_units(weights: np.ndarray, X: np.ndarray) -> list[int]:
-    """For one run's parameters (a row of ``Runs.weights``): how many units of each hidden layer
-    output more than 0 for at least one row of X. A unit that is 0 for every input is *dead*: its
-    ReLU passes no gradient, so nothing can revive it."""
-    h = np.asarray(X, dtype=float)
-    counts = []
-    for start, mid, end, fan_in, fan_out in SLICES[:-1]:
-        h = np.maximum(h @ weights[start:mid].reshape(fan_in, fan_out) + weights[mid:end], 0.0)
-        counts.append(int((h > 0).any(axis=0).sum()))
-    return counts
-
-
-def spread(values: np.ndarray) -> str:
-    """'12.3 ± 0.4' (mean ± standard deviation over seeds, in the values' units); NaN-aware."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return "diverged"
-    text = f"{finite.mean():.1f} ± {finite.std():.1f}"
-    return text if finite.size == values.size else f"{text} ({values.size - finite.size} diverged)"
-
-
-# --------------------------------------------------------------------------------------------------
-# The whole recipe in plain PyTorch
-# --------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class TorchRun:
-    losses: np.ndarray
-    lrs: np.ndarray
-    grad_norms: np.ndarray
-    test_error: float
-    skipped_steps: int
-
-
-@torch_bridge.one_cpu_thread()
-def train_torch(recipe: Recipe = RECIPE, steps=200, batch_size=64, seed=0, task=None,
-                device="cpu", plan=None) -> TorchRun:
-    """The modern recipe as a reader would write it in PyTorch::
-
-        optimizer = AdamW(model.parameters(), lr=peak, weight_decay=λ)
-        scheduler = SequentialLR(LinearLR warm-up, CosineAnnealingLR)
-        for each batch:
-            optimizer.zero_grad()
-            with torch.autocast(device, dtype=plan.dtype):      # low precision where it works
-                loss = cross_entropy(model(x), y)
-            scaler.scale(loss).backward()                        # × S (float16 only)
-            scaler.unscale_(optimizer)                           # ÷ S, before clipping
-            clip_grad_norm_(model.parameters(), max_norm)
-            scaler.step(optimizer); scaler.update()              # skips a step with inf/NaN
-            scheduler.step()
-
-    ``plan`` is a ``course_lib.lab.precision.AmpPlan`` (None: float32 throughout).
-    """
-    task = task or make_task()
-    device = torch.device(device)
-    model = make_model(seed).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.peak_lr,
-                                  weight_decay=recipe.weight_decay)
-    scheduler = warmup_cosine_scheduler(torch.optim.lr_scheduler, optimizer, recipe.warmup_steps,
-                                        steps, recipe.eta_min)
-    dtype = plan.dtype if plan is not None else torch.float32
-    scaler = torch.amp.GradScaler(device.type, enabled=plan is not None and plan.use_scaler)
-    X, y = torch.from_numpy(task.X_train).to(device), torch.from_numpy(task.y_train).to(device)
-    order = torch.from_numpy(batch_order(len(task.y_train), batch_size, steps, seed)).to(device)
-    losses, lrs, norms, skipped = [], [], [], 0
-    for t in range(steps):
-        optimizer.zero_grad()
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-            loss = torch.nn.functional.cross_entropy(model(X[order[t]]).float(), y[order[t]])
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-        norms.append(torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.max_norm).item())
-        lrs.append(optimizer.param_groups[0]["lr"])
-        scale_before = scaler.get_scale() if scaler.is_enabled() else 1.0
-        scaler.step(optimizer)
-        scaler.update()
-        skipped += scaler.is_enabled() and scaler.get_scale() < scale_before
-        scheduler.step()
-        losses.append(loss.item())
-    with torch.no_grad():
-        Xt = torch.from_numpy(task.X_test).to(device)
-        error = (model(Xt).argmax(1).cpu().numpy() != task.y_test).mean()
-    return TorchRun(np.array(losses), np.array(lrs), np.array(norms), float(error), int(skipped))
-
-
-def dtypes_under_autocast(plan=None, device="cpu", task=None) -> dict:
-    """The dtype of each kind of tensor in one training step of ``train_torch``'s loop under
-    ``plan`` (a ``course_lib.lab.precision.AmpPlan``; None: float32): autocast lowers what the
-    matrix products compute, not what is stored. Returns {"weights", "layer outputs", "gradients",
-    "Adam's moments"} → dtype names."""
-    task = task or make_task()
-    device = torch.device(device)
-    dtype = plan.dtype if plan is not None else torch.float32
-    model = make_model(0).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=RECIPE.peak_lr, weight_decay=RECIPE.weight_decay)
-    scaler = torch.amp.GradScaler(device.type, enabled=plan is not None and plan.use_scaler)
-    X, y = torch.from_numpy(task.X_train[:64]).to(device), torch.from_numpy(task.y_train[:64]).to(device)
-    with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-        hidden = model[0](X)
-        loss = torch.nn.functional.cross_entropy(model[1:](hidden).float(), y)
-    scaler.scale(loss).backward()
-    scaler.unscale_(optimizer)
-    scaler.step(optimizer)
-    scaler.update()
-    weight = model[0].weight
-    name = lambda t: str(t.dtype).removeprefix("torch.")
-    return {"weights": name(weight), "layer outputs": name(hidden), "gradients": name(weight.grad),
-            "Adam's moments": name(optimizer.state[weight]["exp_avg"])}
+def spread(values, digits: int = 2) -> str:
+    """'0.58 ± 0.03': mean ± standard deviation over seeds."""
+    values = np.asarray(values, dtype=float)
+    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
