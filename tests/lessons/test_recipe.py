@@ -184,15 +184,22 @@ def test_warmup_stable_decay_landmarks_and_torch_lambda_lr():
     assert lesson.warmup_stable_decay(49, 1.0, 0, 50, decay_fraction=0.5) == pytest.approx(1 / 25)
 
 
-def one_cycle_rates(peak, steps):
-    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=peak)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=peak, total_steps=steps)
-    rates = []
+def test_one_cycle_also_cycles_beta1_and_ends_at_peak_over_250_000():
+    """The notebook says one-cycle moves β₁ from 0.95 to 0.85 at the peak and back, and ends at
+    peak/25/10⁴: read both off the optimizer that ``make_optimizer`` builds."""
+    steps, peak = 60, lesson.RECIPE.peak_lr
+    optimizer, scheduler = lesson.make_optimizer(lesson.make_model(0), replace(lesson.RECIPE, schedule="one-cycle"),
+                                                 steps)
+    beta1, lrs = [], []
     for _ in range(steps):
-        rates.append(opt.param_groups[0]["lr"])
-        opt.step()
+        beta1.append(optimizer.param_groups[0]["betas"][0])
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()                                 # no gradients: nothing moves, the order is kept
         scheduler.step()
-    return np.array(rates)
+    top = int(np.argmax(lrs))
+    assert lrs[top] == pytest.approx(peak, rel=1e-12) and lrs[-1] == pytest.approx(peak / 250_000, rel=1e-9)
+    assert beta1[0] == pytest.approx(0.95) and beta1[top] == pytest.approx(0.85) and beta1[-1] == pytest.approx(0.95)
+    assert all(group["betas"][1] == lesson.RECIPE.beta2 for group in optimizer.param_groups)
 
 
 @pytest.mark.parametrize("schedule", lesson.SCHEDULES)
@@ -201,7 +208,8 @@ def test_each_schedule_records_the_rate_the_optimizer_used(schedule):
     t = np.arange(steps)
     expected = {"cosine": lambda: lesson.warmup_cosine(t, peak, W, steps),
                 "warmup-stable-decay": lambda: lesson.warmup_stable_decay(t, peak, W, steps),
-                "one-cycle": lambda: one_cycle_rates(peak, steps),
+                "one-cycle": lambda: torch_rates(
+                    lambda module, opt: module.OneCycleLR(opt, max_lr=peak, total_steps=steps), steps, lr=peak),
                 "schedule-free": lambda: peak * np.minimum(1.0, (t + 1) / W)}[schedule]()
     run = lesson.train(replace(lesson.RECIPE, schedule=schedule), seed=0, steps=steps)
     np.testing.assert_allclose(run.lrs, expected, rtol=1e-12)

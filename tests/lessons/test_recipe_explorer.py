@@ -59,7 +59,8 @@ def test_built_on_the_notebooks_run_it_trains_nothing_and_shows_that_run_twice(t
     np.testing.assert_array_equal(grey_rate.get_ydata(), base.lrs)
     np.testing.assert_array_equal(grey_loss.get_ydata(), explorer._loss.get_ydata())
     accuracy = f"held-out accuracy {100 * base.accuracy:.0f} % (EMA {100 * base.ema_accuracy:.0f} %)"
-    assert texts(explorer) == [f"this run: {accuracy}", "", f"recipe: {accuracy}"]
+    assert texts(explorer) == [f"this run: {accuracy}", "no spike; clipping at 1: 0% of the steps",
+                               f"recipe: {accuracy}"]
     assert explorer.describe() == ("RecipeExplorer: warmup=10, peak_lr=0.01, clip=True, max_norm=1, "
                                    "schedule=cosine, steps=60, seed=0")
 
@@ -77,10 +78,11 @@ def test_a_moved_control_moves_the_lines_in_place_and_rewrites_the_status(traine
     np.testing.assert_array_equal(loss.get_ydata(), averages.ewa(run.losses, 0.9, bias_correction=True))
     np.testing.assert_array_equal(explorer.axes[1].lines[0].get_ydata(), grey)  # the recipe stays
     assert texts(explorer)[0] == f"this run: held-out accuracy {100 * run.accuracy:.0f} % (EMA 45 %)"
-    assert texts(explorer)[1] == f"spiked to {SPIKE_FACTOR:.2g}× its first loss at step {SPIKE_STEP}"
+    assert texts(explorer)[1] == (f"spiked to {SPIKE_FACTOR:.2g}× its first loss at step {SPIKE_STEP}; "
+                                  f"clipping at 1: 0% of the steps")
     limits = [ax.get_ylim() for ax in explorer.axes]
     explorer.set(warmup=10, peak_lr=0.01)  # back to the recipe: nothing trained, the same text
-    assert len(trained) == 1 and texts(explorer)[1] == ""
+    assert len(trained) == 1 and texts(explorer)[1] == "no spike; clipping at 1: 0% of the steps"
     assert [ax.get_ylim() for ax in explorer.axes] == limits
 
 
@@ -147,7 +149,8 @@ def test_a_diverged_run_says_so(trained, monkeypatch):
     explorer = RecipeExplorer(base=fake_run(RECIPE))
     monkeypatch.setattr(explorer_module, "train", diverging)
     explorer.set(peak_lr=0.3)
-    assert texts(explorer)[:2] == ["this run: held-out accuracy n/a (EMA n/a)", "diverged at step 7"]
+    assert texts(explorer)[:2] == ["this run: held-out accuracy n/a (EMA n/a)",
+                                   "diverged at step 7; clipping at 1: 0% of the steps"]
     curve = explorer._loss.get_ydata()
     assert np.isfinite(curve[:7]).all() and np.isnan(curve[7:]).all()
 
@@ -178,7 +181,9 @@ def test_on_the_real_transformer_no_warm_up_at_a_high_peak_spikes_where_the_reci
     recipe, run = runs[RECIPE], runs[hot]
     assert recipe.losses.max() <= explorer_module.SPIKE * recipe.losses[0] < run.losses.max()
     ratio, step = run.losses.max() / run.losses[0], int(run.losses.argmax())
-    assert texts(explorer)[1] == f"spiked to {ratio:.2g}× its first loss at step {step}"
+    clipped = np.mean(run.grad_norms > 1.0)
+    assert texts(explorer)[1] == (f"spiked to {ratio:.2g}× its first loss at step {step}; "
+                                  f"clipping at 1: {clipped:.0%} of the steps")
     assert texts(explorer)[2] == (f"recipe: held-out accuracy {100 * recipe.accuracy:.0f} % "
                                   f"(EMA {100 * recipe.ema_accuracy:.0f} %)")
     np.testing.assert_allclose(explorer._rate.get_ydata(), warmup_cosine(np.arange(STEPS), 0.1, 0, STEPS),
@@ -186,11 +191,26 @@ def test_on_the_real_transformer_no_warm_up_at_a_high_peak_spikes_where_the_reci
     assert run.accuracy < recipe.accuracy
 
 
-@pytest.mark.parametrize("rise, text", [(1.05, ""), (1.2, "spiked to 1.2× its first loss at step 5")])
+@pytest.mark.parametrize("rise, text", [(1.05, "no spike"), (1.2, "spiked to 1.2× its first loss at step 5")])
 def test_only_a_rise_beyond_the_batch_noise_counts_as_a_spike(rise, text):
     run = fake_run(RECIPE)
     run.losses[5] = rise * run.losses[0]
-    assert RecipeExplorer._summary(run)["behaviour"] == text
+    assert RecipeExplorer._summary(run, RECIPE)["behaviour"].split("; ")[0] == text
+
+
+def test_the_status_says_how_often_clipping_acted_so_that_every_threshold_shows():
+    """Thresholds above every gradient norm train alike; the line still names the threshold, so a
+    moved slider always changes the picture, and says that clipping did nothing."""
+    run = fake_run(RECIPE)
+    run.grad_norms[:] = 0.5
+    run.grad_norms[:6] = 2.0
+    share = 6 / len(run.grad_norms)
+    lines = {norm: RecipeExplorer._summary(run, replace(RECIPE, max_norm=norm))["behaviour"]
+             for norm in (1.0, 3.0, 10.0, math.inf)}
+    assert lines[1.0].endswith(f"; clipping at 1: {share:.0%} of the steps")
+    assert lines[3.0].endswith("; clipping at 3: 0% of the steps")
+    assert lines[10.0].endswith("; clipping at 10: 0% of the steps")
+    assert lines[math.inf].endswith("; no clipping")
 
 
 def test_computing_ahead_goes_one_run_at_a_time_nearest_first(trained):

@@ -80,7 +80,7 @@ class RecipeExplorer(Explorer):
             "schedule": ipywidgets.Dropdown(options=SCHEDULES, description="schedule"),
         })
         self._assign({"warmup": warmup, "peak_lr": peak_lr, "clip": clip, "max_norm": max_norm, "schedule": schedule})
-        self._summaries = {} if base is None else {RECIPE: self._summary(base)}
+        self._summaries = {} if base is None else {RECIPE: self._summary(base, RECIPE)}
         self._base = self._summary_of(RECIPE)
         self._runs = OneRunAtATime(self.controls, ("warmup", "peak_lr", "max_norm"), self._train_each, reach=self.REACH)
 
@@ -122,7 +122,7 @@ class RecipeExplorer(Explorer):
     def _summary_of(self, recipe) -> dict:
         """The summary of ``recipe``'s run from seed 0, trained once per distinct recipe."""
         if recipe not in self._summaries:
-            self._summaries[recipe] = self._summary(train(recipe, seed=0, steps=STEPS))
+            self._summaries[recipe] = self._summary(train(recipe, seed=0, steps=STEPS), recipe)
         return self._summaries[recipe]
 
     def _train_each(self, settings: list[dict]) -> list[dict]:
@@ -130,8 +130,10 @@ class RecipeExplorer(Explorer):
         return [self._summary_of(self.recipe_of(setting)) for setting in settings]
 
     @staticmethod
-    def _summary(run: Run) -> dict:
-        """What the figure shows of a run: its lrs, its smoothed loss and its status lines."""
+    def _summary(run: Run, recipe) -> dict:
+        """What the figure shows of a run: its lrs, its smoothed loss and its status lines (what
+        happened, and how often clipping acted: at a threshold above every gradient norm, clipping
+        does nothing, and the line says so where the curves cannot)."""
         losses = np.asarray(run.losses, dtype=float)
         finite = np.isfinite(losses)
         curve = averages.ewa(np.where(finite, losses, 1e6), 0.9, bias_correction=True)
@@ -141,10 +143,14 @@ class RecipeExplorer(Explorer):
         elif losses.max() > SPIKE * losses[0]:
             behaviour = f"spiked to {losses.max() / losses[0]:.2g}× its first loss at step {int(losses.argmax())}"
         else:
-            behaviour = ""
+            behaviour = "no spike"
+        if math.isfinite(recipe.max_norm):
+            clipped = f"clipping at {recipe.max_norm:g}: {np.mean(run.grad_norms > recipe.max_norm):.0%} of the steps"
+        else:
+            clipped = "no clipping"
         accuracy = f"held-out accuracy {_percent(run.accuracy)} (EMA {_percent(run.ema_accuracy)})"
         return {"lrs": np.asarray(run.lrs, dtype=float), "curve": curve, "accuracy": accuracy,
-                "behaviour": behaviour}
+                "behaviour": f"{behaviour}; {clipped}"}
 
     def update(self) -> None:
         setting = {name: control.value for name, control in self.controls.items()}
