@@ -21,7 +21,7 @@ from course_lib.lessons.recipe.model import (
 )
 from course_lib.lessons.recipe.training import (
     BATCH_SIZE, EMA_DECAY, evaluate, lr_range_test, make_optimizer, RATIO_STEPS, Recipe, RECIPE, Run, Runs,
-    SCHEDULES, SEEDS, spread, STEPS, train, train_seeds, verdict, warmup_cosine, warmup_cosine_scheduler,
+    SCHEDULES, SEEDS, spread, STEPS, train, train_seeds, warmup_cosine, warmup_cosine_scheduler,
     warmup_stable_decay,
 )
 from course_lib.lessons.recipe.explorer import RecipeExplorer

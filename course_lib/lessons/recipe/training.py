@@ -26,7 +26,6 @@ from torch.optim import lr_scheduler
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from course_lib.lab import torch_bridge
-from course_lib.lab.display import verdict  # noqa: F401  (notebook 13 uses lesson.verdict)
 from course_lib.lessons.recipe.model import (evaluation_set, make_model, param_groups, sorted_half_accuracy,
                                              sorted_half_loss, sorting_batch)
 
