@@ -38,6 +38,10 @@ EXPLORER_LOSS_DECADES = 12
 """An explorer's log loss axis shows this many decades below its top, whatever the curves do down
 there (deeper, a run has converged): the axis stays put while a slider moves, which makes runs
 easy to compare and leaves the axis undrawn (``LayeredCanvas``)."""
+AXIS_KEEP_SHARE = 0.25
+"""An explorer's fitted axis keeps its limits while the curves fill at least this share of them
+(in decades on a log axis): nearby settings share one axis, which then needs no redrawing, and a
+curve is not drawn against an axis four times its size."""
 
 
 class Explorer:
@@ -64,6 +68,11 @@ class Explorer:
         for control in controls.values():
             control.observe(self._on_change, names="value")
         self.canvas.on_msg(self._on_canvas_message)
+        self.canvas.picture_key = self._picture_key  # a picture shown before is sent again, not redrawn
+
+    def _picture_key(self) -> tuple:
+        """What the picture shows: an update draws from the controls' values and nothing else."""
+        return DragCache._key({name: control.value for name, control in self.controls.items()})
 
     def update(self) -> None:
         """Recompute for the current control values and redraw in place."""
@@ -319,6 +328,23 @@ class DragCache:
         may differ in the last bits, so a setting that close to a computed one shares its result."""
         return tuple((name, float(f"{value:.10g}") if isinstance(value, float) else value)
                      for name, value in sorted(setting.items()))
+
+
+
+class OneAtATime(DragCache):
+    """A ``DragCache`` whose thread computes ahead one setting at a time, nearest first: each slider
+    one step either way, every other choice of the checkbox and the dropdown, then the sliders
+    further out. For computations that batching does not speed up (a training run, a long
+    recursion): a reader who moves a control waits for at most the one setting in progress, not
+    for a batch of twenty."""
+
+    def _ahead(self, setting: dict):
+        others = list(super()._ahead(setting))[1:]  # [another choice, its slider neighbours], …
+        yield from ([near] for name in self.sliders for near in self._moves(setting, name, [self.reach + 1]))
+        yield from ([batch[0]] for batch in others)
+        for distance in range(self.reach + 2, self.FAR + 1):
+            yield from ([far] for name in self.sliders for far in self._moves(setting, name, [distance]))
+        yield from ([each] for batch in others for each in batch[1:])
 
 
 def _pause_for_the_reader(frame, event, arg) -> None:

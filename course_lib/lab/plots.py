@@ -150,12 +150,17 @@ def loss_curve(losses: np.ndarray, minimum_value: float | None) -> np.ndarray:
     return losses if minimum_value is None else losses - minimum_value
 
 
-def fit_loss_limits(ax: Axes, curves: list[np.ndarray], headroom: float = 1.0, decades: int | None = None) -> None:
+def fit_loss_limits(ax: Axes, curves: list[np.ndarray], headroom: float = 1.0, decades: int | None = None,
+                    keep_share: float | None = None) -> None:
     """Fit the y axis of a loss plot to the values of ``curves`` that its scale can show (finite,
     and positive on a log scale, which spans at least two decades out to whole decades, times
     ``headroom`` at the top; with ``decades``, exactly that many decades below the top); NaN (a
     diverged run) and the rest are left out as gaps. Limits that snap to round values stay put
-    while the curves move a little: an explorer then redraws only its curves."""
+    while the curves move a little: an explorer then redraws only its curves.
+
+    With ``keep_share``, limits set before stay while they hold the fitted ones and these fill at
+    least that share of them (on a log scale, in decades): an explorer's nearby settings then
+    share one axis. An axis never fitted (still autoscaling) is fitted."""
     log_scale = ax.get_yscale() == "log"
     values = np.concatenate([np.empty(0), *curves])
     shown = np.isfinite(values) & (values > 0) if log_scale else np.isfinite(values)
@@ -167,7 +172,8 @@ def fit_loss_limits(ax: Axes, curves: list[np.ndarray], headroom: float = 1.0, d
         bottom, top = decades_around(min(low / 2, high / 50), high * 2)
         if decades is not None:
             bottom = top / 10.0**decades
-        set_ylim_if_changed(ax, bottom, top * headroom)
+        if not (keep_share is not None and kept_limits_hold(ax, bottom, top * headroom, keep_share, log=True)):
+            set_ylim_if_changed(ax, bottom, top * headroom)
         return
     if ax.get_yscale() == "symlog":
         ticks = symlog_ticks(low, high)
@@ -186,6 +192,28 @@ def nice_limits(low: float, high: float) -> tuple[float, float]:
         low, high = low - 1.0, high + 1.0
     ticks = MaxNLocator(5).tick_values(low, high)
     return float(ticks[0]), float(ticks[-1])
+
+
+def keep_or_fit_ylim(ax: Axes, low: float, high: float, min_share: float = 0.5) -> None:
+    """Keep the y limits while [low, high] lies within them and fills at least ``min_share`` of
+    them; else round limits around it (``nice_limits``). Nearby settings of an explorer then share
+    one axis, and its canvas redraws only the curves
+    (``course_lib.interactive.canvas.LayeredCanvas``). An axis never fitted is fitted."""
+    if not kept_limits_hold(ax, low, high, min_share):
+        set_ylim_if_changed(ax, *nice_limits(low, high))
+
+
+def kept_limits_hold(ax: Axes, low: float, high: float, min_share: float, log: bool = False) -> bool:
+    """Whether the y limits were set (not autoscaled), hold [low, high] and [low, high] fills at
+    least ``min_share`` of them (with ``log``, measured in decades)."""
+    if ax.get_autoscaley_on():
+        return False
+    bottom, top = ax.get_ylim()
+    if log:
+        if min(bottom, low) <= 0:
+            return False
+        bottom, top, low, high = np.log10([bottom, top, low, high])
+    return bottom <= low and high <= top and high - low >= min_share * (top - bottom)
 
 
 def round_up_125(value: float) -> float:

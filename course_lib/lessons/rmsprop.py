@@ -21,7 +21,7 @@ import numpy as np
 from course_lib import averages, optim
 from course_lib.interactive.checking import (check_answer, check_function, CheckResult, Exercise, Mistake,
                                              Question)
-from course_lib.interactive.explorer import (bowl_race_artists, check_steps, Explorer, HALF_DECADES, log_slider,
+from course_lib.interactive.explorer import (AXIS_KEEP_SHARE, bowl_race_artists, check_steps, Explorer, HALF_DECADES, log_slider,
     log_values, lr_slider, show_bowl_race)
 from course_lib.lab import plots, runner
 from course_lib.lab.landscapes import ill_conditioned_bowl
@@ -108,7 +108,8 @@ class RMSpropExplorer(Explorer):
         for line, rate in zip(self._rates, self.rates.T):
             line.set_data(steps, rate)
         self._gd_rate.set_data([0, self.steps], [lr, lr])
-        plots.fit_loss_limits(self.axes[2], [self.rates.ravel(), np.array([lr])])
+        plots.fit_loss_limits(self.axes[2], [self.rates.ravel(), np.array([lr])],
+                              keep_share=AXIS_KEEP_SHARE)
         self.canvas.draw_idle()
 
     def _draw_diverged_runs_until_they_leave(self, bowl) -> None:

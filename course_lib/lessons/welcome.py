@@ -13,7 +13,7 @@ import numpy as np
 
 from course_lib.interactive.checking import check_function, CheckResult, Exercise, Mistake
 from course_lib.interactive.explorer import (
-    check_steps, Explorer, EXPLORER_OPTIMIZERS, lr_slider, show_run, sparse_ticks, status_text,
+    AXIS_KEEP_SHARE, check_steps, Explorer, EXPLORER_OPTIMIZERS, lr_slider, show_run, sparse_ticks, status_text,
 )
 from course_lib.lab import plots, runner
 from course_lib.lab.landscapes import get_landscape, LANDSCAPES
@@ -22,29 +22,13 @@ from course_lib.lab.landscapes import get_landscape, LANDSCAPES
 # The explorer
 # --------------------------------------------------------------------------------------------------
 
-LOSS_AXIS_MIN_SHARE = 0.25
-"""The least share of a log loss axis (in decades) that the curve's own decades must fill before the
-axis is fitted to it again."""
-
-
 def fit_loss_axis(ax, curve: np.ndarray) -> None:
     """Fit a loss axis to ``curve``. A log axis spans the whole decades around the curve (at least
     two, as ``plots.fit_loss_limits`` chooses them). It keeps its limits while they hold those
-    decades and the curve's decades fill at least ``LOSS_AXIS_MIN_SHARE`` of them: nearby settings
+    decades and the curve's decades fill at least ``AXIS_KEEP_SHARE`` of them: nearby settings
     share one axis, which then needs no redrawing, and a run that ends near 0.5 is not drawn
     against a dozen empty decades."""
-    if ax.get_yscale() != "log":
-        plots.fit_loss_limits(ax, [curve])
-        return
-    shown = curve[np.isfinite(curve) & (curve > 0)]
-    if shown.size == 0:
-        return
-    low, high = shown.min(), shown.max()
-    bottom, top = plots.decades_around(min(low / 2, high / 50), high * 2)
-    kept_bottom, kept_top = ax.get_ylim()
-    holds = kept_bottom <= bottom and top <= kept_top
-    if not (holds and np.log10(top / bottom) >= LOSS_AXIS_MIN_SHARE * np.log10(kept_top / kept_bottom)):
-        plots.set_ylim_if_changed(ax, bottom, top)
+    plots.fit_loss_limits(ax, [curve], keep_share=AXIS_KEEP_SHARE if ax.get_yscale() == "log" else None)
 
 
 class LandscapeExplorer(Explorer):

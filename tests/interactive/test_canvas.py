@@ -15,7 +15,7 @@ import pytest
 from matplotlib.backends.backend_webagg_core import FigureCanvasWebAggCore
 from PIL import Image
 
-from course_lib.interactive.canvas import LayeredCanvas
+from course_lib.interactive.canvas import LayeredCanvas, png_bytes
 from course_lib.lessons import momentum
 
 LR_STEPS = (0.036, 0.04, 0.045, 0.05, 0.056, 0.063)
@@ -124,3 +124,78 @@ def test_time_and_size_of_a_frame_against_ipympls_change_only_frame(explorer):
     for name, times in (("whole frame (course)", ours), ("change-only frame (ipympl)", ipympls)):
         print(f"{name}: median {statistics.median(t for t, _ in times) * 1e3:.1f} ms, "
               f"median {statistics.median(n for _, n in times) / 1e3:.0f} kB")
+
+
+@pytest.mark.parametrize("alpha", ["opaque", "transparent"])
+def test_png_bytes_decodes_to_the_pixels_exactly(alpha):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(7, 5, 4), dtype=np.uint8)
+    if alpha == "opaque":
+        pixels[..., 3] = 255
+    png = png_bytes(pixels)
+    image = Image.open(io.BytesIO(png))
+    assert image.mode == ("RGB" if alpha == "opaque" else "RGBA")  # three channels where the fourth says nothing
+    np.testing.assert_array_equal(decoded(png), pixels)
+
+
+def count_renders(canvas, monkeypatch) -> list:
+    renders = []
+    render = canvas.render
+    monkeypatch.setattr(canvas, "render", lambda: renders.append(1) or render())
+    return renders
+
+
+@pytest.fixture
+def shown(explorer, sent):
+    """The explorer once a browser shows it (each update then sends its frame at once)."""
+    explorer.canvas._handle_message(explorer.canvas, {"type": "initialized"}, [])
+    return explorer
+
+
+def last_frame(sent) -> bytes:
+    return frames_and_saved_pictures(sent)[0][-1]
+
+
+def fresh_frame(canvas, sent) -> bytes:
+    """The picture the canvas draws now with nothing kept."""
+    canvas._background = None
+    canvas._pictures.clear()
+    canvas.draw()
+    return last_frame(sent)
+
+
+def test_a_picture_shown_before_is_sent_again_without_drawing_it(shown, sent, monkeypatch):
+    canvas = shown.canvas
+    renders = count_renders(canvas, monkeypatch)
+    first = {}
+    for lr in LR_STEPS[:3]:
+        shown.set(lr=lr)
+        first[lr] = last_frame(sent)
+    assert len(renders) == 3
+    for lr in LR_STEPS[1::-1]:  # back the way it came
+        shown.set(lr=lr)
+        assert last_frame(sent) == first[lr]
+    assert len(renders) == 3  # nothing drawn again
+    assert fresh_frame(canvas, sent) == first[LR_STEPS[0]]  # the kept picture is the one drawing gives
+
+
+def test_a_new_background_forgets_the_kept_pictures(shown, sent, monkeypatch):
+    canvas = shown.canvas
+    shown.set(lr=LR_STEPS[0])
+    shown.set(lr=LR_STEPS[1])
+    assert len(canvas._pictures) == 2
+    shown.axes[1].set_ylabel("another label")  # what new axis limits do: a background artist changes
+    assert canvas._background is None and not canvas._pictures
+    renders = count_renders(canvas, monkeypatch)
+    shown.set(lr=LR_STEPS[0])  # a setting seen on the old background: drawn again
+    assert len(renders) == 1
+    assert last_frame(sent) == fresh_frame(canvas, sent)
+
+
+def test_without_a_picture_key_every_draw_renders(shown, sent, monkeypatch):
+    canvas = shown.canvas
+    canvas.picture_key = None
+    renders = count_renders(canvas, monkeypatch)
+    for lr in (LR_STEPS[0], LR_STEPS[1], LR_STEPS[0]):
+        shown.set(lr=lr)
+    assert len(renders) == 3 and not canvas._pictures

@@ -143,3 +143,31 @@ def test_log_limits_snap_to_decades_and_stay_put_while_the_curves_move_a_little(
     assert plots.nice_limits(0.13, 0.97) == (0.0, 1.0)
     assert [plots.round_up_125(x) for x in (0.013, 0.26, 0.5, 0.52, 1.0, 4.1, 70.0)] == [0.02, 0.5, 0.5, 1.0, 1.0, 5.0,
                                                                                         100.0]
+
+
+def test_linear_limits_stay_put_while_the_values_fit_and_fill_half_of_them():
+    figure, (ax,) = plots.new_figure(1)
+    plots.keep_or_fit_ylim(ax, 70.3, 129.6)
+    assert ax.get_ylim() == (60.0, 135.0)
+    FigureCanvasAgg(figure).draw()
+    plots.keep_or_fit_ylim(ax, 85.0, 125.0)  # inside, 53 % of the axis
+    assert ax.get_ylim() == (60.0, 135.0) and not figure.stale  # not even set again
+    plots.keep_or_fit_ylim(ax, 90.0, 110.0)  # inside, but a quarter of the axis: fitted again
+    assert ax.get_ylim() == plots.nice_limits(90.0, 110.0)
+    plots.keep_or_fit_ylim(ax, 95.0, 150.0)  # out of it: fitted again
+    assert ax.get_ylim() == plots.nice_limits(95.0, 150.0)
+
+
+def test_log_limits_with_keep_share_stay_while_the_curve_fills_that_share_of_their_decades():
+    figure, (ax,) = plots.new_figure(1)
+    ax.set_yscale("log")
+    plots.fit_loss_limits(ax, [np.array([1e-3, 2.0])], keep_share=0.25)  # never fitted: fitted
+    assert ax.get_ylim() == pytest.approx((1e-4, 10.0))
+    FigureCanvasAgg(figure).draw()
+    plots.fit_loss_limits(ax, [np.array([0.5, 2.0])], keep_share=0.25)  # would fit (0.01, 10): 3 of 5 decades
+    assert ax.get_ylim() == pytest.approx((1e-4, 10.0)) and not figure.stale
+    plots.fit_loss_limits(ax, [np.array([0.5, 200.0])], keep_share=0.25)  # beyond the top: fitted again
+    assert ax.get_ylim() == pytest.approx((0.1, 1000.0))
+    plots.fit_loss_limits(ax, [np.array([1e-12, 2.0])], keep_share=0.25)  # beyond the bottom: (1e-13, 10)
+    plots.fit_loss_limits(ax, [np.array([0.5, 2.0])], keep_share=0.25)  # 3 of 14 decades: fitted again
+    assert ax.get_ylim() == pytest.approx((0.01, 10.0))

@@ -2,6 +2,7 @@
 its explorer and the exercise checkers, checked against torch.optim and course_lib.optim."""
 
 import base64
+import time
 
 import numpy as np
 import pytest
@@ -712,3 +713,21 @@ def test_the_prediction_s_placeholder_and_a_partial_answer():
         result = lesson.check_first_steps(answer)
         assert not result.attempted and result.message == hint
     assert "should be a dict with the keys" in failure(lesson.check_first_steps, 10.0)
+
+
+def test_the_cache_thread_runs_ahead_on_work_arrays_of_its_own():
+    """While the cache's thread runs the next β₂ values ahead, the kernel's own runs (a setting not
+    reached yet) give the numbers a lone explorer gives, and so do the thread's."""
+    explorer = lesson.AdamFailureExplorer(beta2=0.99, steps=20_000)
+    explorer._runs.compute_ahead()  # what a browser showing the explorer starts
+    far = [0.9, 0.95, 0.999]  # far from 0.99: the kernel runs them while the thread works near 0.99
+    for beta2 in far:
+        explorer.controls["beta2"].value = beta2  # as the reader moves it: the thread restarts from there
+        assert explorer.final == lesson.AdamFailureExplorer(beta2=beta2, steps=20_000).final
+    ahead = {"beta2": 0.9991, "schedule": "inverse_sqrt"}  # one step from the last setting
+    key = explorer._runs._key(ahead)
+    deadline = time.monotonic() + 30
+    while key not in explorer._runs._results and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert key in explorer._runs._results, "the thread did not run the next setting"
+    assert explorer._runs._results[key]["final"] == lesson.AdamFailureExplorer(beta2=0.9991, steps=20_000).final

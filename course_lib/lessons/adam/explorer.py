@@ -1,10 +1,12 @@
 """Notebook 04's explorer: Adam, AMSGrad and SGD on the online counterexample of Reddi, Kale &
 Kumar (2018), with a β₂ slider."""
 
+import threading
+
 import ipywidgets
 import numpy as np
 
-from course_lib.interactive.explorer import check_steps, Explorer
+from course_lib.interactive.explorer import check_steps, Explorer, OneAtATime
 from course_lib.lab import plots
 from course_lib.lessons.adam.experiments import AdamAndAMSGrad, inverse_sqrt_lr, online_sgd, reddi_gradients, tail_mean
 
@@ -26,17 +28,20 @@ class AdamFailureExplorer(Explorer):
             raise ValueError(f"steps must be at least {3 * self.PERIOD} (three periods), got {steps!r}")
         self.gradients = reddi_gradients(self.steps)
         self._rates = {"inverse_sqrt": inverse_sqrt_lr(0.5, self.steps), "constant": 0.01}
-        self._adam = {name: AdamAndAMSGrad(self.gradients, rate) for name, rate in self._rates.items()}
+        self._threads = threading.local()  # each thread's runs: they are not thread-safe
+        self._runs_here()
         self._sgd = {name: online_sgd(self.gradients, rate) for name, rate in self._rates.items()}
-        self._runs = None  # Adam's and AMSGrad's paths and denominators, rewritten in place by each update
         super().__init__({
             "beta2": ipywidgets.FloatSlider(min=0.9, max=0.9999, step=0.0001, description="β₂", readout_format=".4f"),
             "schedule": ipywidgets.Dropdown(options=[(label, name) for name, label in self.SCHEDULES.items()],
                                             description="step size"),
         })
         self._assign({"beta2": beta2, "schedule": schedule})
-        paths, denominators = self.axes
         self._period_ends = np.arange(self.PERIOD, self.steps + 1, self.PERIOD)
+        self._window = np.arange(self.steps - 3 * self.PERIOD + 1, self.steps + 1)
+        # a run takes about 20 ms: the cache's thread runs the next β₂ values ahead, one at a time
+        self._runs = OneAtATime(self.controls, ("beta2",), self._summaries, reach=0)
+        paths, denominators = self.axes
         for level, text in ((1.0, "+1: the worst point"), (-1.0, "−1: the best point")):
             paths.axhline(level, color="0.6", linestyle=":", linewidth=1)
             paths.text(self._period_ends[0], level + 0.075 * np.sign(level), f" {text}", color="0.4", va="center",
@@ -51,7 +56,6 @@ class AdamFailureExplorer(Explorer):
         self._legend = paths.legend(ncols=3, title="mean x over the last 10 % of the steps", **below)
         self._beta2_title = paths.set_title("", loc="left")
         self._schedule_title = paths.set_title("", loc="right", fontsize="medium")
-        self._window = np.arange(self.steps - 3 * self.PERIOD + 1, self.steps + 1)
         self._denominator_lines = {name: denominators.plot([], [], color=plots.OPTIMIZER_COLORS[name], label=name)[0]
                                    for name in ("Adam", "AMSGrad")}
         denominators.set(xlim=(self._window[0], self._window[-1]), xlabel="step t",
@@ -65,20 +69,41 @@ class AdamFailureExplorer(Explorer):
         """The mean of x over each whole period of 101 steps."""
         return path[1:1 + len(self._period_ends) * self.PERIOD].reshape(-1, self.PERIOD).mean(axis=1)
 
+    def _summaries(self, settings: list[dict]) -> list[dict]:
+        """What the figure shows of each setting's runs: the period means of x, the denominators
+        over the last three periods, the mean of x over the last 10 % of the steps."""
+        return [self._summary(setting["beta2"], setting["schedule"]) for setting in settings]
+
+    def _runs_here(self) -> dict:
+        """This thread's ``AdamAndAMSGrad`` per schedule and work arrays (the kernel's, built with the
+        explorer; the cache thread's, on its first run)."""
+        here = self._threads
+        if not hasattr(here, "adam"):
+            here.adam = {name: AdamAndAMSGrad(self.gradients, rate) for name, rate in self._rates.items()}
+            here.work = None  # Adam's and AMSGrad's paths and denominators, rewritten in place by each run
+        return here
+
+    def _summary(self, beta2: float, schedule: str) -> dict:
+        here = self._runs_here()
+        here.work = paths, denominator = here.adam[schedule].run(beta2, out=here.work)  # (T + 1, 2), (T, 2)
+        paths = {"Adam": paths[:, 0], "AMSGrad": paths[:, 1], "SGD": self._sgd[schedule]}
+        window = denominator[self._window - 1]
+        return {"means": {name: self._period_means(path) for name, path in paths.items()},
+                "final": {name: float(tail_mean(path)) for name, path in paths.items()},
+                "denominators": {"Adam": window[:, 0].copy(), "AMSGrad": window[:, 1].copy()}}
+
     def update(self) -> None:
         beta2, schedule = self.controls["beta2"].value, self.controls["schedule"].value
-        self._runs = paths, denominator = self._adam[schedule].run(beta2, out=self._runs)  # (T + 1, 2), (T, 2)
-        self.paths = {"Adam": paths[:, 0], "AMSGrad": paths[:, 1], "SGD": self._sgd[schedule]}
-        window = denominator[self._window - 1]
-        denominators = {"Adam": window[:, 0], "AMSGrad": window[:, 1]}
-        self.final = {name: float(tail_mean(path)) for name, path in self.paths.items()}
-        for (name, path), text in zip(self.paths.items(), self._legend.get_texts()):
-            self._lines[name].set_data(self._period_ends, self._period_means(path))
+        summary = self._runs.get({"beta2": beta2, "schedule": schedule})
+        self.final = summary["final"]
+        for (name, means), text in zip(summary["means"].items(), self._legend.get_texts()):
+            self._lines[name].set_data(self._period_ends, means)
             text.set_text(f"{name}  {self.final[name]:+.3f}".replace("-", "−"))
+        denominators = summary["denominators"]
         for name, values in denominators.items():
             self._denominator_lines[name].set_data(self._window, values)
         low, high = min(map(np.min, denominators.values())), max(map(np.max, denominators.values()))
-        plots.set_ylim_if_changed(self.axes[1], *plots.nice_limits(low, high))
+        plots.keep_or_fit_ylim(self.axes[1], low, high)
         self._beta2_title.set_text(f"β₂ = {beta2:.4f}".rstrip("0"))
         if self._schedule_title.get_text() != f"lr {self.SCHEDULES[schedule]}":
             self._schedule_title.set_text(f"lr {self.SCHEDULES[schedule]}")

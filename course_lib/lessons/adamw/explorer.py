@@ -4,7 +4,7 @@ import ipywidgets
 import numpy as np
 
 from course_lib import optim
-from course_lib.interactive.explorer import check_steps, DragCache, Explorer, log_slider, status_text
+from course_lib.interactive.explorer import AXIS_KEEP_SHARE, check_steps, DragCache, Explorer, log_slider, status_text
 from course_lib.lab import plots
 from course_lib.lessons.adamw.experiments import teacher_data, train
 
@@ -78,7 +78,7 @@ class WeightDecayExplorer(Explorer):
                 status.set_text(f"{name}: diverged by step {diverged_at}")
         per_step = lr * adamw_decay
         self.axes[0].title.set_text(f"‖w‖; AdamW: decay {per_step:.2g} a step")
-        plots.fit_loss_limits(self.axes[0], shown_norms)
+        plots.fit_loss_limits(self.axes[0], shown_norms, keep_share=AXIS_KEEP_SHARE)
         self.canvas.draw_idle()
 
     def _fixed_settings(self) -> dict:

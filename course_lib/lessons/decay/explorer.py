@@ -4,7 +4,7 @@ noisy regression."""
 import ipywidgets
 import numpy as np
 
-from course_lib.interactive.explorer import (check_steps, DragCache, Explorer, log_slider, log_values, ROUND_10,
+from course_lib.interactive.explorer import (AXIS_KEEP_SHARE, check_steps, DragCache, Explorer, log_slider, log_values, ROUND_10,
     sparse_ticks, status_text)
 from course_lib.lab import plots
 from course_lib.lab.regression import noisy_regression
@@ -119,7 +119,9 @@ class ScheduleExplorer(Explorer):
         self.results = {"schedule": computed["schedule"], "constant": computed["constant"]}
         self._rate.set_ydata(self.lrs)
         self._constant_rate.set_ydata(np.full(self.epochs, lr0))
-        plots.set_ylim_if_changed(self.axes[0], 0, plots.round_up_125(1.3 * max(lr0, float(self.lrs.max()))))
+        needed = 1.3 * max(lr0, float(self.lrs.max()))
+        if not plots.kept_limits_hold(self.axes[0], 0, needed, AXIS_KEEP_SHARE):
+            plots.set_ylim_if_changed(self.axes[0], 0, plots.round_up_125(needed))
         self.axes[0].title.set_text(self.FORMULAS[name])
         curves = []
         for line, status, key, label in ((self._loss, self._statuses[0], "schedule", name),
@@ -129,7 +131,7 @@ class ScheduleExplorer(Explorer):
             line.set_ydata(curve)
             status.set_text(f"{label}: {result.summary()}")
             curves.append(curve)
-        plots.fit_loss_limits(self.axes[1], curves)
+        plots.fit_loss_limits(self.axes[1], curves, keep_share=AXIS_KEEP_SHARE)
         self.canvas.draw_idle()
 
     def _fixed_settings(self) -> dict:

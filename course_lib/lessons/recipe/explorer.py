@@ -8,8 +8,8 @@ import ipywidgets
 import numpy as np
 
 from course_lib import averages
-from course_lib.interactive.explorer import (DragCache, Explorer, HALF_DECADES, log_slider, log_values, sparse_ticks,
-    status_text)
+from course_lib.interactive.explorer import (Explorer, HALF_DECADES, log_slider, log_values, OneAtATime,
+    sparse_ticks, status_text)
 from course_lib.lab import plots
 from course_lib.lessons.recipe.training import RECIPE, Run, SCHEDULES, STEPS, train
 
@@ -23,21 +23,6 @@ the worst spikes reach about 15. Fixed, so a control redraws only the curves."""
 SPIKE = 1.1
 """A run "spiked" when its minibatch loss rose more than 10 % above its first value (a few percent
 is the noise of a 16-example batch)."""
-
-
-class OneRunAtATime(DragCache):
-    """A ``DragCache`` whose thread computes ahead one setting at a time, nearest first: each slider
-    one step either way, every other choice of the checkbox and the dropdown, then the sliders
-    further out. A run costs half a second and a batch of runs saves nothing, so a reader who moves
-    a control waits for at most the one run in progress, not for a batch of twenty."""
-
-    def _ahead(self, setting: dict):
-        others = list(super()._ahead(setting))[1:]  # [another choice, its slider neighbours], …
-        yield from ([near] for name in self.sliders for near in self._moves(setting, name, [self.reach + 1]))
-        yield from ([batch[0]] for batch in others)
-        for distance in range(self.reach + 2, self.FAR + 1):
-            yield from ([far] for name in self.sliders for far in self._moves(setting, name, [distance]))
-        yield from ([each] for batch in others for each in batch[1:])
 
 
 class RecipeExplorer(Explorer):
@@ -61,7 +46,7 @@ class RecipeExplorer(Explorer):
     REACH = 0
     """Slider steps computed with a new setting: none. Runs here are not batched, so a neighbour
     costs as much as the setting itself; the cache's thread computes them ahead instead, while the
-    reader looks (``OneRunAtATime``), and a setting not computed yet costs one run, not seven."""
+    reader looks (``OneAtATime``), and a setting not computed yet costs one run, not seven."""
 
     def __init__(self, warmup: int = RECIPE.warmup_steps, peak_lr: float = RECIPE.peak_lr,
                  max_norm: float = RECIPE.max_norm, schedule: str = RECIPE.schedule, base: Run | None = None,
@@ -82,7 +67,7 @@ class RecipeExplorer(Explorer):
         self._assign({"warmup": warmup, "peak_lr": peak_lr, "clip": clip, "max_norm": max_norm, "schedule": schedule})
         self._summaries = {} if base is None else {RECIPE: self._summary(base, RECIPE)}
         self._base = self._summary_of(RECIPE)
-        self._runs = OneRunAtATime(self.controls, ("warmup", "peak_lr", "max_norm"), self._train_each, reach=self.REACH)
+        self._runs = OneAtATime(self.controls, ("warmup", "peak_lr", "max_norm"), self._train_each, reach=self.REACH)
 
         rates, losses = self.axes
         steps = np.arange(STEPS)
