@@ -330,7 +330,6 @@ class DragCache:
                      for name, value in sorted(setting.items()))
 
 
-
 class OneAtATime(DragCache):
     """A ``DragCache`` whose thread computes ahead one setting at a time, nearest first: each slider
     one step either way, every other choice of the checkbox and the dropdown, then the sliders

@@ -194,7 +194,7 @@ def nice_limits(low: float, high: float) -> tuple[float, float]:
     return float(ticks[0]), float(ticks[-1])
 
 
-def keep_or_fit_ylim(ax: Axes, low: float, high: float, min_share: float = 0.5) -> None:
+def keep_or_fit_ylim(ax: Axes, low: float, high: float, min_share: float) -> None:
     """Keep the y limits while [low, high] lies within them and fills at least ``min_share`` of
     them; else round limits around it (``nice_limits``). Nearby settings of an explorer then share
     one axis, and its canvas redraws only the curves

@@ -147,14 +147,14 @@ def test_log_limits_snap_to_decades_and_stay_put_while_the_curves_move_a_little(
 
 def test_linear_limits_stay_put_while_the_values_fit_and_fill_half_of_them():
     figure, (ax,) = plots.new_figure(1)
-    plots.keep_or_fit_ylim(ax, 70.3, 129.6)
+    plots.keep_or_fit_ylim(ax, 70.3, 129.6, min_share=0.5)
     assert ax.get_ylim() == (60.0, 135.0)
     FigureCanvasAgg(figure).draw()
-    plots.keep_or_fit_ylim(ax, 85.0, 125.0)  # inside, 53 % of the axis
+    plots.keep_or_fit_ylim(ax, 85.0, 125.0, min_share=0.5)  # inside, 53 % of the axis
     assert ax.get_ylim() == (60.0, 135.0) and not figure.stale  # not even set again
-    plots.keep_or_fit_ylim(ax, 90.0, 110.0)  # inside, but a quarter of the axis: fitted again
+    plots.keep_or_fit_ylim(ax, 90.0, 110.0, min_share=0.5)  # inside, but a quarter of the axis: fitted again
     assert ax.get_ylim() == plots.nice_limits(90.0, 110.0)
-    plots.keep_or_fit_ylim(ax, 95.0, 150.0)  # out of it: fitted again
+    plots.keep_or_fit_ylim(ax, 95.0, 150.0, min_share=0.5)  # out of it: fitted again
     assert ax.get_ylim() == plots.nice_limits(95.0, 150.0)
 
 

@@ -6,7 +6,7 @@ import threading
 import ipywidgets
 import numpy as np
 
-from course_lib.interactive.explorer import check_steps, Explorer, OneAtATime
+from course_lib.interactive.explorer import AXIS_KEEP_SHARE, check_steps, Explorer, OneAtATime
 from course_lib.lab import plots
 from course_lib.lessons.adam.experiments import AdamAndAMSGrad, inverse_sqrt_lr, online_sgd, reddi_gradients, tail_mean
 
@@ -74,7 +74,7 @@ class AdamFailureExplorer(Explorer):
         over the last three periods, the mean of x over the last 10 % of the steps."""
         return [self._summary(setting["beta2"], setting["schedule"]) for setting in settings]
 
-    def _runs_here(self) -> dict:
+    def _runs_here(self) -> threading.local:
         """This thread's ``AdamAndAMSGrad`` per schedule and work arrays (the kernel's, built with the
         explorer; the cache thread's, on its first run)."""
         here = self._threads
@@ -103,7 +103,7 @@ class AdamFailureExplorer(Explorer):
         for name, values in denominators.items():
             self._denominator_lines[name].set_data(self._window, values)
         low, high = min(map(np.min, denominators.values())), max(map(np.max, denominators.values()))
-        plots.keep_or_fit_ylim(self.axes[1], low, high)
+        plots.keep_or_fit_ylim(self.axes[1], low, high, AXIS_KEEP_SHARE)
         self._beta2_title.set_text(f"β₂ = {beta2:.4f}".rstrip("0"))
         if self._schedule_title.get_text() != f"lr {self.SCHEDULES[schedule]}":
             self._schedule_title.set_text(f"lr {self.SCHEDULES[schedule]}")

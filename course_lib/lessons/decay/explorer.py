@@ -4,8 +4,8 @@ noisy regression."""
 import ipywidgets
 import numpy as np
 
-from course_lib.interactive.explorer import (AXIS_KEEP_SHARE, check_steps, DragCache, Explorer, log_slider, log_values, ROUND_10,
-    sparse_ticks, status_text)
+from course_lib.interactive.explorer import (AXIS_KEEP_SHARE, check_steps, DragCache, Explorer, log_slider, log_values,
+    ROUND_10, sparse_ticks, status_text)
 from course_lib.lab import plots
 from course_lib.lab.regression import noisy_regression
 from course_lib.lessons.decay.experiments import run_sgd, schedule_lrs, SCHEDULES
