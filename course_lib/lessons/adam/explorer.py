@@ -39,7 +39,7 @@ class AdamFailureExplorer(Explorer):
         self._assign({"beta2": beta2, "schedule": schedule})
         self._period_ends = np.arange(self.PERIOD, self.steps + 1, self.PERIOD)
         self._window = np.arange(self.steps - 3 * self.PERIOD + 1, self.steps + 1)
-        # a run takes about 20 ms: the cache's thread runs the next β₂ values ahead, one at a time
+        # a run takes about 12 ms: the cache's thread runs the next β₂ values ahead, one at a time
         self._runs = OneAtATime(self.controls, ("beta2",), self._summaries, reach=0)
         paths, denominators = self.axes
         for level, text in ((1.0, "+1: the worst point"), (-1.0, "−1: the best point")):
