@@ -7,7 +7,7 @@ An update is what a control event runs: ``explorer.set(...)`` (recompute, move t
 axis changed). The updates timed are a reader's moves: each control in turn, dragged three slider
 steps from the explorer's default setting (a dropdown: three other choices; a checkbox: on and
 off again) and back, on a fresh explorer in each round. Where an explorer computes a setting
-together with its slider neighbours (``course_lib.interactive.explorer.DragCache``), the first move costs that batch and
+together with its slider neighbours (``course_lib.interactive.drag_cache.DragCache``), the first move costs that batch and
 the next few cost only drawing; the slowest update is reported beside the median.
 A rebuild is a fresh explorer of the same class with the same setting, rendered once.
 """

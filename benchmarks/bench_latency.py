@@ -54,7 +54,7 @@ QUIET_MS = 200
 GIVE_UP_MS = 5000
 READING_S = 2.0
 """Wait after Run All before the first input, as a reader reads an explorer's cell before using it
-(the explorers compute ahead meanwhile, ``course_lib.interactive.explorer.DragCache``)."""
+(the explorers compute ahead meanwhile, ``course_lib.interactive.drag_cache.DragCache``)."""
 
 JS_CONTROLS = """(output) => {
     // the explorer's controls in page order; each is tagged so that Python can find it again

@@ -7,6 +7,7 @@ figures to widgets (``_import_ipympl_keeping_the_backend``).
 
 import struct
 import sys
+import threading
 import zlib
 from base64 import b64encode
 from collections.abc import Callable, Hashable
@@ -91,12 +92,17 @@ class LayeredCanvas(Canvas):
         self.picture_key: Callable[[], Hashable] | None = None
         self._pictures = {}  # picture_key() → PNG, drawn on the kept background
         self._frame = None  # the PNG of the last draw, until it is sent
+        self._drawing_ahead = None  # inside drawing_ahead(): [whether the background changed]
+        self.lock = threading.RLock()  # held while the figure changes or is drawn: one thread at a time
+        self.catching_up: Callable[[], None] | None = None  # run before a draw: figure, catch up
         self._saved_picture_timer = self.new_timer(interval=self.SAVED_PICTURE_DELAY_MS)
         self._saved_picture_timer.single_shot = True
         self._saved_picture_timer.add_callback(self._send_saved_picture)
 
     def _drop_background(self, figure, stale) -> None:
-        if not self._drawing_foreground:  # drawing a legend re-places its parts: no change to keep
+        if self._drawing_ahead is not None:  # noted, and undone before the background is used again
+            self._drawing_ahead[0] = True
+        elif not self._drawing_foreground:  # drawing a legend re-places its parts: no change to keep
             self._background = None
             self._pictures.clear()
 
@@ -117,8 +123,48 @@ class LayeredCanvas(Canvas):
             self._drawing_foreground = False
 
     @contextmanager
-    def drawing_once(self):
-        """Within, ``draw_idle`` only notes that a draw is due; at the end, one draw, right away.
+    def drawing_ahead(self):
+        """Within, the figure may show a setting the reader has not chosen yet: nothing is drawn or
+        sent, and a change to the background is only noted (``changed[0]``), not acted on; the
+        caller undoes it before the block ends. ``keep_picture`` draws the foreground meanwhile."""
+        changed = [False]
+        self._drawing_ahead, self._draw_due = changed, False
+        try:
+            yield changed
+        finally:
+            self._drawing_ahead, self._draw_due = None, None
+
+    def has_picture(self, key: Hashable) -> bool:
+        """Whether the picture ``key`` is kept, drawn on the current background."""
+        return self._background_is_kept() and key in self._pictures
+
+    def keep_picture(self, key: Hashable, whole: bool = False) -> None:
+        """Draw the foreground as it is on the kept background, and keep the picture as ``key``.
+        ``whole``: the background changed too (inside ``drawing_ahead``): draw everything, and keep
+        the background and pictures of the figure as it was."""
+        if whole:
+            kept, pictures = self._background, self._pictures
+            self._background, self._pictures = None, {}
+            try:
+                self.render()
+            finally:
+                self._background, self._pictures = kept, pictures
+        else:
+            self.render()
+        self._keep(key, png_bytes(np.asarray(self.get_renderer().buffer_rgba())))
+
+    def send_picture(self, key: Hashable) -> bool:
+        """Send the kept picture ``key`` to every view, as a draw would; False when it is not kept."""
+        if not self.has_picture(key):
+            return False
+        self._png_is_old, self._frame = True, self._pictures[key]
+        self.manager.refresh_all()
+        return True
+
+    @contextmanager
+    def drawing_once(self, draw: bool = True):
+        """Within, ``draw_idle`` only notes that a draw is due; at the end, one draw, right away
+        (none with ``draw=False``: the browser shows the picture already).
 
         ipympl's ``draw_idle`` asks the browser to ask back for a draw: a round trip through the
         browser that waits, in the kernel, behind the next slider value already sent. An explorer
@@ -133,10 +179,12 @@ class LayeredCanvas(Canvas):
             due, self._draw_due = self._draw_due, None
             if due and self.syncing_data_url:  # no browser has shown the canvas yet
                 super().draw_idle()
-            elif due:
+            elif due and draw:
                 self.draw()
 
     def draw_idle(self) -> None:
+        if self._drawing_ahead is not None:
+            return
         if self._draw_due is None:
             super().draw_idle()
         else:
@@ -147,17 +195,20 @@ class LayeredCanvas(Canvas):
 
     def draw(self) -> None:
         """What the browser's "draw" request runs: the picture (kept, or rendered), then send it."""
-        self._png_is_old = True
-        try:
-            key = self.picture_key() if self.picture_key is not None else None
-            self._frame = self._pictures.get(key) if self._background_is_kept() else None
-            if self._frame is None:
-                self.render()
-                self._frame = png_bytes(np.asarray(self.get_renderer().buffer_rgba()))
-                if key is not None:
-                    self._keep(key, self._frame)
-        finally:
-            self.manager.refresh_all()
+        with self.lock:
+            if self.catching_up is not None:
+                self.catching_up()
+            self._png_is_old = True
+            try:
+                key = self.picture_key() if self.picture_key is not None else None
+                self._frame = self._pictures.get(key) if self._background_is_kept() else None
+                if self._frame is None:
+                    self.render()
+                    self._frame = png_bytes(np.asarray(self.get_renderer().buffer_rgba()))
+                    if key is not None:
+                        self._keep(key, self._frame)
+            finally:
+                self.manager.refresh_all()
 
     PICTURES_KEPT = 64
     """At most this many pictures kept per canvas (about 55 kB each), the oldest forgotten first."""

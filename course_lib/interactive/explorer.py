@@ -22,7 +22,7 @@ import threading
 import time
 import warnings
 import weakref
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
 
 import ipywidgets
@@ -30,6 +30,7 @@ import numpy as np
 from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 
 from course_lib.interactive.canvas import FigureManager, LayeredCanvas
+from course_lib.interactive.drag_cache import AFTER_A_MOVE_S, DragCache, _choices, slider_moves, start_working_ahead
 from course_lib.lab import plots, runner
 from course_lib.lab.landscapes import ill_conditioned_bowl
 
@@ -69,10 +70,35 @@ class Explorer:
             control.observe(self._on_change, names="value")
         self.canvas.on_msg(self._on_canvas_message)
         self.canvas.picture_key = self._picture_key  # a picture shown before is sent again, not redrawn
+        self.canvas.catching_up = self._catch_up
+        self._ahead = None  # the setting update() draws instead of the controls' values (drawing ahead)
+        self._behind = False  # whether the artists show another setting than the controls
+        self._queue = []  # the settings still to draw ahead
+        self._readers_waiting = 0  # moves of the reader waiting for the figure (drawing ahead gives way)
+        self._wake = threading.Event()  # new settings to draw ahead
+        self._ahead_thread = None
+        _EXPLORERS.add(self)
+        shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+        if shell is not None and _catch_up_before_each_cell not in shell.events.callbacks["pre_run_cell"]:
+            shell.events.register("pre_run_cell", _catch_up_before_each_cell)
+
+    @property
+    def setting(self) -> dict:
+        """What ``update`` draws: {control name: value}, the controls' values except while a picture
+        is drawn ahead."""
+        if self._ahead is not None:
+            return dict(self._ahead)
+        return {name: control.value for name, control in self.controls.items()}
 
     def _picture_key(self) -> tuple:
-        """What the picture shows: an update draws from the controls' values and nothing else."""
-        return DragCache._key({name: control.value for name, control in self.controls.items()})
+        """What the picture shows: an update draws from the setting and nothing else."""
+        return DragCache._key(self.setting)
+
+    def _grey_out(self, name: str, unused: bool) -> None:
+        """Grey out control ``name`` while the setting leaves it unused (the reader's controls, not
+        those of a setting drawn ahead)."""
+        if self._ahead is None:
+            self.controls[name].disabled = unused
 
     def update(self) -> None:
         """Recompute for the current control values and redraw in place."""
@@ -99,9 +125,11 @@ class Explorer:
 
         ``explorer.set(lr=0.3, optimizer="Adam")``; a bad name or value raises before anything changes.
         """
-        self._assign(values)
-        with self.canvas.drawing_once():
-            self.update()
+        with self._reader_first():
+            self._assign(values)
+            self._behind = False
+            with self.canvas.drawing_once():
+                self.update()
 
     def _assign(self, values: dict) -> None:
         values = {name: _check_setting(self.controls, name, value) for name, value in values.items()}
@@ -113,11 +141,140 @@ class Explorer:
             self._updating_on_change = True
 
     def _on_change(self, change) -> None:
-        if self._updating_on_change:
+        if not self._updating_on_change:
+            return
+        with self._reader_first():
             self._snap(change.owner)
-            with DragCache.reader_waiting():  # computing ahead pauses meanwhile, and restarts from here
-                with self.canvas.drawing_once():  # the new picture goes out at once (LayeredCanvas)
-                    self.update()
+            drawn_ahead = self.canvas.send_picture(self._picture_key())
+            if drawn_ahead:  # shown now; the figure catches up first thing after
+                self._behind = True
+            else:
+                self._catch_up_with(self.canvas.drawing_once())  # the new picture goes out at once
+            self._draw_ahead_from(change, catch_up_first=drawn_ahead)
+
+    @contextmanager
+    def _reader_first(self):
+        """Hold the figure for a move of the reader (or code that sets or shows the explorer):
+        drawing ahead gives way at its next picture. The kernel may handle the reader's moves on
+        another thread than the one that ran the notebook."""
+        self._readers_waiting += 1
+        try:
+            with self.canvas.lock:
+                yield
+        finally:
+            self._readers_waiting -= 1
+
+    # Drawing ahead. After each move of a control, while the reader looks, a thread of the
+    # explorer draws the pictures of the settings that control reaches next (``_settings_ahead``)
+    # and keeps them (``LayeredCanvas``): a move to one of them sends its picture at once, without
+    # computing or drawing, and the figure catches up after. The thread starts once the new
+    # picture is on its way (``AFTER_A_MOVE_S``), holds the figure for one picture at a time and
+    # gives way to a waiting move of the reader, who so waits for one picture at most; the threads
+    # that compute ahead pause while it draws. It draws only settings whose results are known
+    # (``DragCache.peeking``). A setting that changes the background (new axis limits, a title)
+    # is drawn whole, and the figure goes back to the background the reader sees.
+
+    AHEAD_WAIT_S = 0.02
+    AHEAD_TRIES = 50
+    """A setting whose results are being computed is tried again after the others, every
+    AHEAD_WAIT_S while nothing else is left to draw, this many times."""
+
+    def _draw_ahead_from(self, change, catch_up_first: bool) -> None:
+        if self.canvas.syncing_data_url:  # no browser shows the explorer: nobody to draw for
+            return
+        self._queue = [(None, 0)] * catch_up_first + [
+            (setting, 0) for setting in self._settings_ahead(change.owner, change.old, change.new)]
+        self._wake.set()
+        if self._ahead_thread is None or not self._ahead_thread.is_alive():
+            self._ahead_thread = start_working_ahead(self._draw_ahead_meanwhile, f"{type(self).__name__} ahead")
+
+    def _draw_ahead_meanwhile(self) -> None:
+        """The thread's work: the queue's pictures one at a time, each after any waiting move."""
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            pause = AFTER_A_MOVE_S
+            while pause is not None:
+                time.sleep(pause)
+                while self._readers_waiting:
+                    time.sleep(0.001)
+                with self.canvas.lock, DragCache.reader_waiting():  # computing ahead pauses meanwhile
+                    pause = self._draw_next_ahead()
+
+    def _settings_ahead(self, moved, old, new) -> list[dict]:
+        """The settings the control just moved reaches in one move, the likeliest first: a slider
+        one step on in the same direction, one step back, then FAR steps either way (PageUp and
+        PageDown); a dropdown's next choices in the same direction; a checkbox unticked again.
+        Only these: drawing more would keep the kernel busy, and slow what the reader does next,
+        on a small machine."""
+        name = next(name for name, control in self.controls.items() if control is moved)
+        setting = self.setting
+        if isinstance(moved, ipywidgets.Checkbox):
+            return [setting | {name: not new}]
+        if isinstance(moved, ipywidgets.Dropdown):
+            values = _choices(moved)
+            start = values.index(new)
+            others = values[start + 1:] + values[:start]
+            if old in values and values.index(old) == (start + 1) % len(values):
+                others.reverse()  # stepping back through the list
+            return [setting | {name: value} for value in others]
+        up = not isinstance(old, Real) or new >= old
+        return [setting | {name: value} for distance in (1, DragCache.FAR) for value in sorted(
+            slider_moves(moved, setting[name], [distance]), key=lambda value: (value > setting[name]) != up)]
+
+    def _draw_next_ahead(self) -> float | None:
+        """Draw the next picture of the queue; return how long to wait before the next one, None
+        when the queue is done (and the figure back at the controls' values)."""
+        waiting = 0
+        while waiting < len(self._queue):
+            setting, tries = self._queue.pop(0)
+            if setting is None:  # the figure first, so that the results computed ahead start from there
+                self._catch_up()
+                break
+            if self.canvas.has_picture(DragCache._key(setting)):
+                continue
+            if self._draw_ahead(setting):
+                break
+            if tries < self.AHEAD_TRIES:  # its results are on their way: after the others
+                self._queue.append((setting, tries + 1))
+                waiting += 1
+        if self._queue:
+            return self.AHEAD_WAIT_S if waiting == len(self._queue) else 0.0
+        self._catch_up()
+        return None
+
+    def _draw_ahead(self, setting: dict) -> bool:
+        """Draw and keep the picture of ``setting``; False when its results are not known yet."""
+        limits = _limits(self.figure)
+        self._ahead, self._behind = setting, True
+        drawn = False
+        try:
+            with self.canvas.drawing_ahead() as background_changed, DragCache.peeking():
+                self.update()
+                self.canvas.keep_picture(DragCache._key(setting), whole=background_changed[0])
+                drawn = True
+        except DragCache.NotReady:
+            pass
+        finally:
+            self._ahead = None
+        if background_changed[0]:  # axes or titles moved: back to those the picture was drawn from
+            with self.canvas.drawing_ahead():
+                self._catch_up_with(nullcontext())
+                _set_limits(self.figure, limits)
+        return drawn
+
+    def _catch_up(self) -> None:
+        """Bring the figure to the controls' values after pictures drawn ahead, or after one of
+        them was sent to the reader (the figure then changes as a move there would change it)."""
+        with self.canvas.lock:
+            if self._behind:
+                self._catch_up_with(self.canvas.drawing_once(draw=False))
+
+    def _catch_up_with(self, drawing) -> None:
+        self._behind = False
+        with DragCache.reader_waiting():  # computing ahead pauses meanwhile, and restarts from here
+            with drawing:
+                self.update()
 
     def _snap(self, control) -> None:
         """Put a value the browser sent on its slider's grid: the browser adds steps in binary
@@ -149,7 +306,9 @@ class Explorer:
     def png(self) -> str:
         """The current figure as a base64 PNG (the static picture of a saved notebook)."""
         buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", metadata={"Software": None})
+        with self._reader_first():
+            self._catch_up()
+            self.figure.savefig(buffer, format="png", metadata={"Software": None})
         return base64.b64encode(buffer.getvalue()).decode("ascii")
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
@@ -164,201 +323,27 @@ class Explorer:
         }
 
 
-class DragCache:
-    """Results of a batched computation for the setting shown and for the settings a reader
-    reaches next, so that moving a control redraws without recomputing.
-
-    ``compute(settings)`` takes a list of settings (dicts of control values that differ only in
-    the ``sliders``) and returns one result per setting, all computed at once: for the small
-    problems of the explorers one batched run costs about what a single run costs. ``get(setting)``
-    returns the result of ``setting``; when it is not known yet, it computes ``setting`` together
-    with its neighbours, each slider of ``sliders`` moved up to ``reach`` of its steps either way.
-
-    Some batches take a few hundred milliseconds, too long to wait for after a click. So once a
-    browser shows the explorer, and after each move of a control, a thread of the cache computes
-    ahead what the reader may ask for next (``_ahead``): each slider further out (up to ``FAR``
-    steps: a jump with PageUp), then every other choice of each checkbox and dropdown. It works
-    only while the kernel has no control event to handle: it pauses at its next function call
-    when a control moves (``reader_waiting``), and starts again from the new setting once the
-    picture is sent. When the reader asks for a setting the thread is computing, the kernel lets
-    it finish instead of starting over. A result is the same whichever thread computes it.
-    """
-
-    FAR = 5
-    _reader_idle = threading.Event()  # cleared while a control event is handled
-    _reader_idle.set()
-    _asked: list = []  # the caches asked for a setting while a control event was handled
-    _all = weakref.WeakSet()
-
-    def __init__(self, controls: dict, sliders: tuple[str, ...], compute, reach: int = 2, size: int = 512):
-        self.controls, self.sliders, self.compute, self.reach, self.size = controls, sliders, compute, reach, size
-        self._results = {}
-        self._lock = threading.Lock()  # guards _results while two threads store in it
-        self._last = None  # the setting last asked for: the thread computes ahead from it
-        self._computing = (set(), None)  # keys of the thread's batch, an Event set when it is done
-        self._wake = threading.Event()
-        self._thread = None
-        DragCache._all.add(self)
-
-    def get(self, setting: dict):
-        self._last = setting
-        if not DragCache._reader_idle.is_set():
-            DragCache._asked.append(self)
-        key = self._key(setting)
-        keys, done = self._computing
-        if key in keys and key not in self._results:
-            self._let_the_thread_finish(done)
-        result = self._results.get(key)
-        if result is None:
-            result = self._store(self._missing([setting, *self._neighbours(setting)]))[0]
-        return result
-
-    def _missing(self, settings: list) -> list:
-        """``settings`` less those already known and those repeated."""
-        keys = {}
-        for setting in settings:
-            keys.setdefault(self._key(setting), setting)
-        return [setting for key, setting in keys.items() if key not in self._results]
-
-    def _store(self, batch: list) -> list:
-        """Compute ``batch``, keep and return the results."""
-        results = self.compute(batch) if batch else []
-        keys = [self._key(each) for each in batch]
-        with self._lock:
-            self._results.update(zip(keys, results))
-            while len(self._results) > self.size:  # forget the oldest
-                del self._results[next(iter(self._results))]
-        return results
-
-    @classmethod
-    @contextmanager
-    def reader_waiting(cls):
-        """Handle a control event: computing ahead pauses, then restarts from the settings asked for."""
-        cls._reader_idle.clear()
-        try:
-            yield
-        finally:
-            asked, cls._asked[:] = list(cls._asked), []
-            cls._reader_idle.set()
-            for cache in asked:
-                cache.compute_ahead()
-
-    @classmethod
-    def compute_ahead_for(cls, controls: dict) -> None:
-        """Start computing ahead in the caches of an explorer (its ``controls``)."""
-        for cache in list(cls._all):
-            if cache.controls is controls and cache._last is not None:
-                cache.compute_ahead()
-
-    @staticmethod
-    def _let_the_thread_finish(done: threading.Event) -> None:
-        paused = not DragCache._reader_idle.is_set()
-        DragCache._reader_idle.set()
-        done.wait()
-        if paused:
-            DragCache._reader_idle.clear()
-
-    def compute_ahead(self) -> None:
-        """Compute what may come after the last setting asked for, in the cache's thread."""
-        self._wake.set()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._compute_ahead, daemon=True, name="DragCache ahead")
-            self._thread.start()
-
-    def _compute_ahead(self) -> None:
-        sys.settrace(_pause_for_the_reader)  # this thread only
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            setting = self._last
-            for batch in self._ahead(setting):
-                if self._last is not setting:  # the reader moved on: start from there
-                    break
-                batch = self._missing(batch)
-                done = threading.Event()
-                self._computing = ({self._key(each) for each in batch}, done)
-                try:
-                    self._store(batch)
-                except Exception:  # the reader's own request will raise it where it is seen
-                    break
-                finally:
-                    self._computing = (set(), None)
-                    done.set()
-
-    def _ahead(self, setting: dict):
-        """Batches of what the reader may ask for next, the likeliest first: the sliders moved up to
-        FAR steps (during a drag only a few of these are new), then each other choice of each
-        checkbox and dropdown, with its neighbours (the next choices of a dropdown first)."""
-        yield [far for name in self.sliders for far in self._moves(setting, name, range(self.reach + 1, self.FAR + 1))]
-        for name, control in self.controls.items():
-            if name not in setting or not isinstance(control, (ipywidgets.Checkbox, ipywidgets.Dropdown)):
-                continue
-            values = [True, False] if isinstance(control, ipywidgets.Checkbox) else _choices(control)
-            start = values.index(setting[name]) if setting[name] in values else -1
-            for value in values[start + 1:] + values[:max(start, 0)]:
-                yield [setting | {name: value}, *self._neighbours(setting | {name: value})]
-
-    def _neighbours(self, setting: dict):
-        for name in self.sliders:
-            yield from self._moves(setting, name, range(1, self.reach + 1))
-
-    def _moves(self, setting: dict, name: str, distances):
-        """``setting`` with slider ``name`` moved by each of ``distances`` steps, either way, in its range."""
-        control = self.controls[name]
-        if isinstance(control, ipywidgets.SelectionSlider):
-            values = _choices(control)
-            index = min(range(len(values)), key=lambda i: abs(values[i] - setting[name]))
-            for k in sorted(index + sign * distance for distance in distances for sign in (-1, 1)):
-                if 0 <= k < len(values):
-                    yield setting | {name: values[k]}
-            return
-        log = isinstance(control, ipywidgets.FloatLogSlider)
-        position = np.log(setting[name]) / np.log(control.base) if log else setting[name]
-        index = round((position - control.min) / control.step)  # where the slider snaps to
-        for k in sorted(index + sign * distance for distance in distances for sign in (-1, 1)):
-            moved = control.min + k * control.step
-            if control.min <= moved <= control.max + 1e-9 * control.step:
-                value = control.base**moved if log else moved
-                yield setting | {name: int(round(value)) if isinstance(control, ipywidgets.IntSlider)
-                                 else float(value)}
-
-    @staticmethod
-    def _key(setting: dict) -> tuple:
-        """Values to 10 significant digits: a slider's position computed here and in the browser
-        may differ in the last bits, so a setting that close to a computed one shares its result."""
-        return tuple((name, float(f"{value:.10g}") if isinstance(value, float) else value)
-                     for name, value in sorted(setting.items()))
+def _limits(figure) -> list:
+    return [(ax.get_xlim(), ax.get_ylim()) for ax in figure.axes]
 
 
-class OneAtATime(DragCache):
-    """A ``DragCache`` whose thread computes ahead one setting at a time, nearest first: each slider
-    one step either way, every other choice of the checkbox and the dropdown, then the sliders
-    further out. For computations that batching does not speed up (a training run, a long
-    recursion): a reader who moves a control waits for at most the one setting in progress, not
-    for a batch of twenty."""
-
-    def _ahead(self, setting: dict):
-        others = list(super()._ahead(setting))[1:]  # [another choice, its slider neighbours], …
-        yield from ([near] for name in self.sliders for near in self._moves(setting, name, [self.reach + 1]))
-        yield from ([batch[0]] for batch in others)
-        for distance in range(self.reach + 2, self.FAR + 1):
-            yield from ([far] for name in self.sliders for far in self._moves(setting, name, [distance]))
-        yield from ([each] for batch in others for each in batch[1:])
+def _set_limits(figure, limits: list) -> None:
+    """Put each axis back where ``_limits`` found it (touching only those that moved)."""
+    for ax, (x, y) in zip(figure.axes, limits):
+        if ax.get_xlim() != x:
+            ax.set_xlim(x)
+        if ax.get_ylim() != y:
+            ax.set_ylim(y)
 
 
-def _pause_for_the_reader(frame, event, arg) -> None:
-    """The trace function of the threads that compute ahead, run at each call of a Python
-    function: at a call of the course's own code (which holds no lock another thread may need)
-    wait while the kernel handles a control event; every few hundred calls let the kernel's other
-    threads (the messages from the browser) take their turn. So the reader never waits for them."""
-    if not DragCache._reader_idle.is_set() and frame.f_globals.get("__name__", "").startswith("course_lib."):
-        DragCache._reader_idle.wait()
-    _calls[0] += 1
-    if _calls[0] % 256 == 0:
-        time.sleep(0)
+_EXPLORERS = weakref.WeakSet()
 
 
-_calls = [0]
+def _catch_up_before_each_cell(*_) -> None:
+    """Code in a cell reads an explorer's results: those of its controls' values, not of a
+    setting drawn ahead."""
+    for explorer in list(_EXPLORERS):
+        explorer._catch_up()
 
 
 def sparse_ticks(ax) -> None:
@@ -376,10 +361,6 @@ def sparse_ticks(ax) -> None:
 
 def _format(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _choices(control) -> list:
-    return [option[1] if isinstance(option, tuple) else option for option in control.options]
 
 
 def _check_setting(controls: dict, name: str, value):

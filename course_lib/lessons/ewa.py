@@ -53,7 +53,8 @@ class EWAExplorer(Explorer):
         self._freeze_layout()
 
     def update(self) -> None:
-        beta, bias_correction = self.controls["beta"].value, self.controls["bias_correction"].value
+        setting = self.setting
+        beta, bias_correction = setting["beta"], setting["bias_correction"]
         self.average = averages.ewa(self.series, beta, bias_correction=bias_correction)
         self._average.set_ydata(self.average)
         self.axes[0].title.set_text(f"β = {beta:.2f}: an average over ≈ 1/(1 − β) = {averages.effective_window(beta):.3g} "

@@ -91,7 +91,7 @@ class ClippingExplorer(Explorer):
                 for i in range(len(settings))]
 
     def update(self) -> None:
-        mode, threshold, lr = (self.controls[key].value for key in ("mode", "threshold", "lr"))
+        mode, threshold, lr = (self.setting[key] for key in ("mode", "threshold", "lr"))
         self.results = self._runs.get({"mode": mode, "threshold": threshold, "lr": lr})
         names = {"unclipped": "unclipped", "clipped": f"by {mode} at {threshold:.3g}"}
         curves = []

@@ -131,7 +131,7 @@ class MomentumExplorer(Explorer):
         self._freeze_layout()
 
     def update(self) -> None:
-        lr, beta, condition, nesterov = (self.controls[key].value for key in ("lr", "beta", "condition", "nesterov"))
+        lr, beta, condition, nesterov = (self.setting[key] for key in ("lr", "beta", "condition", "nesterov"))
         bowl = ill_conditioned_bowl(condition)
         variant = "Nesterov" if nesterov else "momentum"
         # With β = 0 both momentum forms are plain GD (and torch refuses Nesterov without momentum).

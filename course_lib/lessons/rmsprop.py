@@ -94,7 +94,7 @@ class RMSpropExplorer(Explorer):
 
     def update(self) -> None:
         lr, alpha, eps, momentum, centered, condition = (
-            self.controls[key].value for key in ("lr", "alpha", "eps", "momentum", "centered", "condition"))
+            self.setting[key] for key in ("lr", "alpha", "eps", "momentum", "centered", "condition"))
         bowl = ill_conditioned_bowl(condition)
         label = f"RMSprop ρ = {alpha:.3g}" + (f", μ = {momentum:.2f}" if momentum > 0 else "") + (
             ", centered" if centered else "")

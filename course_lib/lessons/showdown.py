@@ -73,7 +73,8 @@ class ShowdownExplorer(Explorer):
         self._freeze_layout()
 
     def update(self) -> None:
-        chosen, rate = self.controls["optimizer"].value, self.controls["lr"].value
+        setting = self.setting
+        chosen, rate = setting["optimizer"], setting["lr"]
         shown = []
         for name, line in self._lines.items():
             run = self._index[(name, rate)]

@@ -70,7 +70,7 @@ class LandscapeExplorer(Explorer):
         self._shown = name
 
     def update(self) -> None:
-        name, optimizer, lr = (self.controls[key].value for key in ("landscape", "optimizer", "lr"))
+        name, optimizer, lr = (self.setting[key] for key in ("landscape", "optimizer", "lr"))
         landscape = self.landscapes[name]
         self.result = runner.run(landscape, runner.named_optimizer(optimizer, lr), steps=self.steps)
         if name != self._shown:

@@ -16,7 +16,8 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 import course_lib.lessons
-from course_lib.interactive.explorer import DragCache, Explorer
+from course_lib.interactive.drag_cache import DragCache
+from course_lib.interactive.explorer import Explorer
 from course_lib.lab import landscapes, plots, runner
 from course_lib.lessons import ewa, momentum, welcome
 

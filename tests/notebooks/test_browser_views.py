@@ -70,15 +70,12 @@ BUSY_MS = 1500
 JS_KERNEL_ID = "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.id"
 
 KERNEL_PICTURE = """
-import base64, io
-import numpy as np
+import base64
 from ipywidgets.widgets.widget import _instances
-from PIL import Image
-png = io.BytesIO()
-Image.fromarray(np.asarray(_instances[{model_id!r}].children[-1].get_renderer().buffer_rgba())).save(png, "png")
-print(base64.b64encode(png.getvalue()).decode(), end="")
+print(base64.b64encode(_instances[{model_id!r}].children[-1]._last_png).decode(), end="")
 """
-"""The explorer's canvas (the last child of its widget) as the kernel last rendered it: its Agg buffer."""
+"""The picture the explorer's canvas (the last child of its widget) last sent to the browser (its Agg
+buffer may hold a picture drawn ahead since)."""
 
 
 def decode(data: str) -> np.ndarray:

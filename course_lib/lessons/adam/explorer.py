@@ -6,7 +6,8 @@ import threading
 import ipywidgets
 import numpy as np
 
-from course_lib.interactive.explorer import AXIS_KEEP_SHARE, check_steps, Explorer, OneAtATime
+from course_lib.interactive.drag_cache import OneAtATime
+from course_lib.interactive.explorer import AXIS_KEEP_SHARE, check_steps, Explorer
 from course_lib.lab import plots
 from course_lib.lessons.adam.experiments import AdamAndAMSGrad, inverse_sqrt_lr, online_sgd, reddi_gradients, tail_mean
 
@@ -93,7 +94,8 @@ class AdamFailureExplorer(Explorer):
                 "denominators": {"Adam": window[:, 0].copy(), "AMSGrad": window[:, 1].copy()}}
 
     def update(self) -> None:
-        beta2, schedule = self.controls["beta2"].value, self.controls["schedule"].value
+        setting = self.setting
+        beta2, schedule = setting["beta2"], setting["schedule"]
         summary = self._runs.get({"beta2": beta2, "schedule": schedule})
         self.final = summary["final"]
         for (name, means), text in zip(summary["means"].items(), self._legend.get_texts()):

@@ -4,7 +4,8 @@ import ipywidgets
 import numpy as np
 
 from course_lib import optim
-from course_lib.interactive.explorer import AXIS_KEEP_SHARE, check_steps, DragCache, Explorer, log_slider, status_text
+from course_lib.interactive.drag_cache import DragCache
+from course_lib.interactive.explorer import AXIS_KEEP_SHARE, check_steps, Explorer, log_slider, status_text
 from course_lib.lab import plots
 from course_lib.lessons.adamw.experiments import teacher_data, train
 
@@ -63,7 +64,7 @@ class WeightDecayExplorer(Explorer):
                         training.diverged_at[name][i]) for name in self._lines} for i in range(len(settings))]
 
     def update(self) -> None:
-        lr, decay, paper = (self.controls[key].value for key in ("lr", "weight_decay", "paper_form"))
+        lr, decay, paper = (self.setting[key] for key in ("lr", "weight_decay", "paper_form"))
         adamw_decay = decay / lr if paper else decay
         self.result = self._trainings.get({"lr": lr, "weight_decay": decay, "paper_form": paper})
         shown_norms = []

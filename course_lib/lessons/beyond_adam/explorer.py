@@ -58,7 +58,8 @@ class NewtonSchulzExplorer(Explorer):
         self._freeze_layout()
 
     def update(self) -> None:
-        steps, coefficients = self.controls["steps"].value, COEFFICIENTS[self.controls["coefficients"].value]
+        setting = self.setting
+        steps, coefficients = setting["steps"], COEFFICIENTS[setting["coefficients"]]
         self._curve.set_ydata(iterate_polynomial(self.grid, coefficients, steps))
         self.after = singular_values(optim.newton_schulz(self.matrix, coefficients, steps))
         self._after.set_ydata(self.after)

@@ -4,7 +4,8 @@ noisy regression."""
 import ipywidgets
 import numpy as np
 
-from course_lib.interactive.explorer import (AXIS_KEEP_SHARE, check_steps, DragCache, Explorer, log_slider, log_values,
+from course_lib.interactive.drag_cache import DragCache
+from course_lib.interactive.explorer import (AXIS_KEEP_SHARE, check_steps, Explorer, log_slider, log_values,
     ROUND_10, sparse_ticks, status_text)
 from course_lib.lab import plots
 from course_lib.lab.regression import noisy_regression
@@ -110,10 +111,10 @@ class ScheduleExplorer(Explorer):
                 for i in range(count)]
 
     def update(self) -> None:
-        values = {name: control.value for name, control in self.controls.items()}
+        values = self.setting
         name, lr0 = values["schedule"], values["lr0"]
         for control_name in ("decay_rate", "gamma", "interval", "warmup"):
-            self.controls[control_name].disabled = control_name not in self.USES[name]
+            self._grey_out(control_name, control_name not in self.USES[name])
         computed = self._runs.get(values)
         self.lrs = computed["lrs"]
         self.results = {"schedule": computed["schedule"], "constant": computed["constant"]}

@@ -260,7 +260,8 @@ class GradientScaleExplorer(Explorer):
         self._freeze_layout()
 
     def update(self) -> None:
-        scale, dtype = self.controls["scale"].value, self.controls["dtype"].value
+        setting = self.setting
+        scale, dtype = setting["scale"], setting["dtype"]
         shift = np.log2(scale)
         self._stairs.set_data(edges=self._edges + shift)
         bounds = limits(dtype)

@@ -8,7 +8,8 @@ import ipywidgets
 import numpy as np
 
 from course_lib import averages
-from course_lib.interactive.explorer import (Explorer, HALF_DECADES, log_slider, log_values, OneAtATime,
+from course_lib.interactive.drag_cache import OneAtATime
+from course_lib.interactive.explorer import (Explorer, HALF_DECADES, log_slider, log_values,
     sparse_ticks, status_text)
 from course_lib.lab import plots
 from course_lib.lessons.recipe.training import RECIPE, Run, SCHEDULES, STEPS, train
@@ -138,9 +139,9 @@ class RecipeExplorer(Explorer):
                 "behaviour": f"{behaviour}; {clipped}"}
 
     def update(self) -> None:
-        setting = {name: control.value for name, control in self.controls.items()}
-        self.controls["max_norm"].disabled = not setting["clip"]
-        self.controls["warmup"].disabled = setting["schedule"] == "one-cycle"
+        setting = self.setting
+        self._grey_out("max_norm", not setting["clip"])
+        self._grey_out("warmup", setting["schedule"] == "one-cycle")
         self.result = self._runs.get(setting)
         self._rate.set_ydata(self.result["lrs"])
         self._loss.set_ydata(self.result["curve"])

@@ -3,7 +3,8 @@
 import ipywidgets
 import numpy as np
 
-from course_lib.interactive.explorer import (check_steps, DragCache, Explorer, EXPLORER_OPTIMIZERS, log_slider,
+from course_lib.interactive.drag_cache import DragCache
+from course_lib.interactive.explorer import (check_steps, Explorer, EXPLORER_OPTIMIZERS, log_slider,
     log_values, lr_slider, QUARTER_DECADES)
 from course_lib.lab import plots, runner
 from course_lib.lab.landscapes import double_well
@@ -64,7 +65,7 @@ class SaddleExplorer(Explorer):
         return [batch[i] for i in range(len(settings))]
 
     def update(self) -> None:
-        x0, optimizer, lr = (self.controls[key].value for key in ("x0", "optimizer", "lr"))
+        x0, optimizer, lr = (self.setting[key] for key in ("x0", "optimizer", "lr"))
         self.result = self._runs.get({"x0": x0, "optimizer": optimizer, "lr": lr})
         self.escape_step = escape_step(self.result.path)
         color = plots.optimizer_color(optimizer)

@@ -3,7 +3,8 @@ running mean on a 2-D bowl."""
 
 import numpy as np
 
-from course_lib.interactive.explorer import (check_steps, DragCache, Explorer, log_slider, lr_slider,
+from course_lib.interactive.drag_cache import DragCache
+from course_lib.interactive.explorer import (check_steps, Explorer, log_slider, lr_slider,
     sparse_ticks, status_text)
 from course_lib.lab import plots
 from course_lib.lessons.weight_averaging.experiments import BOWL, bowl_noise, noisy_bowl
@@ -69,7 +70,7 @@ class AveragingExplorer(Explorer):
         return float(np.mean(self.losses[name][-(self.steps // 4):]))
 
     def update(self) -> None:
-        values = {name: control.value for name, control in self.controls.items()}
+        values = self.setting
         self.paths, self.losses = self._runs.get(values)
         for name in self.COLORS:
             path, loss = self.paths[name], self.losses[name]

@@ -1,0 +1,175 @@
+"""Drawing ahead (``Explorer._settings_ahead`` and the pictures kept by ``LayeredCanvas``): after a
+reader's move, each explorer draws the pictures of the settings one move away; a picture drawn ahead
+must be exactly the one a move there would draw, and the explorer must be back at the reader's
+setting afterwards. Checked on every explorer but the showdown's (it needs a finished sweep)."""
+
+import time
+
+import ipywidgets
+import numpy as np
+import pytest
+
+from course_lib.interactive.canvas import png_bytes
+from course_lib.interactive.drag_cache import _choices, slider_moves
+from course_lib.interactive.explorer import _catch_up_before_each_cell, _limits, _set_limits
+from tests.interactive.test_explorer import EXPLORERS
+
+NAMES = sorted(set(EXPLORERS) - {"ShowdownExplorer"})
+
+
+def shown_in_a_browser(explorer) -> list:
+    """The explorer as after a browser showed it; returns the list the frames it sends go to."""
+    frames = []
+    explorer.canvas.syncing_data_url = False
+    explorer.canvas.send_binary = frames.append
+    return frames
+
+
+def draw_everything_ahead(explorer, patience_s: float = 60.0) -> None:
+    """Wait while the explorer's thread draws ahead, until it is done (back at the reader's setting)."""
+    deadline = time.monotonic() + patience_s
+    while time.monotonic() < deadline:
+        with explorer.canvas.lock:
+            if not explorer._queue and not explorer._behind and not explorer._wake.is_set():
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"{type(explorer).__name__} still drawing ahead after {patience_s} s")
+
+
+def full_picture(explorer) -> bytes:
+    """The figure drawn from scratch (not on the kept background, which stays kept), as a PNG."""
+    canvas = explorer.canvas
+    kept, pictures, canvas._background = canvas._background, dict(canvas._pictures), None
+    canvas.render()
+    canvas._background, canvas._pictures = kept, pictures
+    return png_bytes(np.asarray(canvas.get_renderer().buffer_rgba()))
+
+
+def one_step(control):
+    """A slider's value one step up (down at the top)."""
+    return slider_moves(control, control.value, [1])[-1]
+
+
+def one_move(control):
+    """A reader's move of ``control``: a slider one step, a checkbox ticked or not, a dropdown's next choice."""
+    if isinstance(control, ipywidgets.Checkbox):
+        return not control.value
+    if isinstance(control, ipywidgets.Dropdown):
+        choices = _choices(control)
+        return choices[(choices.index(control.value) + 1) % len(choices)]
+    return one_step(control)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pictures_drawn_ahead_are_those_a_move_draws(name):
+    """Each control moved once; each picture then drawn ahead is compared with the figure drawn
+    from scratch after a move there (from the same figure, axes included), and afterwards the
+    figure shows the reader's setting again."""
+    explorer = EXPLORERS[name]()
+    explorer.AHEAD_TRIES = 1000  # wait for every result computed ahead (a busy machine is slow)
+    frames = shown_in_a_browser(explorer)
+    checked = 0
+    for control in explorer.controls.values():
+        if control.disabled:
+            continue
+        before = set(explorer.canvas._pictures)
+        greyed = []  # controls greyed out or back while drawing ahead: the reader would see them flicker
+        with explorer.canvas.lock:  # the explorer's thread waits
+            control.value = one_move(control)
+            explorer._catch_up()  # the move's own update, if a picture drawn ahead was sent
+            for each in explorer.controls.values():
+                each.observe(greyed.append, names="disabled")
+        draw_everything_ahead(explorer)
+        for each in explorer.controls.values():
+            each.unobserve(greyed.append, names="disabled")
+        assert greyed == [], f"{name}: drawing ahead greyed out the reader's controls"
+        assert not explorer._behind and full_picture(explorer) == frames[-1]
+        with explorer.canvas.lock:
+            here, limits, pictures = explorer.setting, _limits(explorer.figure), dict(explorer.canvas._pictures)
+            for key in set(pictures) - before - {explorer._picture_key()}:
+                explorer.canvas._pictures.clear()
+                explorer.set(**dict(key))
+                assert full_picture(explorer) == pictures[key], f"{name} at {dict(key)}, drawn ahead from {here}"
+                explorer.set(**here)
+                _set_limits(explorer.figure, limits)
+                checked += 1
+            explorer.canvas._pictures.update(pictures)
+    assert checked >= 3, f"{name}: only {checked} pictures drawn ahead"
+
+
+def test_the_settings_drawn_ahead_are_those_the_moved_control_reaches_next_the_likeliest_first():
+    explorer = EXPLORERS["MomentumExplorer"]()
+    shown_in_a_browser(explorer)
+    lr = explorer.controls["lr"]
+    values = _choices(lr)
+    index = values.index(lr.value)
+    with explorer.canvas.lock:  # the queue as the move left it
+        lr.value = values[index - 1]  # one step down
+        assert [setting["lr"] for setting, _ in explorer._queue] == [
+            values[index - 2], values[index], values[index - 6], values[index + 4]]
+        assert all(setting | {"lr": explorer.setting["lr"]} == explorer.setting for setting, _ in explorer._queue)
+    draw_everything_ahead(explorer)
+    with explorer.canvas.lock:
+        explorer.controls["nesterov"].value = True
+        assert [setting["nesterov"] for setting, _ in explorer._queue] == [False]
+
+
+def test_a_move_to_a_picture_drawn_ahead_sends_it_without_computing_and_catches_up_after():
+    explorer = EXPLORERS["MomentumExplorer"]()
+    frames = shown_in_a_browser(explorer)
+    control = explorer.controls["lr"]
+    control.value = one_step(control)
+    draw_everything_ahead(explorer)
+    start = explorer.setting
+    target = one_step(control)
+    assert explorer.canvas._pictures[explorer._picture_key()] == frames[-1]  # the reader's picture, kept
+    updates = []
+    original = explorer.update
+    explorer.update = lambda: updates.append(explorer.setting) or original()
+    with explorer.canvas.lock:  # the explorer's thread waits meanwhile
+        control.value = target
+        assert updates == [] and explorer._behind  # sent from what was kept, nothing computed
+        assert frames[-1] == explorer.canvas._pictures[explorer._picture_key()]
+        _catch_up_before_each_cell()  # as before a cell runs
+        assert updates == [start | {"lr": target}] and not explorer._behind
+        assert full_picture(explorer) == frames[-1]
+    draw_everything_ahead(explorer)  # then from there
+    assert full_picture(explorer) == frames[-1] and explorer.setting == start | {"lr": target}
+
+
+def test_the_explorers_thread_catches_up_by_itself_after_a_picture_drawn_ahead():
+    explorer = EXPLORERS["EWAExplorer"]()
+    frames = shown_in_a_browser(explorer)
+    control = explorer.controls["beta"]
+    control.value = one_step(control)
+    draw_everything_ahead(explorer)
+    control.value = one_step(control)
+    draw_everything_ahead(explorer)
+    assert not explorer._behind and full_picture(explorer) == frames[-1]
+
+
+def test_nothing_is_drawn_ahead_before_a_browser_shows_the_explorer():
+    explorer = EXPLORERS["EWAExplorer"]()
+    control = explorer.controls["beta"]
+    control.value = one_step(control)
+    assert explorer._queue == []
+
+
+EXIT_WHILE_COMPUTING_AHEAD = """
+import time
+from course_lib.lessons.recipe import RecipeExplorer
+explorer = RecipeExplorer()
+explorer.controls["peak_lr"].value = explorer.controls["peak_lr"].options[0][1]  # the cache trains ahead
+time.sleep(1.0)  # in the middle of a training run
+"""
+
+
+def test_python_exits_cleanly_while_a_thread_computes_ahead():
+    """torch aborts the process ("terminate called without an active exception") when Python exits
+    while a thread is inside one of its operations: the threads pause first."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", EXIT_WHILE_COMPUTING_AHEAD], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
