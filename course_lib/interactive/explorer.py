@@ -204,9 +204,9 @@ class Explorer:
     def _settings_ahead(self, moved, old, new) -> list[dict]:
         """The settings the control just moved reaches in one move, the likeliest first: a slider
         one step on in the same direction, one step back, then FAR steps either way (PageUp and
-        PageDown); a dropdown's next choices in the same direction; a checkbox unticked again.
-        Only these: drawing more would keep the kernel busy, and slow what the reader does next,
-        on a small machine."""
+        PageDown); a dropdown's next choice in the same direction and the one back; a checkbox
+        unticked again. Only these: drawing more would keep the kernel busy, and slow what the
+        reader does next, on a small machine."""
         name = next(name for name, control in self.controls.items() if control is moved)
         setting = self.setting
         if isinstance(moved, ipywidgets.Checkbox):
@@ -214,10 +214,10 @@ class Explorer:
         if isinstance(moved, ipywidgets.Dropdown):
             values = _choices(moved)
             start = values.index(new)
-            others = values[start + 1:] + values[:start]
+            around = [values[(start + 1) % len(values)], values[start - 1]]
             if old in values and values.index(old) == (start + 1) % len(values):
-                others.reverse()  # stepping back through the list
-            return [setting | {name: value} for value in others]
+                around.reverse()  # stepping back through the list
+            return [setting | {name: value} for value in dict.fromkeys(around) if value != new]
         up = not isinstance(old, Real) or new >= old
         return [setting | {name: value} for distance in (1, DragCache.FAR) for value in sorted(
             slider_moves(moved, setting[name], [distance]), key=lambda value: (value > setting[name]) != up)]

@@ -112,6 +112,17 @@ def test_the_settings_drawn_ahead_are_those_the_moved_control_reaches_next_the_l
     with explorer.canvas.lock:
         explorer.controls["nesterov"].value = True
         assert [setting["nesterov"] for setting, _ in explorer._queue] == [False]
+    draw_everything_ahead(explorer)
+    landscapes = EXPLORERS["LandscapeExplorer"]()
+    shown_in_a_browser(landscapes)
+    dropdown = landscapes.controls["landscape"]
+    choices = _choices(dropdown)
+    with landscapes.canvas.lock:
+        dropdown.value = choices[2]  # two down the list
+        assert [setting["landscape"] for setting, _ in landscapes._queue] == [choices[3 % len(choices)], choices[1]]
+        dropdown.value = choices[1]  # back up: the one above first
+        assert [setting["landscape"] for setting, _ in landscapes._queue] == [choices[0], choices[2]]
+    draw_everything_ahead(landscapes)
 
 
 def test_a_move_to_a_picture_drawn_ahead_sends_it_without_computing_and_catches_up_after():
