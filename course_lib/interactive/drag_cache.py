@@ -56,6 +56,7 @@ class DragCache:
     _reader_idle.set()
     _asked: list = []  # the caches asked for a setting while a control event was handled
     _waiting = 0  # control events being handled (reader_waiting blocks)
+    _quiet_until = 0.0  # time.monotonic() until which the threads stay paused (``quiet_after_a_move``)
     _waiting_lock = threading.Lock()
     _all = weakref.WeakSet()
 
@@ -142,6 +143,13 @@ class DragCache:
                     cache.compute_ahead()
 
     @classmethod
+    def quiet_after_a_move(cls) -> None:
+        """Keep the threads paused for AFTER_A_MOVE_S more (at their next call of the course's
+        code): the picture of the move is on its way, and the kernel's threads that send it would
+        wait for a thread that computes."""
+        cls._quiet_until = time.monotonic() + AFTER_A_MOVE_S
+
+    @classmethod
     def compute_ahead_for(cls, controls: dict) -> None:
         """Start computing ahead in the caches of an explorer (its ``controls``)."""
         for cache in list(cls._all):
@@ -150,6 +158,7 @@ class DragCache:
 
     @staticmethod
     def _let_the_thread_finish(done: threading.Event) -> None:
+        DragCache._quiet_until = 0.0
         paused = not DragCache._reader_idle.is_set()
         DragCache._reader_idle.set()
         done.wait()
@@ -253,8 +262,12 @@ def _pause_for_the_reader(frame, event, arg) -> None:
     function: at a call of the course's own code (which holds no lock another thread may need)
     wait while the kernel handles a control event; every few hundred calls let the kernel's other
     threads (the messages from the browser) take their turn. So the reader never waits for them."""
-    if not DragCache._reader_idle.is_set() and frame.f_globals.get("__name__", "").startswith("course_lib."):
-        DragCache._reader_idle.wait()
+    if frame.f_globals.get("__name__", "").startswith("course_lib."):
+        if not DragCache._reader_idle.is_set():
+            DragCache._reader_idle.wait()
+        quiet = DragCache._quiet_until - time.monotonic()
+        if quiet > 0:  # a picture is on its way
+            time.sleep(quiet)
     _calls[0] += 1
     if _calls[0] % 256 == 0:
         time.sleep(0)

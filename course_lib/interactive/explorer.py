@@ -151,6 +151,7 @@ class Explorer:
             else:
                 self._catch_up_with(self.canvas.drawing_once())  # the new picture goes out at once
             self._draw_ahead_from(change, catch_up_first=drawn_ahead)
+            DragCache.quiet_after_a_move()
 
     @contextmanager
     def _reader_first(self):
