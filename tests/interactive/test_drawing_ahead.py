@@ -125,12 +125,19 @@ def test_the_settings_drawn_ahead_are_those_the_moved_control_reaches_next_the_l
     draw_everything_ahead(landscapes)
 
 
-def test_a_move_to_a_picture_drawn_ahead_sends_it_without_computing_and_catches_up_after():
-    explorer = EXPLORERS["MomentumExplorer"]()
+def moved_one_step(name: str, slider: str):
+    """Explorer ``name`` shown in a browser, its ``slider`` moved one step and everything drawn ahead;
+    with the frames it sent and the slider."""
+    explorer = EXPLORERS[name]()
     frames = shown_in_a_browser(explorer)
-    control = explorer.controls["lr"]
+    control = explorer.controls[slider]
     control.value = one_step(control)
     draw_everything_ahead(explorer)
+    return explorer, frames, control
+
+
+def test_a_move_to_a_picture_drawn_ahead_sends_it_without_computing_and_catches_up_after():
+    explorer, frames, control = moved_one_step("MomentumExplorer", "lr")
     start = explorer.setting
     target = one_step(control)
     assert explorer.canvas._pictures[explorer._picture_key()] == frames[-1]  # the reader's picture, kept
@@ -149,11 +156,7 @@ def test_a_move_to_a_picture_drawn_ahead_sends_it_without_computing_and_catches_
 
 
 def test_the_explorers_thread_catches_up_by_itself_after_a_picture_drawn_ahead():
-    explorer = EXPLORERS["EWAExplorer"]()
-    frames = shown_in_a_browser(explorer)
-    control = explorer.controls["beta"]
-    control.value = one_step(control)
-    draw_everything_ahead(explorer)
+    explorer, frames, control = moved_one_step("EWAExplorer", "beta")
     control.value = one_step(control)
     draw_everything_ahead(explorer)
     assert not explorer._behind and full_picture(explorer) == frames[-1]
