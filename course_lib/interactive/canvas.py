@@ -94,7 +94,7 @@ class LayeredCanvas(Canvas):
         self._frame = None  # the PNG of the last draw, until it is sent
         self._drawing_ahead = None  # inside drawing_ahead(): [whether the background changed]
         self.lock = threading.RLock()  # held while the figure changes or is drawn: one thread at a time
-        self.catching_up: Callable[[], None] | None = None  # run before a draw: figure, catch up
+        self.catching_up: Callable[[], None] | None = None  # run before a draw: the figure back at the controls
         self._saved_picture_timer = self.new_timer(interval=self.SAVED_PICTURE_DELAY_MS)
         self._saved_picture_timer.single_shot = True
         self._saved_picture_timer.add_callback(self._send_saved_picture)
