@@ -13,6 +13,9 @@ import ipywidgets
 import numpy as np
 
 AFTER_A_MOVE_S = 0.05
+"""Threads that work ahead of the reader start this long after a move, once the new picture is on
+its way: a thread that computes holds Python's lock for 5 ms at a time, and the kernel's threads
+that send the picture would wait for it."""
 SWITCH_INTERVAL_S = 0.001
 """How often Python lets another thread run once threads work ahead (every 5 ms by default): the
 kernel's threads that receive a move and send its picture get their turn sooner. With it the
@@ -26,9 +29,6 @@ def start_working_ahead(target, name: str) -> threading.Thread:
     thread = threading.Thread(target=target, daemon=True, name=name)
     thread.start()
     return thread
-"""Threads that work ahead of the reader start this long after a move, once the new picture is on
-its way: a thread that computes holds Python's lock for 5 ms at a time, and the kernel's threads
-that send the picture would wait for it."""
 
 
 class DragCache:
@@ -166,7 +166,9 @@ class DragCache:
             DragCache._reader_idle.clear()
 
     def compute_ahead(self) -> None:
-        """Compute what may come after the last setting asked for, in the cache's thread."""
+        """Compute what may come after the last setting asked for, in the cache's thread (once the
+        picture of the move is on its way)."""
+        DragCache.quiet_after_a_move()
         self._wake.set()
         if self._thread is None:
             self._thread = start_working_ahead(self._compute_ahead, "DragCache ahead")
@@ -175,7 +177,6 @@ class DragCache:
         sys.settrace(_pause_for_the_reader)  # this thread only
         while True:
             self._wake.wait()
-            time.sleep(AFTER_A_MOVE_S)
             self._wake.clear()
             setting = self._last
             for batch in self._ahead(setting):
