@@ -8,6 +8,7 @@ import threading
 import time
 import weakref
 from contextlib import contextmanager
+from itertools import chain
 
 import ipywidgets
 import numpy as np
@@ -86,7 +87,9 @@ class DragCache:
         finally:
             cls._peeking.on = False
 
-    def get(self, setting: dict):
+    def get(self, setting: dict, wait: bool = True):
+        """The result of ``setting``. ``wait=False``: None when it is not known yet, and the cache's
+        thread computes it first of all (``Explorer.result_or_later``)."""
         if getattr(DragCache._peeking, "on", False):
             result = self._results.get(self._key(setting))
             if result is None:
@@ -96,6 +99,10 @@ class DragCache:
         if not DragCache._reader_idle.is_set():
             DragCache._asked.append(self)
         key = self._key(setting)
+        if not wait:
+            if key not in self._results and DragCache._reader_idle.is_set():
+                self.compute_ahead()
+            return self._results.get(key)
         keys, done = self._computing
         if key in keys and key not in self._results:
             self._let_the_thread_finish(done)
@@ -103,6 +110,10 @@ class DragCache:
         if result is None:
             result = self._store(self._missing([setting, *self._neighbours(setting)]))[0]
         return result
+
+    def known(self, setting: dict) -> bool:
+        """Whether the result of ``setting`` is known (computed, not forgotten)."""
+        return self._key(setting) in self._results
 
     def _missing(self, settings: list) -> list:
         """``settings`` less those already known and those repeated."""
@@ -179,7 +190,7 @@ class DragCache:
             self._wake.wait()
             self._wake.clear()
             setting = self._last
-            for batch in self._ahead(setting):
+            for batch in chain([[setting]], self._ahead(setting)):  # itself first, if asked for without waiting
                 if self._last is not setting:  # the reader moved on: start from there
                     break
                 batch = self._missing(batch)

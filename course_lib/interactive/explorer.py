@@ -15,6 +15,7 @@ artists, the ill-conditioned bowl race of notebooks 02 and 03) are the parts two
 """
 
 import base64
+import functools
 import io
 import math
 import sys
@@ -70,9 +71,11 @@ class Explorer:
             control.observe(self._on_change, names="value")
         self.canvas.on_msg(self._on_canvas_message)
         self.canvas.picture_key = self._picture_key  # a picture shown before is sent again, not redrawn
-        self.canvas.catching_up = self._catch_up
+        self.canvas.catching_up = functools.partial(self._catch_up, whole=False)  # then drawn
         self._ahead = None  # the setting update() draws instead of the controls' values (drawing ahead)
         self._behind = False  # whether the artists show another setting than the controls
+        self._later_allowed = False  # whether update() may leave out a result not known yet (result_or_later)
+        self._incomplete = None  # (cache, setting) of the result the picture shown still lacks
         self._queue = []  # the settings still to draw ahead
         self._readers_waiting = 0  # moves of the reader waiting for the figure (drawing ahead gives way)
         self._wake = threading.Event()  # new settings to draw ahead
@@ -90,9 +93,10 @@ class Explorer:
             return dict(self._ahead)
         return {name: control.value for name, control in self.controls.items()}
 
-    def _picture_key(self) -> tuple:
-        """What the picture shows: an update draws from the setting and nothing else."""
-        return DragCache._key(self.setting)
+    def _picture_key(self) -> tuple | None:
+        """What the picture shows: an update draws from the setting and nothing else (None for a
+        picture still waiting for a result: it is not kept)."""
+        return None if self._incomplete else DragCache._key(self.setting)
 
     def _grey_out(self, name: str, unused: bool) -> None:
         """Grey out control ``name`` while the setting leaves it unused (the reader's controls, not
@@ -103,6 +107,23 @@ class Explorer:
     def update(self) -> None:
         """Recompute for the current control values and redraw in place."""
         raise NotImplementedError
+
+    WORKING_CLASS = "course-explorer-working"
+    """The explorer's widget has this CSS class while its picture waits for a result."""
+
+    def result_or_later(self, cache: DragCache, setting: dict):
+        """``cache.get(setting)``, or None when a reader's move in the browser reaches a setting whose
+        result is not known yet: for results a reader should not wait for with nothing to see
+        (a training run). The update then draws what it can without it, and says so; the cache's
+        thread computes it first of all, and the explorer's thread draws the whole picture once it
+        is known. Code, a saved picture and a cell run afterwards get the whole picture."""
+        if not self._later_allowed or self._ahead is not None or self.canvas.syncing_data_url:
+            return cache.get(setting)
+        result = cache.get(setting, wait=False)
+        if result is None:
+            self._incomplete = (cache, setting)
+            self.widget.add_class(self.WORKING_CLASS)
+        return result
 
     def _foreground(self, *artists) -> None:
         """Register the artists an update moves: each redraw draws them on the kept background
@@ -127,9 +148,10 @@ class Explorer:
         """
         with self._reader_first():
             self._assign(values)
-            self._behind = False
+            self._behind, self._incomplete = False, None
             with self.canvas.drawing_once():
                 self.update()
+            self.widget.remove_class(self.WORKING_CLASS)
 
     def _assign(self, values: dict) -> None:
         values = {name: _check_setting(self.controls, name, value) for name, value in values.items()}
@@ -145,11 +167,12 @@ class Explorer:
             return
         with self._reader_first():
             self._snap(change.owner)
-            drawn_ahead = self.canvas.send_picture(self._picture_key())
-            if drawn_ahead:  # shown now; the figure catches up first thing after
-                self._behind = True
-            else:
-                self._catch_up_with(self.canvas.drawing_once())  # the new picture goes out at once
+            drawn_ahead = self.canvas.send_picture(DragCache._key(self.setting))
+            if drawn_ahead:  # shown now, whole; the figure catches up first thing after
+                self._behind, self._incomplete = True, None
+                self.widget.remove_class(self.WORKING_CLASS)
+            else:  # the new picture goes out at once (without a result that takes long)
+                self._catch_up_with(self.canvas.drawing_once(), later_allowed=True)
             self._draw_ahead_from(change, catch_up_first=drawn_ahead)
             DragCache.quiet_after_a_move()
 
@@ -179,11 +202,15 @@ class Explorer:
     AHEAD_TRIES = 50
     """A setting whose results are being computed is tried again after the others, every
     AHEAD_WAIT_S while nothing else is left to draw, this many times."""
+    WHOLE_TRIES = 500
+    """A picture that waits for a result (``result_or_later``) is tried this many times, every
+    AHEAD_WAIT_S; then the explorer's thread computes the result itself."""
+    _WHOLE = "the reader's picture, once its result is known"
 
     def _draw_ahead_from(self, change, catch_up_first: bool) -> None:
         if self.canvas.syncing_data_url:  # no browser shows the explorer: nobody to draw for
             return
-        self._queue = [(None, 0)] * catch_up_first + [
+        self._queue = [(None, 0)] * catch_up_first + [(self._WHOLE, 0)] * (self._incomplete is not None) + [
             (setting, 0) for setting in self._settings_ahead(change.owner, change.old, change.new)]
         self._wake.set()
         if self._ahead_thread is None or not self._ahead_thread.is_alive():
@@ -232,6 +259,16 @@ class Explorer:
             if setting is None:  # the figure first, so that the results computed ahead start from there
                 self._catch_up()
                 break
+            if setting is self._WHOLE:
+                if self._incomplete is None:
+                    continue
+                cache, wanted = self._incomplete
+                if cache.known(wanted) or tries >= self.WHOLE_TRIES:
+                    self._catch_up()
+                    break
+                self._queue.append((setting, tries + 1))
+                waiting += 1
+                continue
             if self.canvas.has_picture(DragCache._key(setting)):
                 continue
             if self._draw_ahead(setting):
@@ -245,7 +282,10 @@ class Explorer:
         return None
 
     def _draw_ahead(self, setting: dict) -> bool:
-        """Draw and keep the picture of ``setting``; False when its results are not known yet."""
+        """Draw and keep the picture of ``setting``; False when its results are not known yet (or
+        the reader's picture waits for its own)."""
+        if self._incomplete is not None:
+            return False
         limits = _limits(self.figure)
         self._ahead, self._behind = setting, True
         drawn = False
@@ -264,18 +304,26 @@ class Explorer:
                 _set_limits(self.figure, limits)
         return drawn
 
-    def _catch_up(self) -> None:
+    def _catch_up(self, whole: bool = True) -> None:
         """Bring the figure to the controls' values after pictures drawn ahead, or after one of
-        them was sent to the reader (the figure then changes as a move there would change it)."""
+        them was sent to the reader (the figure then changes as a move there would change it).
+        ``whole``: and complete a picture that waits for a result (``result_or_later``), computing
+        it if need be, and send it."""
         with self.canvas.lock:
-            if self._behind:
-                self._catch_up_with(self.canvas.drawing_once(draw=False))
+            incomplete = whole and self._incomplete is not None
+            if self._behind or incomplete:
+                self._catch_up_with(self.canvas.drawing_once(draw=incomplete))
 
-    def _catch_up_with(self, drawing) -> None:
-        self._behind = False
-        with DragCache.reader_waiting():  # computing ahead pauses meanwhile, and restarts from here
-            with drawing:
-                self.update()
+    def _catch_up_with(self, drawing, later_allowed: bool = False) -> None:
+        self._behind, self._incomplete, self._later_allowed = False, None, later_allowed
+        try:
+            with DragCache.reader_waiting():  # computing ahead pauses meanwhile, and restarts from here
+                with drawing:
+                    self.update()
+        finally:
+            self._later_allowed = False
+        if self._incomplete is None:
+            self.widget.remove_class(self.WORKING_CLASS)
 
     def _snap(self, control) -> None:
         """Put a value the browser sent on its slider's grid: the browser adds steps in binary

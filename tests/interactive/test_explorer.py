@@ -240,6 +240,28 @@ def test_drag_cache_computes_ahead_after_a_control_event_and_gives_the_same_resu
     assert len(calls) == count  # served from what was computed ahead
 
 
+def test_drag_cache_asked_not_to_wait_answers_none_and_computes_that_setting_first():
+    import ipywidgets
+
+    calls = []
+
+    def compute(batch):
+        calls.append([setting["x"] for setting in batch])
+        return [setting["x"] * 2 for setting in batch]
+
+    controls = {"x": ipywidgets.SelectionSlider(options=list(range(1, 10)))}
+    cache = DragCache(controls, ("x",), compute, reach=0)
+    with DragCache.reader_waiting():
+        assert cache.get({"x": 5}, wait=False) is None
+        assert calls == [] and not cache.known({"x": 5})  # nothing computed while the reader waits
+    deadline = time.monotonic() + 10
+    while not cache.known({"x": 5}):
+        assert time.monotonic() < deadline, "the cache did not compute the setting within 10 s"
+        time.sleep(0.01)
+    assert calls[0] == [5]  # before anything ahead of it
+    assert cache.get({"x": 5}, wait=False) == 10 and cache.get({"x": 5}) == 10
+
+
 @pytest.mark.parametrize("name", sorted(set(EXPLORERS) - {"ShowdownExplorer"}))  # that one needs a finished sweep
 def test_what_an_update_moves_is_in_the_saved_picture_too(name):
     """matplotlib leaves animated artists out of a normal draw, and out of a saved picture too unless

@@ -5,6 +5,8 @@ check what the notebook's reader sees."""
 
 import base64
 import math
+import threading
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -13,7 +15,9 @@ import pytest
 from course_lib import averages
 from course_lib.lessons.recipe import explorer as explorer_module
 from course_lib.lessons.recipe.explorer import RecipeExplorer
-from course_lib.lessons.recipe.training import RECIPE, Run, STEPS, train, warmup_cosine
+from course_lib.interactive.explorer import _catch_up_before_each_cell
+from course_lib.lessons.recipe.training import RECIPE, Run, SCHEDULES, STEPS, learning_rates, train, warmup_cosine
+from tests.interactive.test_drawing_ahead import draw_everything_ahead, full_picture, shown_in_a_browser
 
 SPIKE_STEP, SPIKE_FACTOR = 3, 2.5
 
@@ -225,3 +229,79 @@ def test_computing_ahead_goes_one_run_at_a_time_nearest_first(trained):
     assert {"warmup": 15} in changed and {"peak_lr": 0.3} in changed  # further out, later
     assert len({str(sorted(batch[0].items())) for batch in batches}) == len(batches)  # nothing twice
     assert trained == []  # listing them trains nothing
+
+
+# --- in the browser: a setting not trained yet shows its learning rates at once, its loss when trained ---
+
+@pytest.fixture
+def held_runs(monkeypatch):
+    """A fake ``train`` that waits until released (``release.set()``); the recipes it trained."""
+    release, recipes = threading.Event(), []
+
+    def held_train(recipe, seed=0, steps=STEPS):
+        assert release.wait(30), "never released"
+        recipes.append(recipe)
+        return fake_run(recipe)
+
+    monkeypatch.setattr(explorer_module, "train", held_train)
+    yield release, recipes
+    release.set()  # the explorer's threads finish what they compute ahead
+
+
+def wait_until(condition, patience_s: float = 30.0) -> None:
+    deadline = time.monotonic() + patience_s
+    while not condition():
+        assert time.monotonic() < deadline, "not within the patience"
+        time.sleep(0.01)
+
+
+def test_a_move_to_a_setting_not_trained_yet_shows_its_rates_at_once_and_its_loss_once_trained(held_runs):
+    release, recipes = held_runs
+    explorer = RecipeExplorer(base=fake_run(RECIPE))
+    frames = shown_in_a_browser(explorer)
+    explorer.controls["peak_lr"].value = 0.03  # a reader's move
+    assert len(frames) == 1 and recipes == []  # a picture at once, no run done
+    np.testing.assert_array_equal(explorer._rate.get_ydata(), learning_rates(replace(RECIPE, peak_lr=0.03)))
+    assert np.isnan(explorer._loss.get_ydata()).all()
+    assert texts(explorer)[:2] == ["this run: training…", "clipping at 1"]
+    assert explorer.WORKING_CLASS in explorer.widget._dom_classes
+    assert explorer._picture_key() is None  # not kept: a move back here must not show it again
+    release.set()
+    wait_until(lambda: explorer.WORKING_CLASS not in explorer.widget._dom_classes and len(frames) == 2)
+    trained_first = list(explorer._runs._results)[1]  # [0]: the recipe's, from the notebook's run
+    reader = {name: control.value for name, control in explorer.controls.items()}
+    assert trained_first == explorer._runs._key(reader)  # before anything ahead
+    draw_everything_ahead(explorer)
+    with explorer.canvas.lock:
+        assert texts(explorer)[0] == "this run: held-out accuracy 90 % (EMA 45 %)"
+        np.testing.assert_array_equal(explorer._loss.get_ydata(), averages.ewa(
+            fake_run(replace(RECIPE, peak_lr=0.03)).losses, 0.9, bias_correction=True))
+        assert full_picture(explorer) == frames[-1]
+
+
+def test_a_cell_run_while_a_setting_trains_gets_its_whole_picture(held_runs):
+    release, _ = held_runs
+    explorer = RecipeExplorer(base=fake_run(RECIPE))
+    frames = shown_in_a_browser(explorer)
+    explorer.controls["schedule"].value = SCHEDULES[1]
+    assert explorer.result["accuracy"] == "training…"
+    threading.Timer(0.2, release.set).start()
+    _catch_up_before_each_cell()  # what runs before each cell
+    assert explorer.result["accuracy"].startswith("held-out accuracy")
+    assert explorer.WORKING_CLASS not in explorer.widget._dom_classes
+    draw_everything_ahead(explorer)
+    assert full_picture(explorer) == frames[-1]  # and the browser got it
+
+
+def test_without_a_browser_a_move_waits_for_its_run(trained):
+    explorer = RecipeExplorer(base=fake_run(RECIPE))
+    explorer.controls["peak_lr"].value = 0.03
+    assert replace(RECIPE, peak_lr=0.03) in trained
+    assert texts(explorer)[0] == "this run: held-out accuracy 90 % (EMA 45 %)"
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_the_rates_shown_while_training_are_those_of_the_run(schedule):
+    """One real run per schedule (about half a second each), compared to the last bit."""
+    recipe = replace(RECIPE, schedule=schedule, warmup_steps=7, peak_lr=0.03)
+    np.testing.assert_array_equal(learning_rates(recipe), train(recipe).lrs)

@@ -12,7 +12,7 @@ from course_lib.interactive.drag_cache import OneAtATime
 from course_lib.interactive.explorer import (Explorer, HALF_DECADES, log_slider, log_values,
     sparse_ticks, status_text)
 from course_lib.lab import plots
-from course_lib.lessons.recipe.training import RECIPE, Run, SCHEDULES, STEPS, train
+from course_lib.lessons.recipe.training import RECIPE, Run, SCHEDULES, STEPS, learning_rates, train
 
 MAX_WARMUP = 30
 RATE_LIMITS = (1e-6, 1.0)
@@ -36,8 +36,10 @@ class RecipeExplorer(Explorer):
     lines give the held-out accuracy at the end and, for a run whose loss rose, how far and when.
 
     ``max_norm=math.inf`` or ``clip=False`` is no clipping (the ``clip`` checkbox). Each setting is
-    one real ``train`` run (about half a second on one thread). ``base``, the run of ``RECIPE`` from
-    seed 0 that the notebook has already trained, saves training it again::
+    one real ``train`` run (about half a second on one thread): in the browser a move to a setting
+    not trained yet shows its learning rates at once and "training…", and the loss when the run is
+    done (``result_or_later``). ``base``, the run of ``RECIPE`` from seed 0 that the notebook has
+    already trained, saves training it again::
 
         lesson.RecipeExplorer(base=runs.runs[0])
     """
@@ -67,6 +69,7 @@ class RecipeExplorer(Explorer):
         })
         self._assign({"warmup": warmup, "peak_lr": peak_lr, "clip": clip, "max_norm": max_norm, "schedule": schedule})
         self._summaries = {} if base is None else {RECIPE: self._summary(base, RECIPE)}
+        self._rates = {}  # learning_rates of each recipe drawn while its run trains
         self._base = self._summary_of(RECIPE)
         self._runs = OneAtATime(self.controls, ("warmup", "peak_lr", "max_norm"), self._train_each, reach=self.REACH)
 
@@ -130,10 +133,9 @@ class RecipeExplorer(Explorer):
             behaviour = f"spiked to {losses.max() / losses[0]:.2g}× its first loss at step {int(losses.argmax())}"
         else:
             behaviour = "no spike"
+        clipped = _clipping(recipe)
         if math.isfinite(recipe.max_norm):
-            clipped = f"clipping at {recipe.max_norm:g}: {np.mean(run.grad_norms > recipe.max_norm):.0%} of the steps"
-        else:
-            clipped = "no clipping"
+            clipped += f": {np.mean(run.grad_norms > recipe.max_norm):.0%} of the steps"
         accuracy = f"held-out accuracy {_percent(run.accuracy)} (EMA {_percent(run.ema_accuracy)})"
         return {"lrs": np.asarray(run.lrs, dtype=float), "curve": curve, "accuracy": accuracy,
                 "behaviour": f"{behaviour}; {clipped}"}
@@ -142,15 +144,27 @@ class RecipeExplorer(Explorer):
         setting = self.setting
         self._grey_out("max_norm", not setting["clip"])
         self._grey_out("warmup", setting["schedule"] == "one-cycle")
-        self.result = self._runs.get(setting)
+        self.result = self.result_or_later(self._runs, setting) or self._training(self.recipe_of(setting))
         self._rate.set_ydata(self.result["lrs"])
         self._loss.set_ydata(self.result["curve"])
         self._statuses[0].set_text(f"this run: {self.result['accuracy']}")
         self._statuses[1].set_text(self.result["behaviour"])
         self.canvas.draw_idle()
 
+    def _training(self, recipe) -> dict:
+        """What the figure shows of a run still training: its learning rates, no loss yet."""
+        lr_only = replace(recipe, max_norm=RECIPE.max_norm)  # the rates do not depend on clipping
+        if lr_only not in self._rates:
+            self._rates[lr_only] = learning_rates(lr_only)
+        return {"lrs": self._rates[lr_only], "curve": np.full(STEPS, np.nan), "accuracy": "training…",
+                "behaviour": _clipping(recipe)}
+
     def _fixed_settings(self) -> dict:
         return {"steps": STEPS, "seed": 0}
+
+
+def _clipping(recipe) -> str:
+    return f"clipping at {recipe.max_norm:g}" if math.isfinite(recipe.max_norm) else "no clipping"
 
 
 def _percent(fraction: float) -> str:

@@ -159,6 +159,23 @@ def make_optimizer(model: torch.nn.Module, recipe: Recipe, steps: int):
         optimizer, lambda t: warmup_stable_decay(t, 1.0, recipe.warmup_steps, steps))
 
 
+def learning_rates(recipe: Recipe = RECIPE, steps: int = STEPS) -> np.ndarray:
+    """The lr of every step of a run of ``recipe`` (its ``Run.lrs``) without training: its optimizer
+    and scheduler stepped on a one-weight model whose gradient is 0 (no schedule here looks at the
+    gradients)."""
+    model = torch.nn.Linear(1, 1)
+    optimizer, scheduler = make_optimizer(model, recipe, steps)
+    for parameter in model.parameters():
+        parameter.grad = torch.zeros_like(parameter)
+    group, lrs = optimizer.param_groups[0], np.empty(steps)
+    for t in range(steps):
+        optimizer.step()
+        lrs[t] = group.get("scheduled_lr", group["lr"])
+        if scheduler is not None:
+            scheduler.step()
+    return lrs
+
+
 @dataclass(frozen=True)
 class Run:
     """One run. Per step (arrays of ``steps``): losses (minibatch loss before the step),
