@@ -67,12 +67,17 @@ class DragCache:
         self._lock = threading.Lock()  # guards _results while two threads store in it
         self._last = None  # the setting last asked for: the thread computes ahead from it
         self._computing = (set(), None)  # keys of the thread's batch, an Event set when it is done
+        self._abandon = False  # the reader waits for another setting: the thread drops its batch
         self._wake = threading.Event()
         self._thread = None
         DragCache._all.add(self)
 
     class NotReady(Exception):
         """Raised by ``get`` while peeking, for a setting whose result is not known yet."""
+
+    class Abandoned(Exception):
+        """Raised in the cache's thread, at its next call of the course's code, when the reader asks
+        without waiting for a setting other than those it computes."""
 
     _peeking = threading.local()
 
@@ -100,8 +105,11 @@ class DragCache:
             DragCache._asked.append(self)
         key = self._key(setting)
         if not wait:
-            if key not in self._results and DragCache._reader_idle.is_set():
-                self.compute_ahead()
+            if key not in self._results:
+                keys, _ = self._computing
+                self._abandon = bool(keys) and key not in keys  # the reader's first, at once
+                if DragCache._reader_idle.is_set():
+                    self.compute_ahead()
             return self._results.get(key)
         keys, done = self._computing
         if key in keys and key not in self._results:
@@ -185,6 +193,7 @@ class DragCache:
             self._thread = start_working_ahead(self._compute_ahead, "DragCache ahead")
 
     def _compute_ahead(self) -> None:
+        _this_thread.cache = self
         sys.settrace(_pause_for_the_reader)  # this thread only
         while True:
             self._wake.wait()
@@ -195,9 +204,13 @@ class DragCache:
                     break
                 batch = self._missing(batch)
                 done = threading.Event()
-                self._computing = ({self._key(each) for each in batch}, done)
+                self._computing, self._abandon = ({self._key(each) for each in batch}, done), False
                 try:
                     self._store(batch)
+                except DragCache.Abandoned:  # raised by the trace function, which Python then unsets
+                    self._abandon = False
+                    sys.settrace(_pause_for_the_reader)
+                    break
                 except Exception:  # the reader's own request will raise it where it is seen
                     break
                 finally:
@@ -277,6 +290,8 @@ def _pause_for_the_reader(frame, event, arg) -> None:
     if frame.f_globals.get("__name__", "").startswith("course_lib."):
         if not DragCache._reader_idle.is_set():
             DragCache._reader_idle.wait()
+        if _this_thread.cache._abandon:
+            raise DragCache.Abandoned
         quiet = DragCache._quiet_until - time.monotonic()
         if quiet > 0:  # a picture is on its way
             time.sleep(quiet)
@@ -286,6 +301,7 @@ def _pause_for_the_reader(frame, event, arg) -> None:
 
 
 _calls = [0]
+_this_thread = threading.local()  # .cache: the cache a thread that computes ahead works for
 
 
 @atexit.register

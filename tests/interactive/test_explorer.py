@@ -262,6 +262,44 @@ def test_drag_cache_asked_not_to_wait_answers_none_and_computes_that_setting_fir
     assert cache.get({"x": 5}, wait=False) == 10 and cache.get({"x": 5}) == 10
 
 
+def test_a_reader_who_does_not_wait_stops_what_the_thread_computes_ahead():
+    """The thread drops a setting it computes ahead, at its next call of the course's code, when the
+    reader asks without waiting for another: that one comes first, at once."""
+    import threading
+
+    import ipywidgets
+
+    from course_lib import averages
+    from course_lib.interactive.drag_cache import OneAtATime
+
+    started, stop_holding = [], threading.Event()
+
+    def compute(batch):
+        started.append([setting["x"] for setting in batch])
+        while batch[0]["x"] == 2 and not stop_holding.is_set():  # a long computation ahead
+            averages.ewa(np.ones(3), 0.5)
+            time.sleep(0.001)
+        return [setting["x"] * 2 for setting in batch]
+
+    controls = {"x": ipywidgets.SelectionSlider(options=list(range(1, 10)))}
+    cache = OneAtATime(controls, ("x",), compute, reach=0)
+    try:
+        with DragCache.reader_waiting():
+            assert cache.get({"x": 1}) == 2
+        deadline = time.monotonic() + 10
+        while [2] not in started:  # the thread computes x = 2 ahead, and holds there
+            assert time.monotonic() < deadline, "the thread did not compute ahead within 10 s"
+            time.sleep(0.01)
+        with DragCache.reader_waiting():
+            assert cache.get({"x": 7}, wait=False) is None
+        while not cache.known({"x": 7}):
+            assert time.monotonic() < deadline, "the reader's setting was not computed within 10 s"
+            time.sleep(0.01)
+        assert started[started.index([2]) + 1] == [7] and not cache.known({"x": 2})
+    finally:
+        stop_holding.set()
+
+
 @pytest.mark.parametrize("name", sorted(set(EXPLORERS) - {"ShowdownExplorer"}))  # that one needs a finished sweep
 def test_what_an_update_moves_is_in_the_saved_picture_too(name):
     """matplotlib leaves animated artists out of a normal draw, and out of a saved picture too unless
