@@ -4,7 +4,7 @@ sort digits, in one lesson split in four parts:
 
 * ``model``: the task (``sorting_batch``) and the transformer (``TinyTransformer``), ``param_groups``;
 * ``training``: the schedules, ``Recipe``, ``train`` (one run in plain PyTorch), ``train_seeds``,
-  ``lr_range_test``;
+  ``lr_range_test``, ``learning_rates`` (a run's rates without training);
 * ``explorer``: ``RecipeExplorer``;
 * ``exercises``: ``check_warmup_cosine``, ``check_param_groups`` and a prediction
   (``check_first_step``).
@@ -20,7 +20,8 @@ from course_lib.lessons.recipe.model import (
     sorted_half_loss, sorting_batch, TinyTransformer, VOCABULARY,
 )
 from course_lib.lessons.recipe.training import (
-    BATCH_SIZE, EMA_DECAY, evaluate, lr_range_test, make_optimizer, RATIO_STEPS, Recipe, RECIPE, Run, Runs,
+    BATCH_SIZE, EMA_DECAY, evaluate, learning_rates, lr_range_test, make_optimizer, RATIO_STEPS, Recipe, RECIPE,
+    Run, Runs,
     SCHEDULES, SEEDS, spread, STEPS, train, train_seeds, warmup_cosine, warmup_cosine_scheduler,
     warmup_stable_decay,
 )
