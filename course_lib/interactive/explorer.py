@@ -233,15 +233,10 @@ class Explorer:
         """The settings the control just moved reaches in one move, the likeliest first: a slider
         one step on in the same direction, one step back, then FAR steps either way (PageUp and
         PageDown); a dropdown's next choice in the same direction and the one back; a checkbox
-        unticked again. Then each other checkbox clicked (one picture each). Only these: drawing
-        more would keep the kernel busy, and slow what the reader does next, on a small machine."""
-        setting = self.setting
-        clicks = [setting | {name: not setting[name]} for name, control in self.controls.items()
-                  if isinstance(control, ipywidgets.Checkbox) and control is not moved and not control.disabled]
-        return self._moves_of(moved, old, new, setting) + clicks
-
-    def _moves_of(self, moved, old, new, setting: dict) -> list[dict]:
+        unticked again. Only these: drawing more would keep the kernel busy, and slow what the
+        reader does next, on a small machine."""
         name = next(name for name, control in self.controls.items() if control is moved)
+        setting = self.setting
         if isinstance(moved, ipywidgets.Checkbox):
             return [setting | {name: not new}]
         if isinstance(moved, ipywidgets.Dropdown):
