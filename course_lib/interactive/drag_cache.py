@@ -50,6 +50,10 @@ class DragCache:
     when a control moves (``reader_waiting``), and starts again from the new setting once the
     picture is sent. When the reader asks for a setting the thread is computing, the kernel lets
     it finish instead of starting over. A result is the same whichever thread computes it.
+
+    ``get(setting, wait=False)`` answers None at once for a setting not known yet: the thread then
+    drops what it computes (``Abandoned``) and computes that setting first, for an explorer that
+    shows what it can meanwhile (``Explorer.result_or_later``).
     """
 
     FAR = 5

@@ -1,4 +1,5 @@
-"""An explorer outside the single run in one tab: saved and reopened, and shown in two pages at once.
+"""An explorer outside the single run in one tab: saved and reopened, shown in two pages at once, and
+a picture that comes in two.
 
 - Save and reopen: JupyterLab saves a run notebook with its widgets' state (the course turns
   ``saveState`` on, ``jupyter-config/lab-settings/course_lib.json``). Reopened with its kernel shut
@@ -9,6 +10,9 @@
   other is too busy to paint each frame as it comes, both show the kernel's own picture, pixel for
   pixel (``LayeredCanvas`` sends whole frames: a view that skips one loses nothing; with ipympl's
   change-only frames the busy page keeps a mix of pictures).
+- A picture in two: the recipe's explorer, moved to a setting not trained yet, shows a first picture
+  at once (its widget marked as working meanwhile) and the whole picture once the run is done, the
+  one the kernel drew (``Explorer.result_or_later``).
 
 The pictures are compared exactly: at a device pixel ratio of 1 ipympl copies the PNG the kernel
 sends onto the page's canvas pixel for pixel, and ``canvas.toDataURL()`` reads it back losslessly.
@@ -28,7 +32,8 @@ import pytest
 from PIL import Image
 
 from course_lib.interactive.canvas import LayeredCanvas
-from browser_helpers import JS_IDLE_AND_DONE, NOTEBOOKS, WIDGET_VIEW, open_notebook, run_all
+from course_lib.interactive.explorer import Explorer
+from browser_helpers import JS_IDLE_AND_DONE, NOTEBOOKS, WIDGET_VIEW, explorer_outputs, open_notebook, run_all
 
 pytestmark = pytest.mark.browser
 
@@ -259,3 +264,52 @@ def test_two_pages_on_one_kernel_both_show_the_kernels_picture_after_quick_moves
     errors = [line for view in (one, two) for line in view.console if line.startswith(("error:", "page error:"))]
     assert not errors, "errors in the browser console:\n" + "\n".join(errors)
     one.page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+
+
+# ----------------------------------------------------------------------------- a picture in two
+
+RECIPE_SOURCE = NOTEBOOKS / "13_putting_it_together.ipynb"
+
+JS_WATCH_WORKING = """([output, workingClass]) => {
+    // whether the explorer's widget was marked as working, then no more; its canvas meanwhile
+    const seen = window.__working = {added: false, removed: false, during: null};
+    const canvas = output.querySelector('.jupyter-matplotlib-canvas-div canvas');
+    const tick = () => {
+        if (output.querySelector('.' + workingClass) !== null) {
+            seen.added = true;
+            seen.during = canvas.toDataURL();
+        } else if (seen.added) {
+            seen.removed = true;
+            return;
+        }
+        requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+}"""
+
+
+def test_a_setting_not_trained_yet_shows_a_first_picture_then_the_kernels_whole_one(lab, page_for):
+    notebook = nbformat.read(RECIPE_SOURCE, as_version=4)
+    imports = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    notebook.cells = [notebook.cells[0], imports, nbformat.v4.new_code_cell("lesson.RecipeExplorer()")]
+    nbformat.write(notebook, lab.root / "recipe_in_two.ipynb")
+    view = page_for("recipe-in-two")
+    open_notebook(view.page, lab, "recipe_in_two.ipynb", "recipe-in-two")
+    run_all_and_draw(view.page)
+    [model_id] = view.page.evaluate(JS_EXPLORER_MODEL_IDS)
+    output = explorer_outputs(view.page).first
+    start = canvases(view.page)[0]
+    peak_lr = output.locator(".widget-slider .noUi-handle").nth(1)
+    assert peak_lr.get_attribute("aria-valuetext") == "2"  # the third choice: 0.01
+    view.page.evaluate(JS_WATCH_WORKING, [output.element_handle(), Explorer.WORKING_CLASS])
+    peak_lr.focus()
+    view.page.keyboard.press("PageUp")  # to 0.3: trained ahead only after a dozen nearer settings
+    assert peak_lr.get_attribute("aria-valuetext") == "5"
+    view.page.wait_for_function("() => window.__working.removed", timeout=30_000)
+    during = decode(view.page.evaluate("() => window.__working.during"))
+    whole = kernel_picture(view.page, model_id)
+    assert np.array_equal(canvases(view.page)[0], whole), differing_pixels(canvases(view.page)[0], whole)
+    assert not np.array_equal(during, start) and not np.array_equal(during, whole)
+    errors = [line for line in view.console if line.startswith(("error:", "page error:"))]
+    assert not errors, "errors in the browser console:\n" + "\n".join(errors)
+    view.page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
