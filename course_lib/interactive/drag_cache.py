@@ -17,6 +17,11 @@ AFTER_A_MOVE_S = 0.05
 """Threads that work ahead of the reader start this long after a move, once the new picture is on
 its way: a thread that computes holds Python's lock for 5 ms at a time, and the kernel's threads
 that send the picture would wait for it."""
+GENTLE_PAUSE_S = 0.002
+"""How long a thread that computes ahead what nobody waits for yet rests every 256 Python calls
+(``OneAtATime``): a training run keeps one of two cores busy, and the messages of each move wait
+for it. The recipe's explorer computes ahead at about 40 % of its speed then; in five runs of the
+latency benchmark its median wait was 51–52 ms, against 54 and 58 ms in two runs without."""
 SWITCH_INTERVAL_S = 0.001
 """How often Python lets another thread run once threads work ahead (every 5 ms by default): the
 kernel's threads that receive a move and send its picture get their turn sooner. With it the
@@ -57,6 +62,8 @@ class DragCache:
     """
 
     FAR = 5
+    GENTLE = False
+    """Whether the thread rests (``GENTLE_PAUSE_S``) while it computes what nobody waits for yet."""
     _reader_idle = threading.Event()  # cleared while a control event is handled
     _reader_idle.set()
     _asked: list = []  # the caches asked for a setting while a control event was handled
@@ -72,6 +79,8 @@ class DragCache:
         self._last = None  # the setting last asked for: the thread computes ahead from it
         self._computing = (set(), None)  # keys of the thread's batch, an Event set when it is done
         self._abandon = False  # the reader waits for another setting: the thread drops its batch
+        self._awaited = None  # the key of the setting the reader asked for without waiting
+        self._gentle = False  # whether the thread's batch is one nobody waits for yet (GENTLE)
         self._wake = threading.Event()
         self._thread = None
         DragCache._all.add(self)
@@ -79,9 +88,10 @@ class DragCache:
     class NotReady(Exception):
         """Raised by ``get`` while peeking, for a setting whose result is not known yet."""
 
-    class Abandoned(Exception):
+    class Abandoned(BaseException):
         """Raised in the cache's thread, at its next call of the course's code, when the reader asks
-        without waiting for a setting other than those it computes."""
+        without waiting for a setting other than those it computes. Not an Exception: code that
+        catches those lets it through."""
 
     _peeking = threading.local()
 
@@ -110,13 +120,17 @@ class DragCache:
         key = self._key(setting)
         if not wait:
             if key not in self._results:
+                self._awaited = key
                 keys, _ = self._computing
                 self._abandon = bool(keys) and key not in keys  # the reader's first, at once
+                if key in keys:  # the thread computes it now: at full speed
+                    self._gentle = False
                 if DragCache._reader_idle.is_set():
                     self.compute_ahead()
             return self._results.get(key)
         keys, done = self._computing
         if key in keys and key not in self._results:
+            self._gentle = False
             self._let_the_thread_finish(done)
         result = self._results.get(key)
         if result is None:
@@ -197,7 +211,7 @@ class DragCache:
             self._thread = start_working_ahead(self._compute_ahead, "DragCache ahead")
 
     def _compute_ahead(self) -> None:
-        _this_thread.cache = self
+        _this_thread.cache, _this_thread.computing = self, False
         sys.settrace(_pause_for_the_reader)  # this thread only
         while True:
             self._wake.wait()
@@ -208,16 +222,19 @@ class DragCache:
                     break
                 batch = self._missing(batch)
                 done = threading.Event()
-                self._computing, self._abandon = ({self._key(each) for each in batch}, done), False
+                keys = {self._key(each) for each in batch}
+                self._computing, self._abandon = (keys, done), False
+                self._gentle = self.GENTLE and self._awaited not in keys
+                _this_thread.computing = True
                 try:
                     self._store(batch)
                 except DragCache.Abandoned:  # raised by the trace function, which Python then unsets
-                    self._abandon = False
                     sys.settrace(_pause_for_the_reader)
                     break
                 except Exception:  # the reader's own request will raise it where it is seen
                     break
                 finally:
+                    _this_thread.computing = False
                     self._computing = (set(), None)
                     done.set()
 
@@ -255,7 +272,10 @@ class OneAtATime(DragCache):
     one step either way, every other choice of the checkbox and the dropdown, then the sliders
     further out. For computations that batching does not speed up (a training run, a long
     recursion): a reader who moves a control waits for at most the one setting in progress, not
-    for a batch of twenty."""
+    for a batch of twenty. It goes on for dozens of settings, gently (``GENTLE``): the setting a
+    reader waits for at full speed, the others resting now and then."""
+
+    GENTLE = True
 
     def _ahead(self, setting: dict):
         others = list(super()._ahead(setting))[1:]  # [another choice, its slider neighbours], …
@@ -294,18 +314,19 @@ def _pause_for_the_reader(frame, event, arg) -> None:
     if frame.f_globals.get("__name__", "").startswith("course_lib."):
         if not DragCache._reader_idle.is_set():
             DragCache._reader_idle.wait()
-        if _this_thread.cache._abandon:
+        if _this_thread.computing and _this_thread.cache._abandon:
             raise DragCache.Abandoned
         quiet = DragCache._quiet_until - time.monotonic()
         if quiet > 0:  # a picture is on its way
             time.sleep(quiet)
     _calls[0] += 1
     if _calls[0] % 256 == 0:
-        time.sleep(0)
+        time.sleep(GENTLE_PAUSE_S if _this_thread.cache._gentle else 0)
 
 
 _calls = [0]
-_this_thread = threading.local()  # .cache: the cache a thread that computes ahead works for
+_this_thread = threading.local()  # a thread that computes ahead: .cache, the cache it works for;
+# .computing, whether it computes a batch (which it may drop)
 
 
 @atexit.register

@@ -76,6 +76,7 @@ class Explorer:
         self._behind = False  # whether the artists show another setting than the controls
         self._later_allowed = False  # whether update() may leave out a result not known yet (result_or_later)
         self._incomplete = None  # (cache, setting) of the result the picture shown still lacks
+        self._ahead_incomplete = False  # whether the picture drawn ahead lacks a result (result_or_later)
         self._queue = []  # the settings still to draw ahead
         self._readers_waiting = 0  # moves of the reader waiting for the figure (drawing ahead gives way)
         self._wake = threading.Event()  # new settings to draw ahead
@@ -116,8 +117,15 @@ class Explorer:
         result is not known yet: for results a reader should not wait for with nothing to see
         (a training run). The update then draws what it can without it, and says so; the cache's
         thread computes it first of all, and the explorer's thread draws the whole picture once it
-        is known. Code, a saved picture and a cell run afterwards get the whole picture."""
-        if not self._later_allowed or self._ahead is not None or self.canvas.syncing_data_url:
+        is known. Code, a saved picture and a cell run afterwards get the whole picture. Drawing
+        ahead, such a first picture is drawn too, and kept apart (``_first_picture_key``)."""
+        if self._ahead is not None:
+            try:
+                return cache.get(setting)  # peeking: known results only
+            except DragCache.NotReady:
+                self._ahead_incomplete = True
+                return None
+        if not self._later_allowed or self.canvas.syncing_data_url:
             return cache.get(setting)
         result = cache.get(setting, wait=False)
         if result is None:
@@ -167,13 +175,18 @@ class Explorer:
             return
         with self._reader_first():
             self._snap(change.owner)
-            drawn_ahead = self.canvas.send_picture(DragCache._key(self.setting))
-            if drawn_ahead:  # shown now, whole; the figure catches up first thing after
-                self._behind, self._incomplete = True, None
+            key = DragCache._key(self.setting)
+            first = []  # what the explorer's thread does first
+            if self.canvas.send_picture(key):  # shown now, whole; the figure catches up first thing after
+                self._behind, self._incomplete, first = True, None, [(None, 0)]
                 self.widget.remove_class(self.WORKING_CLASS)
+            elif self.canvas.send_picture(_first_picture_key(key)):  # shown now, without a result
+                self._behind, first = True, [(self._FIRST, 0), (self._WHOLE, 0)]
+                self.widget.add_class(self.WORKING_CLASS)
             else:  # the new picture goes out at once (without a result that takes long)
                 self._catch_up_with(self.canvas.drawing_once(), later_allowed=True)
-            self._draw_ahead_from(change, catch_up_first=drawn_ahead)
+                first = [(self._WHOLE, 0)] * (self._incomplete is not None)
+            self._draw_ahead_from(change, first)
             DragCache.quiet_after_a_move()
 
     @contextmanager
@@ -206,12 +219,12 @@ class Explorer:
     """A picture that waits for a result (``result_or_later``) is tried this many times, every
     AHEAD_WAIT_S; then the explorer's thread computes the result itself."""
     _WHOLE = "the reader's picture, once its result is known"
+    _FIRST = "the figure caught up with a first picture sent: without waiting for its result"
 
-    def _draw_ahead_from(self, change, catch_up_first: bool) -> None:
+    def _draw_ahead_from(self, change, first: list) -> None:
         if self.canvas.syncing_data_url:  # no browser shows the explorer: nobody to draw for
             return
-        self._queue = [(None, 0)] * catch_up_first + [(self._WHOLE, 0)] * (self._incomplete is not None) + [
-            (setting, 0) for setting in self._settings_ahead(change.owner, change.old, change.new)]
+        self._queue = first + [(setting, 0) for setting in self._settings_ahead(change.owner, change.old, change.new)]
         self._wake.set()
         if self._ahead_thread is None or not self._ahead_thread.is_alive():
             self._ahead_thread = start_working_ahead(self._draw_ahead_meanwhile, f"{type(self).__name__} ahead")
@@ -259,6 +272,11 @@ class Explorer:
             if setting is None:  # the figure first, so that the results computed ahead start from there
                 self._catch_up()
                 break
+            if setting is self._FIRST:  # and the cache's thread computes the reader's result first
+                self._catch_up_with(self.canvas.drawing_once(draw=False), later_allowed=True)
+                if self._incomplete is None:  # known meanwhile: the whole picture now
+                    self.canvas.draw()
+                break
             if setting is self._WHOLE:
                 if self._incomplete is None:
                     continue
@@ -271,37 +289,47 @@ class Explorer:
                 continue
             if self.canvas.has_picture(DragCache._key(setting)):
                 continue
-            if self._draw_ahead(setting):
+            drawn = self._draw_ahead(setting)
+            if drawn and not self._ahead_incomplete:
                 break
             if tries < self.AHEAD_TRIES:  # its results are on their way: after the others
                 self._queue.append((setting, tries + 1))
-                waiting += 1
+                waiting += not drawn
+            if drawn:  # a first picture, without them
+                break
         if self._queue:
             return self.AHEAD_WAIT_S if waiting == len(self._queue) else 0.0
         self._catch_up()
         return None
 
     def _draw_ahead(self, setting: dict) -> bool:
-        """Draw and keep the picture of ``setting``; False when its results are not known yet (or
-        the reader's picture waits for its own)."""
-        if self._incomplete is not None:
-            return False
+        """Draw and keep the picture of ``setting``; False when its results are not known yet. An
+        explorer that draws without a result (``result_or_later``) draws a first picture then
+        (``_ahead_incomplete``), once."""
         limits = _limits(self.figure)
-        self._ahead, self._behind = setting, True
+        self._ahead, self._behind, self._ahead_incomplete = setting, True, False
+        key = DragCache._key(setting)
         drawn = False
         try:
             with self.canvas.drawing_ahead() as background_changed, DragCache.peeking():
                 self.update()
-                self.canvas.keep_picture(DragCache._key(setting), whole=background_changed[0])
-                drawn = True
+                if self._ahead_incomplete:
+                    key = _first_picture_key(key)
+                if not self.canvas.has_picture(key):
+                    self.canvas.keep_picture(key, whole=background_changed[0])
+                    drawn = True
         except DragCache.NotReady:
             pass
         finally:
             self._ahead = None
         if background_changed[0]:  # axes or titles moved: back to those the picture was drawn from
+            incomplete = self._incomplete
             with self.canvas.drawing_ahead():
-                self._catch_up_with(nullcontext())
+                self._catch_up_with(nullcontext(), later_allowed=incomplete is not None)
                 _set_limits(self.figure, limits)
+            if incomplete is not None:  # the reader still sees the picture without its result
+                self._incomplete = incomplete
+                self.widget.add_class(self.WORKING_CLASS)
         return drawn
 
     def _catch_up(self, whole: bool = True) -> None:
@@ -370,6 +398,11 @@ class Explorer:
             "text/plain": self.describe(),
             "image/png": self.png(),
         }
+
+
+def _first_picture_key(key: tuple) -> tuple:
+    """The name a first picture, without a result, is kept under (``Explorer.result_or_later``)."""
+    return ("without a result", key)
 
 
 def _limits(figure) -> list:

@@ -11,7 +11,7 @@ import pytest
 
 from course_lib.interactive.canvas import png_bytes
 from course_lib.interactive.drag_cache import _choices, slider_moves
-from course_lib.interactive.explorer import _catch_up_before_each_cell, _limits, _set_limits
+from course_lib.interactive.explorer import _catch_up_before_each_cell, _first_picture_key, _limits, _set_limits
 from tests.interactive.test_explorer import EXPLORERS
 
 NAMES = sorted(set(EXPLORERS) - {"ShowdownExplorer"})
@@ -87,6 +87,8 @@ def test_pictures_drawn_ahead_are_those_a_move_draws(name):
         with explorer.canvas.lock:
             here, limits, pictures = explorer.setting, _limits(explorer.figure), dict(explorer.canvas._pictures)
             for key in set(pictures) - before - {explorer._picture_key()}:
+                if key == _first_picture_key(key[-1]):  # without a result: test_recipe_explorer checks these
+                    continue
                 explorer.canvas._pictures.clear()
                 explorer.set(**dict(key))
                 assert full_picture(explorer) == pictures[key], f"{name} at {dict(key)}, drawn ahead from {here}"

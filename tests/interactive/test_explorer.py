@@ -300,6 +300,31 @@ def test_a_reader_who_does_not_wait_stops_what_the_thread_computes_ahead():
         stop_holding.set()
 
 
+@pytest.mark.parametrize("one_at_a_time", [True, False])
+def test_the_thread_computes_what_nobody_waits_for_gently_one_setting_at_a_time(one_at_a_time):
+    """A OneAtATime cache's thread rests now and then while it computes ahead (GENTLE), not while
+    it computes the setting a reader waits for; a batched cache's never rests."""
+    import ipywidgets
+
+    from course_lib.interactive.drag_cache import OneAtATime
+
+    gentle = {}
+
+    def compute(batch):
+        gentle.update((setting["x"], cache._gentle) for setting in batch)
+        return [setting["x"] * 2 for setting in batch]
+
+    controls = {"x": ipywidgets.SelectionSlider(options=list(range(1, 10)))}
+    cache = (OneAtATime if one_at_a_time else DragCache)(controls, ("x",), compute, reach=0)
+    with DragCache.reader_waiting():
+        assert cache.get({"x": 5}, wait=False) is None
+    deadline = time.monotonic() + 10
+    while not all(cache.known({"x": x}) for x in (4, 5, 6)):
+        assert time.monotonic() < deadline, "not computed within 10 s"
+        time.sleep(0.01)
+    assert gentle[5] is False and gentle[4] is gentle[6] is one_at_a_time
+
+
 @pytest.mark.parametrize("name", sorted(set(EXPLORERS) - {"ShowdownExplorer"}))  # that one needs a finished sweep
 def test_what_an_update_moves_is_in_the_saved_picture_too(name):
     """matplotlib leaves animated artists out of a normal draw, and out of a saved picture too unless

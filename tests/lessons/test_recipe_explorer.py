@@ -15,7 +15,8 @@ import pytest
 from course_lib import averages
 from course_lib.lessons.recipe import explorer as explorer_module
 from course_lib.lessons.recipe.explorer import RecipeExplorer
-from course_lib.interactive.explorer import _catch_up_before_each_cell
+from course_lib.interactive.drag_cache import DragCache
+from course_lib.interactive.explorer import _catch_up_before_each_cell, _first_picture_key
 from course_lib.lessons.recipe.training import RECIPE, Run, SCHEDULES, STEPS, learning_rates, train, warmup_cosine
 from tests.interactive.test_drawing_ahead import draw_everything_ahead, full_picture, shown_in_a_browser
 
@@ -277,6 +278,33 @@ def test_a_move_to_a_setting_not_trained_yet_shows_its_rates_at_once_and_its_los
         np.testing.assert_array_equal(explorer._loss.get_ydata(), averages.ewa(
             fake_run(replace(RECIPE, peak_lr=0.03)).losses, 0.9, bias_correction=True))
         assert full_picture(explorer) == frames[-1]
+
+
+def test_first_pictures_are_drawn_ahead_too_and_sent_at_once(held_runs):
+    """Drawing ahead, a setting not trained yet gets its first picture, exactly the one a move
+    there draws; a move there sends it without an update, and the whole picture follows."""
+    release, _ = held_runs
+    explorer = RecipeExplorer(base=fake_run(RECIPE))
+    frames = shown_in_a_browser(explorer)
+    explorer.controls["warmup"].value = 11  # nothing is trained meanwhile: held
+    reader = {name: control.value for name, control in explorer.controls.items()}
+    first = _first_picture_key(DragCache._key(reader | {"warmup": 12}))
+    wait_until(lambda: first in explorer.canvas._pictures)
+    kept = explorer.canvas._pictures[first]
+    updates = []
+    original = explorer.update
+    explorer.update = lambda: updates.append(explorer.setting) or original()
+    with explorer.canvas.lock:  # the explorer's thread waits meanwhile
+        explorer.controls["warmup"].value = 12
+        assert updates == [] and frames[-1] == kept and explorer.WORKING_CLASS in explorer.widget._dom_classes
+    with explorer.canvas.lock:  # what a move there draws, from scratch
+        explorer._catch_up_with(explorer.canvas.drawing_once(draw=False), later_allowed=True)
+        assert explorer._incomplete is not None and full_picture(explorer) == kept
+    release.set()
+    wait_until(lambda: explorer.WORKING_CLASS not in explorer.widget._dom_classes)
+    draw_everything_ahead(explorer)
+    with explorer.canvas.lock:
+        assert texts(explorer)[0].startswith("this run: held-out accuracy") and full_picture(explorer) == frames[-1]
 
 
 def test_a_cell_run_while_a_setting_trains_gets_its_whole_picture(held_runs):
