@@ -271,13 +271,16 @@ def test_two_pages_on_one_kernel_both_show_the_kernels_picture_after_quick_moves
 RECIPE_SOURCE = NOTEBOOKS / "13_putting_it_together.ipynb"
 
 JS_WATCH_WORKING = """([output, workingClass]) => {
-    // whether the explorer's widget was marked as working, then no more; its canvas meanwhile
+    // whether the explorer's widget was marked as working, then no more; the first new picture
+    // its canvas showed meanwhile
     const seen = window.__working = {added: false, removed: false, during: null};
     const canvas = output.querySelector('.jupyter-matplotlib-canvas-div canvas');
+    const start = canvas.toDataURL();
     const tick = () => {
         if (output.querySelector('.' + workingClass) !== null) {
             seen.added = true;
-            seen.during = canvas.toDataURL();
+            const now = canvas.toDataURL();
+            if (seen.during === null && now !== start) seen.during = now;
         } else if (seen.added) {
             seen.removed = true;
             return;
@@ -306,7 +309,9 @@ def test_a_setting_not_trained_yet_shows_a_first_picture_then_the_kernels_whole_
     view.page.keyboard.press("PageUp")  # to 0.3: trained ahead only after a dozen nearer settings
     assert peak_lr.get_attribute("aria-valuetext") == "5"
     view.page.wait_for_function("() => window.__working.removed", timeout=30_000)
-    during = decode(view.page.evaluate("() => window.__working.during"))
+    during = view.page.evaluate("() => window.__working.during")
+    assert during is not None, "no new picture while the explorer was marked as working"
+    during = decode(during)
     whole = kernel_picture(view.page, model_id)
     assert np.array_equal(canvases(view.page)[0], whole), differing_pixels(canvases(view.page)[0], whole)
     assert not np.array_equal(during, start) and not np.array_equal(during, whole)
