@@ -19,7 +19,7 @@ its way: a thread that computes holds Python's lock for 5 ms at a time, and the 
 that send the picture would wait for it."""
 GENTLE_PAUSE_S = 0.002
 """How long a thread that computes ahead what nobody waits for yet rests every 256 Python calls
-(``OneAtATime``): a training run keeps one of two cores busy, and the messages of each move wait
+(counted over the threads that compute ahead; ``OneAtATime``): a training run keeps one of two cores busy, and the messages of each move wait
 for it. The recipe's explorer computes ahead at about 40 % of its speed then; in five runs of the
 latency benchmark its median wait was 51–52 ms, against 54 and 58 ms in two runs without."""
 SWITCH_INTERVAL_S = 0.001
@@ -68,6 +68,7 @@ class DragCache:
     _reader_idle.set()
     _asked: list = []  # the caches asked for a setting while a control event was handled
     _waiting = 0  # control events being handled (reader_waiting blocks)
+    _finishing = 0  # readers waiting for a thread to finish its batch (the threads run meanwhile)
     _quiet_until = 0.0  # time.monotonic() until which the threads stay paused (``quiet_after_a_move``)
     _waiting_lock = threading.Lock()
     _all = weakref.WeakSet()
@@ -165,7 +166,8 @@ class DragCache:
         restarts from the settings asked for. Blocks may nest, and run on several threads."""
         with cls._waiting_lock:
             cls._waiting += 1
-            cls._reader_idle.clear()
+            if not cls._finishing:
+                cls._reader_idle.clear()
         try:
             yield
         finally:
@@ -195,12 +197,18 @@ class DragCache:
 
     @staticmethod
     def _let_the_thread_finish(done: threading.Event) -> None:
+        """Wait for a thread's batch, letting the threads run meanwhile (several may wait at once)."""
         DragCache._quiet_until = 0.0
-        paused = not DragCache._reader_idle.is_set()
-        DragCache._reader_idle.set()
-        done.wait()
-        if paused:
-            DragCache._reader_idle.clear()
+        with DragCache._waiting_lock:
+            DragCache._finishing += 1
+            DragCache._reader_idle.set()
+        try:
+            done.wait()
+        finally:
+            with DragCache._waiting_lock:
+                DragCache._finishing -= 1
+                if DragCache._finishing == 0 and DragCache._waiting:
+                    DragCache._reader_idle.clear()
 
     def compute_ahead(self) -> None:
         """Compute what may come after the last setting asked for, in the cache's thread (once the
@@ -227,9 +235,10 @@ class DragCache:
                 self._gentle = self.GENTLE and self._awaited not in keys
                 _this_thread.computing = True
                 try:
+                    if self._last is not setting:  # asked for meanwhile, before _computing was set
+                        break
                     self._store(batch)
-                except DragCache.Abandoned:  # raised by the trace function, which Python then unsets
-                    sys.settrace(_pause_for_the_reader)
+                except DragCache.Abandoned:
                     break
                 except Exception:  # the reader's own request will raise it where it is seen
                     break
@@ -237,6 +246,7 @@ class DragCache:
                     _this_thread.computing = False
                     self._computing = (set(), None)
                     done.set()
+                    sys.settrace(_pause_for_the_reader)  # Python unsets it when it raises
 
     def _ahead(self, setting: dict):
         """Batches of what the reader may ask for next, the likeliest first: the sliders moved up to
@@ -309,8 +319,10 @@ def slider_moves(control, value, distances) -> list:
 def _pause_for_the_reader(frame, event, arg) -> None:
     """The trace function of the threads that compute ahead, run at each call of a Python
     function: at a call of the course's own code (which holds no lock another thread may need)
-    wait while the kernel handles a control event; every few hundred calls let the kernel's other
-    threads (the messages from the browser) take their turn. So the reader never waits for them."""
+    wait while the kernel handles a control event, and drop the batch the reader no longer wants
+    (``Abandoned``); every few hundred calls let the kernel's other threads (the messages from the
+    browser) take their turn, resting a little where nobody waits for the batch (``GENTLE``). So
+    the reader never waits for them."""
     if frame.f_globals.get("__name__", "").startswith("course_lib."):
         if not DragCache._reader_idle.is_set():
             DragCache._reader_idle.wait()

@@ -71,7 +71,7 @@ class Explorer:
             control.observe(self._on_change, names="value")
         self.canvas.on_msg(self._on_canvas_message)
         self.canvas.picture_key = self._picture_key  # a picture shown before is sent again, not redrawn
-        self.canvas.catching_up = functools.partial(self._catch_up, whole=False)  # then drawn
+        self.canvas.catching_up = functools.partial(self._catch_up, whole=False)  # the draw that follows sends it
         self._ahead = None  # the setting update() draws instead of the controls' values (drawing ahead)
         self._behind = False  # whether the artists show another setting than the controls
         self._later_allowed = False  # whether update() may leave out a result not known yet (result_or_later)
@@ -339,8 +339,8 @@ class Explorer:
         it if need be, and send it."""
         with self.canvas.lock:
             incomplete = whole and self._incomplete is not None
-            if self._behind or incomplete:
-                self._catch_up_with(self.canvas.drawing_once(draw=incomplete))
+            if self._behind or incomplete:  # (not whole: a result not known yet is not waited for)
+                self._catch_up_with(self.canvas.drawing_once(draw=incomplete), later_allowed=not whole)
 
     def _catch_up_with(self, drawing, later_allowed: bool = False) -> None:
         self._behind, self._incomplete, self._later_allowed = False, None, later_allowed

@@ -333,3 +333,13 @@ def test_the_rates_shown_while_training_are_those_of_the_run(schedule):
     """One real run per schedule (about half a second each), compared to the last bit."""
     recipe = replace(RECIPE, schedule=schedule, warmup_steps=7, peak_lr=0.03)
     np.testing.assert_array_equal(learning_rates(recipe), train(recipe).lrs)
+
+
+def test_the_rates_are_worked_out_without_drawing_torchs_random_numbers():
+    """A move in the browser must not shift the random numbers of the learner's next cell."""
+    import torch
+
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    learning_rates(replace(RECIPE, schedule="one-cycle"))
+    assert torch.equal(torch.get_rng_state(), before)

@@ -161,11 +161,12 @@ def make_optimizer(model: torch.nn.Module, recipe: Recipe, steps: int):
 
 def learning_rates(recipe: Recipe = RECIPE, steps: int = STEPS) -> np.ndarray:
     """The lr of every step of a run of ``recipe`` (its ``Run.lrs``) without training: its optimizer
-    and scheduler stepped on a one-weight model whose gradient is 0 (no schedule here looks at the
-    gradients)."""
-    model = torch.nn.Linear(1, 1)
+    and scheduler stepped on a 1×1 linear layer whose gradients are 0 (no schedule here looks at the
+    gradients). The layer is made without drawing from torch's random generator."""
+    model = torch.nn.utils.skip_init(torch.nn.Linear, 1, 1)
     optimizer, scheduler = make_optimizer(model, recipe, steps)
     for parameter in model.parameters():
+        parameter.data.zero_()
         parameter.grad = torch.zeros_like(parameter)
     group, lrs = optimizer.param_groups[0], np.empty(steps)
     for t in range(steps):
