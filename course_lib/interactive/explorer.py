@@ -17,6 +17,7 @@ artists, the ill-conditioned bowl race of notebooks 02 and 03) are the parts two
 import base64
 import functools
 import io
+import itertools
 import math
 import sys
 import threading
@@ -85,6 +86,7 @@ class Explorer:
         shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
         if shell is not None and _catch_up_before_each_cell not in shell.events.callbacks["pre_run_cell"]:
             shell.events.register("pre_run_cell", _catch_up_before_each_cell)
+            shell.events.register("post_run_cell", _after_each_cell)
 
     @property
     def setting(self) -> dict:
@@ -202,7 +204,8 @@ class Explorer:
             self._readers_waiting -= 1
 
     # Drawing ahead. After each move of a control, while the reader looks, a thread of the
-    # explorer draws the pictures of the settings that control reaches next (``_settings_ahead``)
+    # explorer draws the pictures of the settings that control reaches next (``_settings_ahead``);
+    # when a browser first shows the explorer, those of each control's first move
     # and keeps them (``LayeredCanvas``): a move to one of them sends its picture at once, without
     # computing or drawing, and the figure catches up after. The thread starts once the new
     # picture is on its way (``AFTER_A_MOVE_S``), holds the figure for one picture at a time and
@@ -222,9 +225,23 @@ class Explorer:
     _FIRST = "the figure caught up with a first picture sent: without waiting for its result"
 
     def _draw_ahead_from(self, change, first: list) -> None:
+        settings = self._settings_ahead(change.owner, change.old, change.new)
+        self._draw_ahead_of(first + [(setting, 0) for setting in settings])
+
+    def _draw_first_moves_ahead(self) -> None:
+        """A browser shows the explorer: draw ahead what the reader's first move of each control
+        reaches (while the reader reads the cell), each control's likeliest move first; after what
+        is queued already (another view's moves)."""
+        with self._reader_first():
+            moves = [self._settings_ahead(control, control.value, control.value)
+                     for control in self.controls.values() if not control.disabled]
+            self._draw_ahead_of(self._queue + [(setting, 0) for settings in itertools.zip_longest(*moves)
+                                               for setting in settings if setting is not None])
+
+    def _draw_ahead_of(self, queue: list) -> None:
         if self.canvas.syncing_data_url:  # no browser shows the explorer: nobody to draw for
             return
-        self._queue = first + [(setting, 0) for setting in self._settings_ahead(change.owner, change.old, change.new)]
+        self._queue = queue
         self._wake.set()
         if self._ahead_thread is None or not self._ahead_thread.is_alive():
             self._ahead_thread = start_working_ahead(self._draw_ahead_meanwhile, f"{type(self).__name__} ahead")
@@ -266,6 +283,8 @@ class Explorer:
     def _draw_next_ahead(self) -> float | None:
         """Draw the next picture of the queue; return how long to wait before the next one, None
         when the queue is done (and the figure back at the controls' values)."""
+        if _A_CELL_RUNS.is_set():  # its code may read the explorer's results: after the cell
+            return self.AHEAD_WAIT_S
         waiting = 0
         while waiting < len(self._queue):
             setting, tries = self._queue.pop(0)
@@ -367,6 +386,7 @@ class Explorer:
     def _on_canvas_message(self, canvas, content, buffers) -> None:
         if content.get("type") == "initialized":  # a browser shows the explorer: get ready for it
             DragCache.compute_ahead_for(self.controls)
+            self._draw_first_moves_ahead()
 
     def _freeze_layout(self) -> None:
         """Lay the figure out once, then pin it there: placing axes, titles and axis labels costs
@@ -421,11 +441,20 @@ def _set_limits(figure, limits: list) -> None:
 _EXPLORERS = weakref.WeakSet()
 
 
+_A_CELL_RUNS = threading.Event()
+"""Set while a cell runs: the explorers draw nothing ahead meanwhile."""
+
+
 def _catch_up_before_each_cell(*_) -> None:
     """Code in a cell reads an explorer's results: those of its controls' values, not of a
-    setting drawn ahead."""
+    setting drawn ahead, and none is drawn ahead until the cell is done (``_after_each_cell``)."""
+    _A_CELL_RUNS.set()
     for explorer in list(_EXPLORERS):
         explorer._catch_up()
+
+
+def _after_each_cell(*_) -> None:
+    _A_CELL_RUNS.clear()
 
 
 def sparse_ticks(ax) -> None:

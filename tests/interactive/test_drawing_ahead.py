@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 
 from course_lib.interactive.canvas import png_bytes
-from course_lib.interactive.drag_cache import _choices, slider_moves
-from course_lib.interactive.explorer import _catch_up_before_each_cell, _first_picture_key, _limits, _set_limits
+from course_lib.interactive.drag_cache import DragCache, _choices, slider_moves
+from course_lib.interactive.explorer import (
+    _after_each_cell,
+    _catch_up_before_each_cell,
+    _first_picture_key,
+    _limits,
+    _set_limits,
+)
 from tests.interactive.test_explorer import EXPLORERS
 
 NAMES = sorted(set(EXPLORERS) - {"ShowdownExplorer"})
@@ -153,6 +159,7 @@ def test_a_move_to_a_picture_drawn_ahead_sends_it_without_computing_and_catches_
         _catch_up_before_each_cell()  # as before a cell runs
         assert updates == [start | {"lr": target}] and not explorer._behind
         assert full_picture(explorer) == frames[-1]
+        _after_each_cell()
     draw_everything_ahead(explorer)  # then from there
     assert full_picture(explorer) == frames[-1] and explorer.setting == start | {"lr": target}
 
@@ -162,6 +169,53 @@ def test_the_explorers_thread_catches_up_by_itself_after_a_picture_drawn_ahead()
     control.value = one_step(control)
     draw_everything_ahead(explorer)
     assert not explorer._behind and full_picture(explorer) == frames[-1]
+
+
+@pytest.mark.parametrize("name", sorted(set(NAMES) - {"RecipeExplorer"}))  # (first pictures: test_recipe_explorer)
+def test_a_browser_showing_an_explorer_gets_each_controls_first_move_drawn_ahead(name):
+    """Before the reader's first move nothing was drawn ahead: the first move of any control (a
+    new landscape: a whole new background) had to compute and draw. Now a browser's first message
+    starts drawing each control's first move ahead, and the first move is sent at once."""
+    explorer = EXPLORERS[name]()
+    explorer.AHEAD_TRIES = 1000  # wait for every result computed ahead (a busy machine is slow)
+    frames = shown_in_a_browser(explorer)
+    start = explorer.setting
+    moves = {each: one_move(control) for each, control in explorer.controls.items() if not control.disabled}
+    updates = []
+    original = explorer.update
+    explorer.update = lambda: updates.append(explorer.setting) or original()
+    for each, value in moves.items():  # (a new background forgets the pictures: shown again each time)
+        explorer.set(**start)
+        explorer.canvas.syncing_data_url = True  # the browser's message turns it off
+        explorer.canvas._handle_custom_msg({"type": "initialized"}, [])
+        draw_everything_ahead(explorer)
+        assert all(DragCache._key(start | {other: move}) in explorer.canvas._pictures for other, move in moves.items())
+        updates.clear()
+        with explorer.canvas.lock:  # the explorer's thread waits meanwhile
+            explorer.controls[each].value = value
+            assert updates == [], f"the first move of {each} computed or drew"
+            assert frames[-1] == explorer.canvas._pictures[explorer._picture_key()]
+        draw_everything_ahead(explorer)
+
+
+def test_nothing_is_drawn_ahead_while_a_cell_runs():
+    """A cell's code reads the explorer's results (those of the controls' values): drawing ahead
+    waits for the cell to end, and then goes on."""
+    explorer = EXPLORERS["LandscapeExplorer"]()
+    shown_in_a_browser(explorer)
+    updates = []
+    original = explorer.update
+    explorer.update = lambda: updates.append(explorer.setting) or original()
+    try:
+        _catch_up_before_each_cell()
+        explorer._draw_first_moves_ahead()
+        queued = list(explorer._queue)
+        time.sleep(0.5)
+        assert updates == [] and explorer._queue == queued and not explorer._behind
+    finally:
+        _after_each_cell()
+    draw_everything_ahead(explorer)
+    assert len(updates) >= len(queued)
 
 
 def test_nothing_is_drawn_ahead_before_a_browser_shows_the_explorer():

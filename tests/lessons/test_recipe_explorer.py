@@ -16,7 +16,7 @@ from course_lib import averages
 from course_lib.lessons.recipe import explorer as explorer_module
 from course_lib.lessons.recipe.explorer import RecipeExplorer
 from course_lib.interactive.drag_cache import DragCache
-from course_lib.interactive.explorer import _catch_up_before_each_cell, _first_picture_key
+from course_lib.interactive.explorer import _after_each_cell, _catch_up_before_each_cell, _first_picture_key
 from course_lib.lessons.recipe.training import RECIPE, Run, SCHEDULES, STEPS, learning_rates, train, warmup_cosine
 from tests.interactive.test_drawing_ahead import draw_everything_ahead, full_picture, shown_in_a_browser
 
@@ -315,6 +315,7 @@ def test_a_cell_run_while_a_setting_trains_gets_its_whole_picture(held_runs):
     assert explorer.result["accuracy"] == "training…"
     threading.Timer(0.2, release.set).start()
     _catch_up_before_each_cell()  # what runs before each cell
+    _after_each_cell()  # and after it
     assert explorer.result["accuracy"].startswith("held-out accuracy")
     assert explorer.WORKING_CLASS not in explorer.widget._dom_classes
     draw_everything_ahead(explorer)
