@@ -109,7 +109,7 @@ class LayeredCanvas(Canvas):
     def render(self) -> None:
         """Draw the figure on the Agg renderer: kept background + foreground, or everything."""
         renderer = self.get_renderer()
-        if not self._background_is_kept():
+        if not self.background_is_kept():
             self._pictures.clear()
             FigureCanvasAgg.draw(self)  # everything but the foreground
             self._background = (renderer, self.copy_from_bbox(self.figure.bbox))
@@ -136,7 +136,7 @@ class LayeredCanvas(Canvas):
 
     def has_picture(self, key: Hashable) -> bool:
         """Whether the picture ``key`` is kept, drawn on the current background."""
-        return self._background_is_kept() and key in self._pictures
+        return self.background_is_kept() and key in self._pictures
 
     def keep_picture(self, key: Hashable, whole: bool = False) -> None:
         """Draw the foreground as it is on the kept background, and keep the picture as ``key``.
@@ -190,7 +190,9 @@ class LayeredCanvas(Canvas):
         else:
             self._draw_due = True
 
-    def _background_is_kept(self) -> bool:
+    def background_is_kept(self) -> bool:
+        """Whether the pixels under the foreground are kept (not before a browser's first draw,
+        nor after the figure changed size or resolution): pictures are drawn on them."""
         return self._background is not None and self._background[0] is self.get_renderer()
 
     def draw(self) -> None:
@@ -201,7 +203,7 @@ class LayeredCanvas(Canvas):
             self._png_is_old = True
             try:
                 key = self.picture_key() if self.picture_key is not None else None
-                self._frame = self._pictures.get(key) if self._background_is_kept() else None
+                self._frame = self._pictures.get(key) if self.background_is_kept() else None
                 if self._frame is None:
                     self.render()
                     self._frame = png_bytes(np.asarray(self.get_renderer().buffer_rgba()))

@@ -177,6 +177,9 @@ class Explorer:
             return
         with self._reader_first():
             self._snap(change.owner)
+            if _A_CELL_RUNS.is_set():  # code in a cell moved it, and may read the results next
+                self._catch_up_with(self.canvas.drawing_once())
+                return
             key = DragCache._key(self.setting)
             first = []  # what the explorer's thread does first
             if self.canvas.send_picture(key):  # shown now, whole; the figure catches up first thing after
@@ -254,8 +257,8 @@ class Explorer:
             pause = AFTER_A_MOVE_S
             while pause is not None:
                 time.sleep(pause)
-                while self._readers_waiting:
-                    time.sleep(0.001)
+                while self._readers_waiting or _A_CELL_RUNS.is_set():
+                    time.sleep(0.001 if self._readers_waiting else self.AHEAD_WAIT_S)
                 with self.canvas.lock, DragCache.reader_waiting():  # computing ahead pauses meanwhile
                     pause = self._draw_next_ahead()
 
@@ -307,6 +310,11 @@ class Explorer:
                 waiting += 1
                 continue
             if self.canvas.has_picture(DragCache._key(setting)):
+                continue
+            if not self.canvas.background_is_kept():  # the browser's first draw keeps it: after that
+                if tries < self.AHEAD_TRIES:
+                    self._queue.append((setting, tries + 1))
+                    waiting += 1
                 continue
             drawn = self._draw_ahead(setting)
             if drawn and not self._ahead_incomplete:

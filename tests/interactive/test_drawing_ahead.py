@@ -157,9 +157,11 @@ def test_a_move_to_a_picture_drawn_ahead_sends_it_without_computing_and_catches_
         assert updates == [] and explorer._behind  # sent from what was kept, nothing computed
         assert frames[-1] == explorer.canvas._pictures[explorer._picture_key()]
         _catch_up_before_each_cell()  # as before a cell runs
-        assert updates == [start | {"lr": target}] and not explorer._behind
-        assert full_picture(explorer) == frames[-1]
-        _after_each_cell()
+        try:
+            assert updates == [start | {"lr": target}] and not explorer._behind
+            assert full_picture(explorer) == frames[-1]
+        finally:
+            _after_each_cell()
     draw_everything_ahead(explorer)  # then from there
     assert full_picture(explorer) == frames[-1] and explorer.setting == start | {"lr": target}
 
@@ -171,31 +173,52 @@ def test_the_explorers_thread_catches_up_by_itself_after_a_picture_drawn_ahead()
     assert not explorer._behind and full_picture(explorer) == frames[-1]
 
 
+def shown_for_the_first_time(explorer, draw_after_s: float = 0.0) -> list:
+    """The messages of a browser that shows the explorer: "initialized", then (``draw_after_s``
+    later) a draw request; returns the list the frames it sends go to."""
+    frames = shown_in_a_browser(explorer)
+    explorer.canvas.syncing_data_url = True  # the browser's message turns it off
+    explorer.canvas._handle_custom_msg({"type": "initialized"}, [])
+    time.sleep(draw_after_s)
+    explorer.canvas.draw()
+    return frames
+
+
 @pytest.mark.parametrize("name", sorted(set(NAMES) - {"RecipeExplorer"}))  # (first pictures: test_recipe_explorer)
 def test_a_browser_showing_an_explorer_gets_each_controls_first_move_drawn_ahead(name):
     """Before the reader's first move nothing was drawn ahead: the first move of any control (a
-    new landscape: a whole new background) had to compute and draw. Now a browser's first message
-    starts drawing each control's first move ahead, and the first move is sent at once."""
+    new landscape: a whole new background) had to compute and draw. A browser that shows the
+    explorer now gets each control's first move drawn ahead (once it has drawn the figure: a slow
+    browser here), each exactly the picture a move there draws, and the first move sent at once."""
     explorer = EXPLORERS[name]()
     explorer.AHEAD_TRIES = 1000  # wait for every result computed ahead (a busy machine is slow)
-    frames = shown_in_a_browser(explorer)
-    start = explorer.setting
+    frames = shown_for_the_first_time(explorer, draw_after_s=0.3)
+    draw_everything_ahead(explorer)
+    start, limits = explorer.setting, _limits(explorer.figure)
     moves = {each: one_move(control) for each, control in explorer.controls.items() if not control.disabled}
+    keys = {each: DragCache._key(start | {each: move}) for each, move in moves.items()}
+    pictures = dict(explorer.canvas._pictures)
+    assert set(keys.values()) <= set(pictures), f"not drawn ahead: {set(keys.values()) - set(pictures)}"
+    with explorer.canvas.lock:
+        for key in keys.values():
+            explorer.canvas._pictures.clear()
+            explorer.set(**dict(key))
+            assert full_picture(explorer) == pictures[key], f"at {dict(key)}"
+            explorer.set(**start)
+            _set_limits(explorer.figure, limits)
     updates = []
     original = explorer.update
     explorer.update = lambda: updates.append(explorer.setting) or original()
     for each, value in moves.items():  # (a new background forgets the pictures: shown again each time)
         explorer.set(**start)
-        explorer.canvas.syncing_data_url = True  # the browser's message turns it off
-        explorer.canvas._handle_custom_msg({"type": "initialized"}, [])
+        frames = shown_for_the_first_time(explorer)
         draw_everything_ahead(explorer)
-        assert all(DragCache._key(start | {other: move}) in explorer.canvas._pictures for other, move in moves.items())
         updates.clear()
         with explorer.canvas.lock:  # the explorer's thread waits meanwhile
             explorer.controls[each].value = value
-            assert updates == [], f"the first move of {each} computed or drew"
-            assert frames[-1] == explorer.canvas._pictures[explorer._picture_key()]
+            assert updates == [] and explorer._behind, f"the first move of {each} computed or drew"
         draw_everything_ahead(explorer)
+        assert explorer.setting == start | {each: value} and full_picture(explorer) == frames[-1]
 
 
 def test_nothing_is_drawn_ahead_while_a_cell_runs():
@@ -203,6 +226,7 @@ def test_nothing_is_drawn_ahead_while_a_cell_runs():
     waits for the cell to end, and then goes on."""
     explorer = EXPLORERS["LandscapeExplorer"]()
     shown_in_a_browser(explorer)
+    explorer.canvas.draw()  # (the browser's first draw)
     updates = []
     original = explorer.update
     explorer.update = lambda: updates.append(explorer.setting) or original()
@@ -216,6 +240,20 @@ def test_nothing_is_drawn_ahead_while_a_cell_runs():
         _after_each_cell()
     draw_everything_ahead(explorer)
     assert len(updates) >= len(queued)
+
+
+def test_a_control_that_a_cells_code_moves_gets_its_whole_update_at_once():
+    """Code in a cell that moves a control reads the results next: no picture drawn ahead is sent
+    instead of an update (the figure would catch up only after the cell)."""
+    explorer, frames, control = moved_one_step("MomentumExplorer", "lr")
+    target = one_step(control)
+    assert DragCache._key(explorer.setting | {"lr": target}) in explorer.canvas._pictures
+    _catch_up_before_each_cell()
+    try:
+        control.value = target
+        assert not explorer._behind and full_picture(explorer) == frames[-1]
+    finally:
+        _after_each_cell()
 
 
 def test_nothing_is_drawn_ahead_before_a_browser_shows_the_explorer():

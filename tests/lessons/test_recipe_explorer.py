@@ -18,7 +18,13 @@ from course_lib.lessons.recipe.explorer import RecipeExplorer
 from course_lib.interactive.drag_cache import DragCache
 from course_lib.interactive.explorer import _after_each_cell, _catch_up_before_each_cell, _first_picture_key
 from course_lib.lessons.recipe.training import RECIPE, Run, SCHEDULES, STEPS, learning_rates, train, warmup_cosine
-from tests.interactive.test_drawing_ahead import draw_everything_ahead, full_picture, shown_in_a_browser
+from tests.interactive.test_drawing_ahead import (
+    draw_everything_ahead,
+    full_picture,
+    one_move,
+    shown_for_the_first_time,
+    shown_in_a_browser,
+)
 
 SPIKE_STEP, SPIKE_FACTOR = 3, 2.5
 
@@ -307,6 +313,17 @@ def test_first_pictures_are_drawn_ahead_too_and_sent_at_once(held_runs):
         assert texts(explorer)[0].startswith("this run: held-out accuracy") and full_picture(explorer) == frames[-1]
 
 
+def test_a_browser_showing_the_explorer_gets_first_pictures_of_each_controls_first_move(held_runs):
+    release, _ = held_runs
+    explorer = RecipeExplorer(base=fake_run(RECIPE))
+    shown_for_the_first_time(explorer)
+    reader = explorer.setting
+    firsts = [_first_picture_key(DragCache._key(reader | {name: one_move(control)}))
+              for name, control in explorer.controls.items() if not control.disabled]
+    wait_until(lambda: all(key in explorer.canvas._pictures for key in firsts))
+    release.set()
+
+
 def test_a_cell_run_while_a_setting_trains_gets_its_whole_picture(held_runs):
     release, _ = held_runs
     explorer = RecipeExplorer(base=fake_run(RECIPE))
@@ -315,9 +332,11 @@ def test_a_cell_run_while_a_setting_trains_gets_its_whole_picture(held_runs):
     assert explorer.result["accuracy"] == "training…"
     threading.Timer(0.2, release.set).start()
     _catch_up_before_each_cell()  # what runs before each cell
-    _after_each_cell()  # and after it
-    assert explorer.result["accuracy"].startswith("held-out accuracy")
-    assert explorer.WORKING_CLASS not in explorer.widget._dom_classes
+    try:
+        assert explorer.result["accuracy"].startswith("held-out accuracy")
+        assert explorer.WORKING_CLASS not in explorer.widget._dom_classes
+    finally:
+        _after_each_cell()
     draw_everything_ahead(explorer)
     assert full_picture(explorer) == frames[-1]  # and the browser got it
 
