@@ -9,7 +9,8 @@ How: a JupyterLab server (``tests/notebooks/browser_helpers.LabServer``) and hea
 1440×900. Each notebook with an explorer is opened and Run All; ``READING_S`` later (a reader reads
 the cell first) every enabled control of every explorer is used as a reader would, one input at a
 time: a slider moved step by step with the arrow keys and back, then 5 steps at once (PageUp /
-PageDown) and back; a dropdown through each of its options back to the first; a checkbox on and
+PageDown) and back, then dragged with the mouse step by step and back (each step timed from its
+mouse move); a dropdown through each of its options back to the first; a checkbox on and
 off. Before an input the canvas must have been still for ``QUIET_MS``; the page then keeps a copy
 of the canvas pixels, notes the time of the input event (``keydown``, ``input``, ``change`` or
 ``pointerdown``, whichever comes first: ``event.timeStamp``) and on every animation frame compares
@@ -22,7 +23,7 @@ its loss, and the rest when its run is done (``Explorer.result_or_later``; the e
 has the CSS class ``Explorer.WORKING_CLASS`` meanwhile). The first new pixels count for the target;
 the time until the whole picture is reported beside it, and the next input waits for it.
 
-``--quick`` (``make bench QUICK=1``) moves each slider 2 steps, the full run 4 steps, twice over.
+``--quick`` (``make bench QUICK=1``) moves and drags each slider 2 steps, the full run 4 steps, twice over.
 
     .venv/bin/python -m benchmarks latency          # or: make bench BENCH=latency
     .venv/bin/python -m benchmarks.bench_latency --quick 02 08    # some notebooks only
@@ -59,6 +60,9 @@ MAX_WORST_S = 0.200
 VIEWPORT = {"width": 1440, "height": 900}
 QUIET_MS = 200
 GIVE_UP_MS = 5000
+DRAG_MIN_PX = 4
+"""A drag moves the mouse by one slider step at a time, at least this many pixels (a slider with a
+thousand steps moves by several steps a pixel)."""
 READING_S = 2.0
 """Wait after Run All before the first input, as a reader reads an explorer's cell before using it
 (the explorers compute ahead meanwhile, ``course_lib.interactive.drag_cache.DragCache``)."""
@@ -88,7 +92,18 @@ JS_WATCH_FRAMES = """() => {
     });
 }"""
 
-JS_ARM = """([output, quietMs, giveUpMs, workingClass]) => {
+JS_DRAG = """(handle) => {
+    // where a drag of the slider starts (the handle's centre) and how far one step of it is
+    const slider = handle.closest('.noUi-target').noUiSlider;
+    const {min, max} = slider.options.range;
+    const track = handle.closest('.noUi-base').getBoundingClientRect();
+    const box = handle.getBoundingClientRect();
+    const value = Number(slider.get());
+    return {x: box.left + box.width / 2, y: box.top + box.height / 2,
+            step: track.width * (slider.options.step || 1) / (max - min), up: value - min <= max - value};
+}"""
+
+JS_ARM = """([output, quietMs, giveUpMs, workingClass, events]) => {
     // wait until the canvas is whole and still, keep its pixels, then time the next input to new
     // pixels, and to the whole picture
     const canvas = output.querySelector('.jupyter-matplotlib canvas');
@@ -109,7 +124,6 @@ JS_ARM = """([output, quietMs, giveUpMs, workingClass]) => {
     return new Promise(armed => { (async () => {
         let [before] = await settle(read(), performance.now(), performance.now() + 60000);
         let input = null;
-        const events = ['keydown', 'input', 'change', 'pointerdown'];
         const onInput = event => { if (input === null) input = event.timeStamp; };
         events.forEach(name => document.addEventListener(name, onInput, true));
         window.__latency = (async () => {
@@ -145,11 +159,16 @@ def slider_moves(handle, steps: int) -> list[str]:
     return [forward] * steps + [back] * steps + [jump, jump_back]
 
 
-def timed(page, output, act, parts: list) -> float | None:
+INPUT_EVENTS = ["keydown", "input", "change", "pointerdown"]
+"""The events that start a wait: the first of them after the page is armed (``pointermove`` too while
+a slider is dragged)."""
+
+
+def timed(page, output, act, parts: list, events=tuple(INPUT_EVENTS)) -> float | None:
     """Seconds from the input ``act()`` makes to new pixels on the canvas, None if none came; adds
     (input → the picture's arrival from the kernel, arrival → painted, input → new pixels, input →
     the whole picture) to ``parts`` (None: not seen; the whole picture within GIVE_UP_MS)."""
-    page.evaluate(JS_ARM, [output.element_handle(), QUIET_MS, GIVE_UP_MS, Explorer.WORKING_CLASS])
+    page.evaluate(JS_ARM, [output.element_handle(), QUIET_MS, GIVE_UP_MS, Explorer.WORKING_CLASS, list(events)])
     act()
     got = page.evaluate("() => window.__latency")
     if got["input"] is None or got["painted"] is None:
@@ -159,6 +178,22 @@ def timed(page, output, act, parts: list) -> float | None:
     arrive, painted, whole = since_input.values()
     parts.append((arrive, None if arrive is None else painted - arrive, painted, whole))
     return painted
+
+
+def dragged(page, output, handle, steps: int, parts: list) -> list:
+    """A slider dragged with the mouse ``steps`` steps, one step at a time (``DRAG_MIN_PX`` at least),
+    and back (up from the lower half of its range, down from the upper half): the wait of each step,
+    from the mouse move."""
+    at = handle.evaluate(JS_DRAG)
+    step = max(at["step"], DRAG_MIN_PX) * (1 if at["up"] else -1)
+    page.mouse.move(round(at["x"]), at["y"])
+    page.mouse.down()
+    try:
+        return [timed(page, output, lambda k=k: page.mouse.move(round(at["x"] + k * step), at["y"]), parts,
+                      events=INPUT_EVENTS + ["pointermove"])
+                for k in [*range(1, steps + 1), *range(steps - 1, -1, -1)]]
+    finally:
+        page.mouse.up()
 
 
 def measure_explorer(page, output, steps: int, parts: list) -> dict[str, list]:
@@ -174,6 +209,7 @@ def measure_explorer(page, output, steps: int, parts: list) -> dict[str, list]:
             node.focus()
             got[name] = [timed(page, output, lambda key=key: node.press(key), parts)
                          for key in slider_moves(node, steps)]
+            got[name.replace("(slider)", "(drag)")] = dragged(page, output, node, steps, parts)
         elif control["kind"] == "dropdown":
             options = node.locator("option").evaluate_all("os => os.map(o => o.value)")
             start = options.index(node.input_value())
