@@ -9,13 +9,13 @@ How: a JupyterLab server (``tests/notebooks/browser_helpers.LabServer``) and hea
 1440×900. Each notebook with an explorer is opened and Run All; ``READING_S`` later (a reader reads
 the cell first) every enabled control of every explorer is used as a reader would, one input at a
 time: a slider moved step by step with the arrow keys and back, then 5 steps at once (PageUp /
-PageDown) and back, then dragged with the mouse step by step and back (each step timed from its
-mouse move); a dropdown through each of its options back to the first; a checkbox on and
-off. Before an input the canvas must have been still for ``QUIET_MS``; the page then keeps a copy
-of the canvas pixels, notes the time of the input event (``keydown``, ``input``, ``change`` or
-``pointerdown``, whichever comes first: ``event.timeStamp``) and on every animation frame compares
-the canvas with the copy. The first frame whose pixels differ ends the measurement: input event →
-the frame that paints the new picture. An input whose picture does not change within
+PageDown) and back, then dragged with the mouse step by step and back (``DRAG_MIN_PX`` a step at
+least); a dropdown through each of its options back to the first; a checkbox on and off. Before
+an input the canvas must have been still for ``QUIET_MS``; the page then keeps a copy of the canvas
+pixels, notes the time of the input event (``keydown``, ``input``, ``change`` or ``pointerdown``,
+and ``pointermove`` in a drag, whichever comes first: ``event.timeStamp``) and on every animation
+frame compares the canvas with the copy. The first frame whose pixels differ ends the
+measurement: input event → the frame that paints the new picture. An input whose picture does not change within
 ``GIVE_UP_MS`` is reported, and misses the target.
 
 A picture may come in two: the recipe's explorer shows a setting not trained yet at once, without
