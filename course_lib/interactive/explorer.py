@@ -207,14 +207,14 @@ class Explorer:
             self._readers_waiting -= 1
 
     # Drawing ahead. After each move of a control, while the reader looks, a thread of the
-    # explorer draws the pictures of the settings that control reaches next (``_settings_ahead``);
-    # when a browser first shows the explorer, those of each control's first move
-    # and keeps them (``LayeredCanvas``): a move to one of them sends its picture at once, without
+    # explorer draws the pictures of the settings that control reaches next (``_settings_ahead``),
+    # and once a browser has first shown the explorer, those of each control's first move. It
+    # keeps them (``LayeredCanvas``): a move to one of them sends its picture at once, without
     # computing or drawing, and the figure catches up after. The thread starts once the new
     # picture is on its way (``AFTER_A_MOVE_S``), holds the figure for one picture at a time and
     # gives way to a waiting move of the reader, who so waits for one picture at most; the threads
-    # that compute ahead pause while it draws. It draws only settings whose results are known
-    # (``DragCache.peeking``). A setting that changes the background (new axis limits, a title)
+    # that compute ahead pause while it draws, and it draws nothing while a cell runs. From a
+    # cache it takes only results already known (``DragCache.peeking``). A setting that changes the background (new axis limits, a title)
     # is drawn whole, and the figure goes back to the background the reader sees.
 
     AHEAD_WAIT_S = 0.02
