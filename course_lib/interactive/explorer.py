@@ -137,9 +137,12 @@ class Explorer:
 
     def _foreground(self, *artists) -> None:
         """Register the artists an update moves: each redraw draws them on the kept background
-        (``LayeredCanvas``), by zorder, then in the order given."""
+        (``LayeredCanvas``), by zorder, then in the order given. Their parts too are animated (the
+        texts of a legend): a change there would otherwise mark the axes changed, and the
+        background would be drawn again."""
         for artist in artists:
-            artist.set_animated(True)
+            for part in artist.findobj():
+                part.set_animated(True)
             self.canvas.foreground.append(artist)
 
     def describe(self) -> str:
@@ -549,11 +552,11 @@ def log_values(low: float, high: float, mantissas=ROUND_20) -> list[float]:
     return [v for v in values if low * (1 - 1e-12) <= v <= high * (1 + 1e-12)]
 
 
-def log_slider(description: str, values) -> ipywidgets.SelectionSlider:
+def log_slider(description: str, values, label: str = ".3g") -> ipywidgets.SelectionSlider:
     """A slider over ``values`` (increasing, e.g. ``log_values(1e-3, 1)``): it takes exactly these
-    values, labelled with 3 significant digits, and the browser sends back the one chosen, to the
-    last bit (a ``FloatLogSlider`` would snap a value to base**(min + k·step))."""
-    return ipywidgets.SelectionSlider(options=[(f"{v:.3g}", v) for v in values], description=description)
+    values, labelled in the format ``label`` (3 significant digits), and the browser sends back the
+    one chosen, to the last bit (a ``FloatLogSlider`` would snap a value to base**(min + k·step))."""
+    return ipywidgets.SelectionSlider(options=[(f"{v:{label}}", v) for v in values], description=description)
 
 
 def lr_slider(low: float, high: float) -> ipywidgets.SelectionSlider:

@@ -221,6 +221,36 @@ def test_a_browser_showing_an_explorer_gets_each_controls_first_move_drawn_ahead
         assert explorer.setting == start | {each: value} and full_picture(explorer) == frames[-1]
 
 
+def test_after_a_whole_picture_is_sent_the_next_moves_are_drawn_ahead_on_its_background():
+    """A move to a picture drawn ahead whole (a new landscape: new contours and axes) sends it at
+    once; the figure then catches up without sending it again. It must keep the new background
+    all the same: the pictures of the moves that follow are drawn on it, and the next move too is
+    sent at once, not computed and drawn while the reader waits."""
+    explorer = EXPLORERS["LandscapeExplorer"]()
+    explorer.AHEAD_TRIES = 1000  # wait for every result computed ahead (a busy machine is slow)
+    frames = shown_for_the_first_time(explorer, draw_after_s=0.3)
+    draw_everything_ahead(explorer)
+    landscape = explorer.controls["landscape"]
+    moved = explorer.setting | {"landscape": one_move(landscape)}
+    assert explorer.canvas.has_picture(DragCache._key(moved))
+    updates = []
+    original = explorer.update
+    explorer.update = lambda: updates.append(explorer.setting) or original()
+    for _ in range(2):  # a new landscape, and from there the next one
+        sent = len(frames)
+        with explorer.canvas.lock:  # the explorer's thread waits meanwhile
+            landscape.value = one_move(landscape)
+            assert updates == [] and len(frames) == sent + 1, f"{landscape.value}: not sent at once"
+        draw_everything_ahead(explorer)
+        assert len(frames) == sent + 1, "the picture was sent again"
+        assert explorer.canvas.background_is_kept() and full_picture(explorer) == frames[-1]
+        choices = _choices(landscape)  # the next landscape and the one back
+        ahead = [explorer.setting | {"landscape": choices[(choices.index(landscape.value) + step) % len(choices)]}
+                 for step in (1, -1)]
+        assert all(explorer.canvas.has_picture(DragCache._key(setting)) for setting in ahead)
+        updates.clear()
+
+
 def test_nothing_is_drawn_ahead_while_a_cell_runs():
     """A cell's code reads the explorer's results (those of the controls' values): drawing ahead
     waits for the cell to end, and then goes on."""

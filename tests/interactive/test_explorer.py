@@ -366,11 +366,12 @@ def where_the_browser_puts(control, value):
 
 
 def label_names(label: str, value: float) -> bool:
-    """Whether a slider's label shows its value: to 3 significant digits, or exactly as a power "b^k"."""
+    """Whether a slider's label shows its value: to 3 significant digits, or exactly (as a decimal
+    or as a power "b^k")."""
     if "^" in label:
         base, exponent = label.split("^")
         return float(base) ** int(exponent) == value
-    return label == f"{value:.3g}"
+    return label == f"{value:.3g}" or float(label) == value
 
 
 @pytest.mark.parametrize("name", sorted(set(EXPLORERS) - {"ShowdownExplorer"}))  # drop-downs only, over a sweep

@@ -395,6 +395,21 @@ def test_both_legends_sit_in_one_row_below_their_axes_inside_the_figure(explorer
     assert abs(legends[0].y0 - legends[1].y0) < 2
 
 
+def test_a_move_that_changes_only_curves_and_legend_texts_keeps_the_background(explorer):
+    """The legend's texts are redrawn on the kept background, like the curves: a change of its
+    numbers alone must not make the canvas draw the axes again."""
+    explorer.set(beta2=0.99, schedule="inverse_sqrt")
+    checked = 0
+    for beta2 in explorer.BETA2S[explorer.BETA2S.index(0.99) + 1:]:
+        explorer.canvas.render()  # the background kept, as after a draw
+        texts, limits = legend_texts(explorer), explorer.axes[1].get_ylim()
+        explorer.set(beta2=beta2)
+        if legend_texts(explorer) != texts and explorer.axes[1].get_ylim() == limits:
+            assert explorer.canvas.background_is_kept(), f"β₂ = {beta2}: the background was dropped"
+            checked += 1
+    assert checked >= 3, "too few moves changed the legend alone: this test checks little"
+
+
 def test_the_denominator_panel_shows_adams_forgetting(explorer):
     explorer.set(beta2=0.99, schedule="inverse_sqrt")
     adam, amsgrad = (explorer._denominator_lines[name].get_ydata() for name in ("Adam", "AMSGrad"))
@@ -408,6 +423,19 @@ def test_the_mimebundle_is_the_widget_a_stable_line_and_a_png(explorer):
     assert set(bundle) == {WIDGET_VIEW, "text/plain", "image/png"}
     assert bundle["text/plain"] == "AdamFailureExplorer: beta2=0.99, schedule=inverse_sqrt, steps=200000"
     assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_the_beta2_slider_steps_evenly_in_the_memory_and_holds_the_values_the_notebook_names(explorer):
+    slider = explorer.controls["beta2"]
+    labels, values = zip(*slider.options)
+    memories = 1 / (1 - np.array(values))
+    assert values[0] == 0.9 and values[-1] == 0.9999 and len(values) == 31
+    assert np.all(np.diff(memories) > 0) and np.ptp(np.log10(memories)) == pytest.approx(3)
+    ratios = memories[1:] / memories[:-1]
+    assert ratios.min() > 1.15 and ratios.max() < 1.35       # ten steps a decade, none much longer
+    for beta2 in (0.99, 0.998, 0.999, 0.9995, 0.9999):      # as written: the browser sends these very numbers
+        assert beta2 in values and labels[values.index(beta2)] == str(beta2)
+    assert all(float(label) == value for label, value in slider.options)
 
 
 def test_bad_settings_raise_and_change_nothing(explorer):
@@ -724,10 +752,10 @@ def test_the_cache_thread_runs_ahead_on_work_arrays_of_its_own():
     for beta2 in far:
         explorer.controls["beta2"].value = beta2  # as the reader moves it: the thread restarts from there
         assert explorer.final == lesson.AdamFailureExplorer(beta2=beta2, steps=20_000).final
-    ahead = {"beta2": 0.9991, "schedule": "inverse_sqrt"}  # one step from the last setting
+    ahead = {"beta2": 0.9992, "schedule": "inverse_sqrt"}  # one step from the last setting
     key = explorer._runs._key(ahead)
     deadline = time.monotonic() + 30
     while key not in explorer._runs._results and time.monotonic() < deadline:
         time.sleep(0.01)
     assert key in explorer._runs._results, "the thread did not run the next setting"
-    assert explorer._runs._results[key]["final"] == lesson.AdamFailureExplorer(beta2=0.9991, steps=20_000).final
+    assert explorer._runs._results[key]["final"] == lesson.AdamFailureExplorer(beta2=0.9992, steps=20_000).final

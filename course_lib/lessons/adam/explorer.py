@@ -7,7 +7,7 @@ import ipywidgets
 import numpy as np
 
 from course_lib.interactive.drag_cache import OneAtATime
-from course_lib.interactive.explorer import AXIS_KEEP_SHARE, check_steps, Explorer
+from course_lib.interactive.explorer import AXIS_KEEP_SHARE, check_steps, Explorer, log_slider, log_values, ROUND_10
 from course_lib.lab import plots
 from course_lib.lessons.adam.experiments import AdamAndAMSGrad, inverse_sqrt_lr, online_sgd, reddi_gradients, tail_mean
 
@@ -22,6 +22,10 @@ class AdamFailureExplorer(Explorer):
 
     SCHEDULES = {"inverse_sqrt": "α/√t, α = 0.5", "constant": "constant 0.01"}
     PERIOD = 101
+    BETA2S = [round(1 - memory, 6) for memory in reversed(log_values(1e-4, 0.1, ROUND_10))]
+    """The β₂ slider's values, 0.9 … 0.9999: even steps of 1 − β₂ on a log scale (0.1, 0.08, 0.06, 0.05,
+    … 0.0001), so that 0.99, 0.998, 0.999, 0.9995 and 0.9999 are on it and each step of a drag changes
+    the memory 1/(1 − β₂) by the same factor."""
 
     def __init__(self, beta2: float = 0.99, schedule: str = "inverse_sqrt", steps: int = 500_000):
         self.steps = check_steps(steps)
@@ -33,7 +37,7 @@ class AdamFailureExplorer(Explorer):
         self._runs_here()
         self._sgd = {name: online_sgd(self.gradients, rate) for name, rate in self._rates.items()}
         super().__init__({
-            "beta2": ipywidgets.FloatSlider(min=0.9, max=0.9999, step=0.0001, description="β₂", readout_format=".4f"),
+            "beta2": log_slider("β₂", self.BETA2S, label="g"),
             "schedule": ipywidgets.Dropdown(options=[(label, name) for name, label in self.SCHEDULES.items()],
                                             description="step size"),
         })
@@ -106,7 +110,7 @@ class AdamFailureExplorer(Explorer):
             self._denominator_lines[name].set_data(self._window, values)
         low, high = min(map(np.min, denominators.values())), max(map(np.max, denominators.values()))
         plots.keep_or_fit_ylim(self.axes[1], low, high, AXIS_KEEP_SHARE)
-        self._beta2_title.set_text(f"β₂ = {beta2:.4f}".rstrip("0"))
+        self._beta2_title.set_text(f"β₂ = {beta2:g}")
         if self._schedule_title.get_text() != f"lr {self.SCHEDULES[schedule]}":
             self._schedule_title.set_text(f"lr {self.SCHEDULES[schedule]}")
         self.canvas.draw_idle()
