@@ -23,7 +23,8 @@ its loss, and the rest when its run is done (``Explorer.result_or_later``; the e
 has the CSS class ``Explorer.WORKING_CLASS`` meanwhile). The first new pixels count for the target;
 the time until the whole picture is reported beside it, and the next input waits for it.
 
-``--quick`` (``make bench QUICK=1``) moves and drags each slider 2 steps, the full run 4 steps, twice over.
+``--quick`` (``make bench QUICK=1``) moves and drags each slider 2 steps, the full run 4 steps, twice over
+(fewer where the end of the slider is nearer).
 
     .venv/bin/python -m benchmarks latency          # or: make bench BENCH=latency
     .venv/bin/python -m benchmarks.bench_latency --quick 02 08    # some notebooks only
@@ -92,15 +93,19 @@ JS_WATCH_FRAMES = """() => {
     });
 }"""
 
-JS_DRAG = """(handle) => {
-    // where a drag of the slider starts (the handle's centre) and how far one step of it is
+JS_SLIDER = """(handle) => {
+    // which way the slider is moved (up from the lower half of its range, down from the upper
+    // half), how many steps there are to that end, where a drag starts (the handle's centre) and
+    // how far one step of it is
     const slider = handle.closest('.noUi-target').noUiSlider;
     const {min, max} = slider.options.range;
+    const step = slider.options.step || 1;
     const track = handle.closest('.noUi-base').getBoundingClientRect();
     const box = handle.getBoundingClientRect();
     const value = Number(slider.get());
-    return {x: box.left + box.width / 2, y: box.top + box.height / 2,
-            step: track.width * (slider.options.step || 1) / (max - min), up: value - min <= max - value};
+    const up = value - min <= max - value;
+    return {up, room: Math.round((up ? max - value : value - min) / step),
+            x: box.left + box.width / 2, y: box.top + box.height / 2, step: track.width * step / (max - min)};
 }"""
 
 JS_ARM = """([output, quietMs, giveUpMs, workingClass, events]) => {
@@ -150,12 +155,13 @@ JS_ARM = """([output, quietMs, giveUpMs, workingClass, events]) => {
 
 
 def slider_moves(handle, steps: int) -> list[str]:
-    """Keys that move a slider ``steps`` steps and back, then 5 steps at once (PageUp / PageDown)
-    and back: up from the lower half of its range, down from the upper half."""
-    now, low, top = (float(handle.get_attribute(f"aria-value{name}")) for name in ("now", "min", "max"))
-    up = now - low <= top - now
-    forward, back = ("ArrowRight", "ArrowLeft") if up else ("ArrowLeft", "ArrowRight")
-    jump, jump_back = ("PageUp", "PageDown") if up else ("PageDown", "PageUp")
+    """Keys that move a slider ``steps`` steps (as many as there are to its end) and back, then 5
+    steps at once (PageUp / PageDown) and back: up from the lower half of its range, down from the
+    upper half."""
+    at = handle.evaluate(JS_SLIDER)
+    steps = min(steps, at["room"])
+    forward, back = ("ArrowRight", "ArrowLeft") if at["up"] else ("ArrowLeft", "ArrowRight")
+    jump, jump_back = ("PageUp", "PageDown") if at["up"] else ("PageDown", "PageUp")
     return [forward] * steps + [back] * steps + [jump, jump_back]
 
 
@@ -181,10 +187,11 @@ def timed(page, output, act, parts: list, events=tuple(INPUT_EVENTS)) -> float |
 
 
 def dragged(page, output, handle, steps: int, parts: list) -> list:
-    """A slider dragged with the mouse ``steps`` steps, one step at a time (``DRAG_MIN_PX`` at least),
-    and back (up from the lower half of its range, down from the upper half): the wait of each step,
-    from the mouse move."""
-    at = handle.evaluate(JS_DRAG)
+    """A slider dragged with the mouse ``steps`` steps (as many as there are to its end), one step
+    at a time (``DRAG_MIN_PX`` at least), and back (up from the lower half of its range, down from
+    the upper half): the wait of each step, from the mouse move."""
+    at = handle.evaluate(JS_SLIDER)
+    steps = min(steps, at["room"])
     step = max(at["step"], DRAG_MIN_PX) * (1 if at["up"] else -1)
     page.mouse.move(round(at["x"]), at["y"])
     page.mouse.down()

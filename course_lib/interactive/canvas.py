@@ -165,8 +165,9 @@ class LayeredCanvas(Canvas):
     def drawing_once(self, draw: bool = True):
         """Within, ``draw_idle`` only notes that a draw is due; at the end, one draw, right away.
         With ``draw=False`` the browser shows the picture already: nothing is sent, but a changed
-        background is rendered again and kept, with the picture, so that pictures drawn ahead
-        have a background to be drawn on.
+        background is rendered again and kept, so that pictures drawn ahead have a background to be
+        drawn on. (The picture is not kept: on the thread that draws ahead, the reader may have
+        moved a control meanwhile, and ``picture_key`` would name the new setting.)
 
         ipympl's ``draw_idle`` asks the browser to ask back for a draw: a round trip through the
         browser that waits, in the kernel, behind the next slider value already sent. An explorer
@@ -184,7 +185,7 @@ class LayeredCanvas(Canvas):
             elif due and draw:
                 self.draw()
             elif due and not self.background_is_kept():
-                self._render_and_keep()
+                self.render()
 
     def draw_idle(self) -> None:
         if self._drawing_ahead is not None:
@@ -209,18 +210,12 @@ class LayeredCanvas(Canvas):
                 key = self.picture_key() if self.picture_key is not None else None
                 self._frame = self._pictures.get(key) if self.background_is_kept() else None
                 if self._frame is None:
-                    self._frame = self._render_and_keep()
+                    self.render()
+                    self._frame = png_bytes(np.asarray(self.get_renderer().buffer_rgba()))
+                    if key is not None:
+                        self._keep(key, self._frame)
             finally:
                 self.manager.refresh_all()
-
-    def _render_and_keep(self) -> bytes:
-        """Render the figure, keep its picture (under ``picture_key``) and return it."""
-        self.render()
-        frame = png_bytes(np.asarray(self.get_renderer().buffer_rgba()))
-        key = self.picture_key() if self.picture_key is not None else None
-        if key is not None:
-            self._keep(key, frame)
-        return frame
 
     PICTURES_KEPT = 64
     """At most this many pictures kept per canvas (about 55 kB each), the oldest forgotten first."""

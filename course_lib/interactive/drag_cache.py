@@ -49,8 +49,10 @@ class DragCache:
 
     Some batches take a few hundred milliseconds, too long to wait for after a click. So once a
     browser shows the explorer, and after each move of a control, a thread of the cache computes
-    ahead what the reader may ask for next (``_ahead``): each slider further out (up to ``FAR``
-    steps: a jump with PageUp), then every other choice of each checkbox and dropdown. It works
+    ahead what the reader may ask for next (``_ahead``): each slider further out (up to ``far``
+    steps, by default ``FAR``: a jump with PageUp), then every other choice of each checkbox and
+    dropdown. A drag of a slider with many positions skips some at each step: an explorer whose
+    batch costs the same for many more settings computes further out. It works
     only while the kernel has no control event to handle: it pauses at its next function call
     when a control moves (``reader_waiting``), and starts again from the new setting once the
     picture is sent. When the reader asks for a setting the thread is computing, the kernel lets
@@ -73,8 +75,10 @@ class DragCache:
     _waiting_lock = threading.Lock()
     _all = weakref.WeakSet()
 
-    def __init__(self, controls: dict, sliders: tuple[str, ...], compute, reach: int = 2, size: int = 512):
+    def __init__(self, controls: dict, sliders: tuple[str, ...], compute, reach: int = 2, size: int = 512,
+                 far: int = FAR):
         self.controls, self.sliders, self.compute, self.reach, self.size = controls, sliders, compute, reach, size
+        self.far = far
         self._results = {}
         self._lock = threading.Lock()  # guards _results while two threads store in it
         self._last = None  # the setting last asked for: the thread computes ahead from it
@@ -250,9 +254,9 @@ class DragCache:
 
     def _ahead(self, setting: dict):
         """Batches of what the reader may ask for next, the likeliest first: the sliders moved up to
-        FAR steps (during a drag only a few of these are new), then each other choice of each
+        ``far`` steps (during a drag only a few of these are new), then each other choice of each
         checkbox and dropdown, with its neighbours (the next choices of a dropdown first)."""
-        yield [far for name in self.sliders for far in self._moves(setting, name, range(self.reach + 1, self.FAR + 1))]
+        yield [far for name in self.sliders for far in self._moves(setting, name, range(self.reach + 1, self.far + 1))]
         for name, control in self.controls.items():
             if name not in setting or not isinstance(control, (ipywidgets.Checkbox, ipywidgets.Dropdown)):
                 continue
@@ -291,7 +295,7 @@ class OneAtATime(DragCache):
         others = list(super()._ahead(setting))[1:]  # [another choice, its slider neighbours], …
         yield from ([near] for name in self.sliders for near in self._moves(setting, name, [self.reach + 1]))
         yield from ([batch[0]] for batch in others)
-        for distance in range(self.reach + 2, self.FAR + 1):
+        for distance in range(self.reach + 2, self.far + 1):
             yield from ([far] for name in self.sliders for far in self._moves(setting, name, [distance]))
         yield from ([each] for batch in others for each in batch[1:])
 

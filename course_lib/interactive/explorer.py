@@ -74,6 +74,7 @@ class Explorer:
         self.canvas.picture_key = self._picture_key  # a picture shown before is sent again, not redrawn
         self.canvas.catching_up = functools.partial(self._catch_up, whole=False)  # the draw that follows sends it
         self._ahead = None  # the setting update() draws instead of the controls' values (drawing ahead)
+        self._showing = None  # the controls' values as update() read them, while the figure catches up
         self._behind = False  # whether the artists show another setting than the controls
         self._later_allowed = False  # whether update() may leave out a result not known yet (result_or_later)
         self._incomplete = None  # (cache, setting) of the result the picture shown still lacks
@@ -91,10 +92,25 @@ class Explorer:
     @property
     def setting(self) -> dict:
         """What ``update`` draws: {control name: value}, the controls' values except while a picture
-        is drawn ahead."""
+        is drawn ahead, and as they were when the figure began to catch up with them until it has
+        (``_catching_up_with_the_controls``)."""
         if self._ahead is not None:
             return dict(self._ahead)
+        if self._showing is not None:
+            return dict(self._showing)
         return {name: control.value for name, control in self.controls.items()}
+
+    @contextmanager
+    def _catching_up_with_the_controls(self):
+        """Within, ``setting`` stays what the controls said on entry: the reader may move one
+        meanwhile, on another thread (the move waits for the figure, and comes next), and the
+        picture drawn is kept under the setting it shows, not under the new one."""
+        outer = self._showing
+        self._showing = outer or self.setting
+        try:
+            yield
+        finally:
+            self._showing = outer
 
     def _picture_key(self) -> tuple | None:
         """What the picture shows: an update draws from the setting and nothing else (None for a
@@ -162,7 +178,7 @@ class Explorer:
         with self._reader_first():
             self._assign(values)
             self._behind, self._incomplete = False, None
-            with self.canvas.drawing_once():
+            with self._catching_up_with_the_controls(), self.canvas.drawing_once():
                 self.update()
             self.widget.remove_class(self.WORKING_CLASS)
 
@@ -298,9 +314,10 @@ class Explorer:
                 self._catch_up()
                 break
             if setting is self._FIRST:  # and the cache's thread computes the reader's result first
-                self._catch_up_with(self.canvas.drawing_once(draw=False), later_allowed=True)
-                if self._incomplete is None:  # known meanwhile: the whole picture now
-                    self.canvas.draw()
+                with self._catching_up_with_the_controls():
+                    self._catch_up_with(self.canvas.drawing_once(draw=False), later_allowed=True)
+                    if self._incomplete is None:  # known meanwhile: the whole picture now
+                        self.canvas.draw()
                 break
             if setting is self._WHOLE:
                 if self._incomplete is None:
@@ -374,10 +391,9 @@ class Explorer:
 
     def _catch_up_with(self, drawing, later_allowed: bool = False) -> None:
         self._behind, self._incomplete, self._later_allowed = False, None, later_allowed
-        try:
-            with DragCache.reader_waiting():  # computing ahead pauses meanwhile, and restarts from here
-                with drawing:
-                    self.update()
+        try:  # computing ahead pauses meanwhile, and restarts from here
+            with DragCache.reader_waiting(), self._catching_up_with_the_controls(), drawing:
+                self.update()
         finally:
             self._later_allowed = False
         if self._incomplete is None:

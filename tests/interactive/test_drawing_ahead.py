@@ -3,6 +3,7 @@ reader's move, each explorer draws the pictures of the settings one move away; a
 must be exactly the one a move there would draw, and the explorer must be back at the reader's
 setting afterwards. Checked on every explorer but the showdown's (it needs a finished sweep)."""
 
+import threading
 import time
 
 import ipywidgets
@@ -284,6 +285,49 @@ def test_a_control_that_a_cells_code_moves_gets_its_whole_update_at_once():
         assert not explorer._behind and full_picture(explorer) == frames[-1]
     finally:
         _after_each_cell()
+
+
+def test_a_picture_drawn_as_the_reader_moves_is_kept_under_the_setting_it_shows():
+    """The explorer's thread brings the figure to the controls and draws it; right after the
+    update, the reader moves a control (on another thread: the move waits for the figure, but
+    the control's value has changed already). The picture must be kept under the setting it
+    shows: kept under the new one, the move would send it, and the reader would see the old
+    picture for the new setting."""
+    explorer = EXPLORERS["MomentumExplorer"]()
+    frames = shown_in_a_browser(explorer)
+    explorer.canvas.draw()  # (the browser's first draw)
+    control = explorer.controls["lr"]
+    start, target = explorer.setting, one_step(control)
+    reader = threading.Thread(target=setattr, args=(control, "value", target))
+    original = explorer.update
+
+    def update_then_the_reader_moves():
+        original()
+        if reader.ident is not None:  # (the reader's own update)
+            return
+        reader.start()
+        deadline = time.monotonic() + 10
+        while control.value != target and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert control.value == target
+
+    def catch_up_and_draw():  # as the explorer's thread does once a result the reader waits for is known
+        with explorer.canvas.lock:
+            explorer._catch_up_with(explorer.canvas.drawing_once())
+
+    explorer.update = update_then_the_reader_moves
+    explorer.canvas._pictures.clear()
+    drawer = threading.Thread(target=catch_up_and_draw)
+    drawer.start()
+    drawer.join(30)
+    explorer.update = original
+    reader.join(30)
+    assert not drawer.is_alive() and not reader.is_alive()
+    draw_everything_ahead(explorer)
+    assert explorer.setting == start | {"lr": target}
+    assert full_picture(explorer) == frames[-1], "the reader sees the old picture"
+    explorer.set(**start)
+    assert explorer.canvas._pictures[DragCache._key(start)] == full_picture(explorer)
 
 
 def test_nothing_is_drawn_ahead_before_a_browser_shows_the_explorer():

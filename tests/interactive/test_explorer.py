@@ -240,6 +240,30 @@ def test_drag_cache_computes_ahead_after_a_control_event_and_gives_the_same_resu
     assert len(calls) == count  # served from what was computed ahead
 
 
+def test_drag_cache_computes_each_slider_as_far_ahead_as_it_is_told():
+    """``far``: how many steps out the thread computes each slider (a drag skips positions)."""
+    import ipywidgets
+
+    batches = []
+
+    def compute(batch):
+        batches.append(sorted(setting["x"] for setting in batch))
+        return [setting["x"] * 2 for setting in batch]
+
+    controls = {"x": ipywidgets.SelectionSlider(options=list(range(1, 40)))}
+    for far, ahead in ((DragCache.FAR, [15, 16, 17, 23, 24, 25]), (10, [*range(10, 18), *range(23, 31)])):
+        batches.clear()
+        cache = DragCache(controls, ("x",), compute, far=far)
+        with DragCache.reader_waiting():
+            assert cache.get({"x": 20}) == 40
+        deadline = time.monotonic() + 10
+        while len(batches) < 2:
+            assert time.monotonic() < deadline, "the cache did not compute ahead within 10 s"
+            time.sleep(0.01)
+        time.sleep(0.1)
+        assert batches == [[18, 19, 20, 21, 22], ahead]
+
+
 def test_drag_cache_asked_not_to_wait_answers_none_and_computes_that_setting_first():
     import ipywidgets
 
