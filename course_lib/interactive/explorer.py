@@ -568,6 +568,13 @@ def log_values(low: float, high: float, mantissas=ROUND_20) -> list[float]:
     return [v for v in values if low * (1 - 1e-12) <= v <= high * (1 + 1e-12)]
 
 
+def decay_rates(low: float, high: float) -> list[float]:
+    """Decay rates β from ``low`` to ``high`` (0 ≤ low < high < 1) whose 1 − β steps evenly on a log
+    scale, ten round values a decade (``ROUND_10``): an average over about 1/(1 − β) steps
+    remembers a fixed share longer at each step (0.9, 0.92, 0.94, 0.95, … 0.99, 0.992, …)."""
+    return [round(1 - rest, 6) for rest in reversed(log_values(1 - high, 1 - low, ROUND_10))]
+
+
 def log_slider(description: str, values, label: str = ".3g") -> ipywidgets.SelectionSlider:
     """A slider over ``values`` (increasing, e.g. ``log_values(1e-3, 1)``): it takes exactly these
     values, labelled in the format ``label`` (3 significant digits), and the browser sends back the

@@ -21,8 +21,8 @@ import numpy as np
 from course_lib import averages, optim
 from course_lib.interactive.checking import (check_answer, check_function, CheckResult, Exercise, Mistake,
                                              Question)
-from course_lib.interactive.explorer import (AXIS_KEEP_SHARE, bowl_race_artists, check_steps, Explorer, HALF_DECADES, log_slider,
-    log_values, lr_slider, show_bowl_race)
+from course_lib.interactive.explorer import (AXIS_KEEP_SHARE, bowl_race_artists, check_steps, decay_rates, Explorer,
+    HALF_DECADES, log_slider, log_values, lr_slider, show_bowl_race)
 from course_lib.lab import plots, runner
 from course_lib.lab.landscapes import ill_conditioned_bowl
 
@@ -65,8 +65,7 @@ class RMSpropExplorer(Explorer):
         self.steps = check_steps(steps)
         super().__init__({
             "lr": lr_slider(1e-3, 1),
-            "alpha": ipywidgets.FloatSlider(min=0.0, max=0.999, step=0.001, description="ρ (alpha)",
-                                           readout_format=".3f"),
+            "alpha": log_slider("ρ (alpha)", decay_rates(0.0, 0.999), label="g"),
             "eps": log_slider("ε", log_values(1e-10, 10, HALF_DECADES)),
             "momentum": ipywidgets.FloatSlider(min=0.0, max=0.99, step=0.01, description="momentum"),
             "centered": ipywidgets.Checkbox(description="centered"),
@@ -96,7 +95,7 @@ class RMSpropExplorer(Explorer):
         lr, alpha, eps, momentum, centered, condition = (
             self.setting[key] for key in ("lr", "alpha", "eps", "momentum", "centered", "condition"))
         bowl = ill_conditioned_bowl(condition)
-        label = f"RMSprop ρ = {alpha:.3g}" + (f", μ = {momentum:.2f}" if momentum > 0 else "") + (
+        label = f"RMSprop ρ = {alpha:g}" + (f", μ = {momentum:.2f}" if momentum > 0 else "") + (
             ", centered" if centered else "")
         rmsprop = runner.named_optimizer("RMSprop", lr, alpha=alpha, eps=eps, momentum=momentum, centered=centered)
         self.results = {"GD": runner.run(bowl, runner.named_optimizer("GD", lr), steps=self.steps),

@@ -424,7 +424,8 @@ def test_a_value_between_grid_points_is_refused_naming_the_slider_and_its_neighb
     for slider, control in sliders(explorer).items():
         if isinstance(control, ipywidgets.SelectionSlider):
             low, high = control.options[0][1], control.options[1][1]
-            between, neighbours = float(np.sqrt(low * high)), (f"{low:.6g}", f"{high:.6g}")
+            between = float(np.sqrt(low * high)) if low > 0 else (low + high) / 2  # (a grid from 0: ρ)
+            neighbours = (f"{low:.6g}", f"{high:.6g}")
         elif isinstance(control, ipywidgets.IntSlider):
             continue  # an int is always on a step-1 grid; a float is refused as not an int
         else:

@@ -619,6 +619,18 @@ def test_the_mimebundle_is_the_widget_a_stable_line_and_a_png(explorer):
     assert base64.b64decode(bundle["image/png"]).startswith(PNG_SIGNATURE)
 
 
+def test_the_rho_slider_steps_evenly_in_the_memory_from_sign_descent_to_a_long_one(explorer):
+    slider = explorer.controls["alpha"]
+    labels, values = zip(*slider.options)
+    assert values[0] == 0.0 and values[-1] == 0.999 and {0.5, 0.9, 0.99} <= set(values)   # as the notebook says
+    memories = 1 / (1 - np.array(values))                  # about how many steps v averages over
+    ratios = memories[1:] / memories[:-1]
+    assert ratios.min() > 1.15 and ratios.max() < 1.35     # ten steps a decade, none much longer
+    assert all(float(label) == value for label, value in slider.options)  # labelled exactly
+    explorer.set(lr=0.05, alpha=0.9975, eps=1e-8, momentum=0.0, centered=False, condition=50.0)
+    assert status_texts(explorer)[1].startswith("RMSprop ρ = 0.9975: final loss")
+
+
 def test_bad_settings_raise_and_change_nothing(explorer):
     explorer.set(lr=0.05, alpha=0.99, eps=1e-8, momentum=0.0, centered=False, condition=50.0)
     before = explorer.describe()

@@ -7,7 +7,7 @@ import ipywidgets
 import numpy as np
 
 from course_lib.interactive.drag_cache import OneAtATime
-from course_lib.interactive.explorer import AXIS_KEEP_SHARE, check_steps, Explorer, log_slider, log_values, ROUND_10
+from course_lib.interactive.explorer import AXIS_KEEP_SHARE, check_steps, decay_rates, Explorer, log_slider
 from course_lib.lab import plots
 from course_lib.lessons.adam.experiments import AdamAndAMSGrad, inverse_sqrt_lr, online_sgd, reddi_gradients, tail_mean
 
@@ -22,10 +22,9 @@ class AdamFailureExplorer(Explorer):
 
     SCHEDULES = {"inverse_sqrt": "α/√t, α = 0.5", "constant": "constant 0.01"}
     PERIOD = 101
-    BETA2S = [round(1 - memory, 6) for memory in reversed(log_values(1e-4, 0.1, ROUND_10))]
-    """The β₂ slider's values, 0.9 … 0.9999: even steps of 1 − β₂ on a log scale (0.1, 0.08, 0.06, 0.05,
-    … 0.0001), so that 0.99, 0.998, 0.999, 0.9995 and 0.9999 are on it and each step of a drag changes
-    the memory 1/(1 − β₂) by the same factor."""
+    BETA2S = decay_rates(0.9, 0.9999)
+    """The β₂ slider's values, 0.9 … 0.9999, 0.99, 0.998, 0.999 and 0.9995 among them: each step
+    lengthens the memory 1/(1 − β₂) by about the same factor."""
 
     def __init__(self, beta2: float = 0.99, schedule: str = "inverse_sqrt", steps: int = 500_000):
         self.steps = check_steps(steps)
