@@ -154,15 +154,19 @@ JS_ARM = """([output, quietMs, giveUpMs, workingClass, events]) => {
 }"""
 
 
+PAGE_STEPS = 5
+"""How far noUiSlider moves a slider on PageUp / PageDown."""
+
+
 def slider_moves(handle, steps: int) -> list[str]:
-    """Keys that move a slider ``steps`` steps (as many as there are to its end) and back, then 5
-    steps at once (PageUp / PageDown) and back: up from the lower half of its range, down from the
-    upper half."""
+    """Keys that move a slider ``steps`` steps (as many as there are to its end) and back, then
+    PAGE_STEPS at once (PageUp / PageDown) and back where there is room: up from the lower half of
+    its range, down from the upper half."""
     at = handle.evaluate(JS_SLIDER)
     steps = min(steps, at["room"])
     forward, back = ("ArrowRight", "ArrowLeft") if at["up"] else ("ArrowLeft", "ArrowRight")
     jump, jump_back = ("PageUp", "PageDown") if at["up"] else ("PageDown", "PageUp")
-    return [forward] * steps + [back] * steps + [jump, jump_back]
+    return [forward] * steps + [back] * steps + [jump, jump_back] * (at["room"] >= PAGE_STEPS)
 
 
 INPUT_EVENTS = ["keydown", "input", "change", "pointerdown"]

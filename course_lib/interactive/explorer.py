@@ -75,6 +75,7 @@ class Explorer:
         self.canvas.catching_up = functools.partial(self._catch_up, whole=False)  # the draw that follows sends it
         self._ahead = None  # the setting update() draws instead of the controls' values (drawing ahead)
         self._showing = None  # the controls' values as update() read them, while the figure catches up
+        self._drawn = None  # the setting the figure last caught up with (drawing ahead goes back to it)
         self._behind = False  # whether the artists show another setting than the controls
         self._later_allowed = False  # whether update() may leave out a result not known yet (result_or_later)
         self._incomplete = None  # (cache, setting) of the result the picture shown still lacks
@@ -101,12 +102,13 @@ class Explorer:
         return {name: control.value for name, control in self.controls.items()}
 
     @contextmanager
-    def _catching_up_with_the_controls(self):
-        """Within, ``setting`` stays what the controls said on entry: the reader may move one
-        meanwhile, on another thread (the move waits for the figure, and comes next), and the
-        picture drawn is kept under the setting it shows, not under the new one."""
+    def _catching_up_with_the_controls(self, setting: dict | None = None):
+        """Within, ``setting`` stays what the controls said on entry (or ``setting``): the reader may
+        move one meanwhile, on another thread (the move waits for the figure, and comes next), and
+        the picture drawn is kept under the setting it shows, not under the new one."""
         outer = self._showing
-        self._showing = outer or self.setting
+        self._showing = outer if outer is not None else setting if setting is not None else self.setting
+        self._drawn = self._showing
         try:
             yield
         finally:
@@ -353,7 +355,7 @@ class Explorer:
         """Draw and keep the picture of ``setting``; False when its results are not known yet. An
         explorer that draws without a result (``result_or_later``) draws a first picture then
         (``_ahead_incomplete``), once."""
-        limits = _limits(self.figure)
+        limits, shown = _limits(self.figure), self._drawn if self._drawn is not None else self.setting
         self._ahead, self._behind, self._ahead_incomplete = setting, True, False
         key = DragCache._key(setting)
         drawn = False
@@ -371,9 +373,10 @@ class Explorer:
             self._ahead = None
         if background_changed[0]:  # axes or titles moved: back to those the picture was drawn from
             incomplete = self._incomplete
-            with self.canvas.drawing_ahead():
-                self._catch_up_with(nullcontext(), later_allowed=incomplete is not None)
+            with self.canvas.drawing_ahead():  # the setting they belong to, even if the reader moved since
+                self._catch_up_with(nullcontext(), later_allowed=incomplete is not None, setting=shown)
                 _set_limits(self.figure, limits)
+            self._behind = shown != self.setting
             if incomplete is not None:  # the reader still sees the picture without its result
                 self._incomplete = incomplete
                 self.widget.add_class(self.WORKING_CLASS)
@@ -389,10 +392,11 @@ class Explorer:
             if self._behind or incomplete:  # (not whole: a result not known yet is not waited for)
                 self._catch_up_with(self.canvas.drawing_once(draw=incomplete), later_allowed=not whole)
 
-    def _catch_up_with(self, drawing, later_allowed: bool = False) -> None:
+    def _catch_up_with(self, drawing, later_allowed: bool = False, setting: dict | None = None) -> None:
+        """Bring the figure to the controls' values (or to ``setting``) within ``drawing``."""
         self._behind, self._incomplete, self._later_allowed = False, None, later_allowed
         try:  # computing ahead pauses meanwhile, and restarts from here
-            with DragCache.reader_waiting(), self._catching_up_with_the_controls(), drawing:
+            with DragCache.reader_waiting(), self._catching_up_with_the_controls(setting), drawing:
                 self.update()
         finally:
             self._later_allowed = False
@@ -572,7 +576,8 @@ def decay_rates(low: float, high: float) -> list[float]:
     """Decay rates β from ``low`` to ``high`` (0 ≤ low < high < 1) whose 1 − β steps evenly on a log
     scale, ten round values a decade (``ROUND_10``): an average over about 1/(1 − β) steps
     remembers a fixed share longer at each step (0.9, 0.92, 0.94, 0.95, … 0.99, 0.992, …)."""
-    return [round(1 - rest, 6) for rest in reversed(log_values(1 - high, 1 - low, ROUND_10))]
+    rests = log_values(round(1 - high, 12), round(1 - low, 12), ROUND_10)  # (1 − 0.999999 is 1.00000000003e-6)
+    return [round(1 - rest, 12) for rest in reversed(rests)]
 
 
 def log_slider(description: str, values, label: str = ".3g") -> ipywidgets.SelectionSlider:

@@ -5,6 +5,7 @@ setting afterwards. Checked on every explorer but the showdown's (it needs a fin
 
 import threading
 import time
+import types
 
 import ipywidgets
 import numpy as np
@@ -250,6 +251,42 @@ def test_after_a_whole_picture_is_sent_the_next_moves_are_drawn_ahead_on_its_bac
                  for step in (1, -1)]
         assert all(explorer.canvas.has_picture(DragCache._key(setting)) for setting in ahead)
         updates.clear()
+
+
+def test_a_move_while_a_whole_picture_is_drawn_ahead_leaves_the_figure_whole():
+    """The explorer's thread draws the next landscape ahead (new contours, new axes) and the reader
+    moves there meanwhile (the control's value changes on another thread; the move waits for the
+    figure). Going back after the picture, the figure must return to the setting its axes belong
+    to, not to the reader's new one with the old axes: the move then sends the picture drawn
+    ahead, and the figure catches up to exactly that picture, with the new landscape's axes."""
+    explorer = EXPLORERS["LandscapeExplorer"]()
+    frames = shown_in_a_browser(explorer)
+    explorer._draw_ahead_of = lambda queue: setattr(explorer, "_queue", queue)  # no thread: step by hand
+    explorer.canvas.draw()  # (the browser's first draw)
+    landscape = explorer.controls["landscape"]
+    start = landscape.value
+    target = one_move(landscape)
+    original = explorer.update
+
+    def update_and_the_reader_moves():
+        original()
+        if explorer._ahead is not None:  # the reader's move lands while the picture is drawn ahead
+            explorer._updating_on_change = False
+            landscape.value = target
+            explorer._updating_on_change = True
+
+    explorer.update = update_and_the_reader_moves
+    with explorer.canvas.lock:
+        assert explorer._draw_ahead(explorer.setting | {"landscape": target})
+    explorer.update = original
+    assert explorer._behind
+    explorer._on_change(types.SimpleNamespace(owner=landscape, old=start, new=target, name="value"))
+    explorer._catch_up()  # what the thread does first
+    fresh = EXPLORERS["LandscapeExplorer"](landscape=target)
+    assert _limits(explorer.figure) == _limits(fresh.figure)
+    assert full_picture(explorer) == frames[-1], "the figure is not the picture sent"
+    explorer.canvas.render()  # on the kept background
+    assert png_bytes(np.asarray(explorer.canvas.get_renderer().buffer_rgba())) == frames[-1]
 
 
 def test_nothing_is_drawn_ahead_while_a_cell_runs():

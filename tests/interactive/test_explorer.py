@@ -240,6 +240,16 @@ def test_drag_cache_computes_ahead_after_a_control_event_and_gives_the_same_resu
     assert len(calls) == count  # served from what was computed ahead
 
 
+def test_decay_rates_reach_both_ends_and_each_step_lengthens_the_memory_alike():
+    from course_lib.interactive.explorer import decay_rates
+
+    for low, high, count in ((0.9, 0.9999, 31), (0.0, 0.999, 31), (0.9, 0.999999, 51)):
+        rates = decay_rates(low, high)
+        assert (rates[0], rates[-1], len(set(rates)), len(rates)) == (low, high, count, count)
+        memories = 1 / (1 - np.array(rates))
+        assert np.all(memories[1:] / memories[:-1] >= 1.2 - 1e-9) and np.all(memories[1:] / memories[:-1] < 1.34)
+
+
 def test_drag_cache_computes_each_slider_as_far_ahead_as_it_is_told():
     """``far``: how many steps out the thread computes each slider (a drag skips positions)."""
     import ipywidgets
